@@ -1,0 +1,50 @@
+"""Errors whose message is meant for the user: each names what failed and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class WasixError(Exception):
+    """Base class. ``str(err)`` is a complete, user-facing message (no traceback needed)."""
+
+
+class RecipeError(WasixError):
+    """A recipe is invalid. Raised at load time, naming the plugin, the field and the problem."""
+
+    def __init__(self, plugin: str, field: str, problem: str) -> None:
+        self.plugin, self.field, self.problem = plugin, field, problem
+        super().__init__(f"plugin {plugin!r}: recipe field {field!r}: {problem}")
+
+
+class PluginError(WasixError):
+    """A plugin could not be loaded or one of its hooks raised."""
+
+
+class GraphError(WasixError):
+    """The dependency graph is unusable: a cycle, or a dependency nobody provides."""
+
+
+class FetchError(WasixError):
+    """A source or toolchain archive could not be fetched, verified or unpacked."""
+
+
+class ToolchainError(WasixError):
+    """The toolchain is missing or broken."""
+
+
+class BuildError(WasixError):
+    """A build phase failed. Names the package, the phase and the log file."""
+
+    def __init__(
+        self, package: str, phase: str, message: str, log: Path | None = None, tail: str = ""
+    ) -> None:
+        self.package, self.phase, self.log, self.tail = package, phase, log, tail
+        text = f"{package}: {phase} failed: {message}"
+        if log is not None:
+            text += f"\n  log: {log}"
+        if tail:
+            text += "\n  last lines of the log:\n" + "\n".join(
+                "    " + line for line in tail.rstrip().splitlines()
+            )
+        super().__init__(text)

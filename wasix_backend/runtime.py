@@ -1,0 +1,80 @@
+"""Run WASI/WASIX modules and Wasmer packages in-process with the real Wasmer runtime.
+
+A thin synchronous layer over PyPI's ``wasmer-sdk``: tests, the wheel launcher and
+behaviour checks all run modules through :func:`run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_cache_path
+
+
+def wasmer_cache_dir() -> Path:
+    """Where Wasmer keeps compiled modules (so a second run of a module starts fast)."""
+    return Path(os.environ.get("WASIX_WASMER_CACHE") or user_cache_path("wasix-backend") / "wasmer")
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    #: Contents of the guest files named in ``read_back`` after the run (missing ones absent).
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+async def run_async(
+    package: Path | bytes,
+    args: Sequence[str] = (),
+    *,
+    command: str | None = None,
+    stdin: bytes | None = None,
+    files: Mapping[str, bytes | str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    read_back: Sequence[str] = (),
+    timeout: float = 120.0,
+) -> RunResult:
+    """Run ``package`` (a ``.wasm`` file, a package directory, or module/``.webc`` bytes).
+
+    ``files`` are written into the sandbox first (guest absolute paths, e.g.
+    ``/workspace/a.txt``); ``read_back`` lists guest paths whose contents are returned.
+    ``command`` picks a named command of a package; the default is its entrypoint.
+    """
+    from wasmer_sdk import Wasmer
+
+    if isinstance(package, Path) and package.is_file():
+        source: Path | bytes = package.read_bytes()
+    else:
+        source = package
+    cache = wasmer_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    async with Wasmer(cache_root=cache) as wasmer:
+        pkg = await wasmer.packages.load(source)
+        async with await wasmer.sandboxes.create(packages=[pkg], files=dict(files or {}), env=dict(env or {})) as sb:
+            selector = pkg.command(command) if command else pkg
+            out = await sb.command(selector, list(args), cwd=cwd, env=dict(env or {})).run(
+                stdin=stdin, check=False, timeout=timeout
+            )
+            back: dict[str, bytes] = {}
+            for path in read_back:
+                try:
+                    back[path] = await sb.fs.read(path)
+                except Exception:  # the guest did not create it
+                    continue
+            return RunResult(out.exit_code, out.stdout.bytes, out.stderr.bytes, back)
+
+
+def run(package: Path | bytes, args: Sequence[str] = (), **kwargs: object) -> RunResult:
+    """Synchronous :func:`run_async`."""
+    return asyncio.run(run_async(package, args, **kwargs))  # type: ignore[arg-type]
