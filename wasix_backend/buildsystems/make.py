@@ -1,0 +1,60 @@
+"""The ``make`` build system: a plain Makefile, no configure step.
+
+``make`` runs in the build tree (in-tree by default) with CC, AR … from the toolchain passed
+on the command line, so Makefiles that hard-code ``CC = gcc`` still cross-compile.
+Recipe ``[build]`` keys: ``make-args``; ``install-args`` (then ``make install
+DESTDIR=… PREFIX=…`` is run); otherwise each binary is copied from ``bin-dir`` (default: the
+top of the build tree) as ``NAME`` or ``NAME.wasm``.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from .. import hookimpl
+from ..context import BuildContext
+from .autotools import make_command, make_install
+
+SYSTEM = "make"
+_TOOLS = ("CC", "CXX", "AR", "RANLIB", "NM", "LD")
+
+
+def _ours(ctx: BuildContext) -> bool:
+    return ctx.recipe.build_system == SYSTEM
+
+
+@hookimpl
+def configure(ctx: BuildContext) -> bool | None:
+    if not _ours(ctx):
+        return None
+    if ctx.build_dir != ctx.source_dir:  # out-of-tree: make works on a copy of the sources
+        shutil.copytree(ctx.source_dir, ctx.build_dir, dirs_exist_ok=True, symlinks=True)
+    return True
+
+
+@hookimpl
+def compile(ctx: BuildContext) -> bool | None:
+    if not _ours(ctx):
+        return None
+    tools = [f"{t}={ctx.env[t]}" for t in _TOOLS if t in ctx.env]
+    ctx.run(make_command(ctx, *tools, f"PREFIX={ctx.prefix}"))
+    return True
+
+
+@hookimpl
+def package(ctx: BuildContext) -> bool | None:
+    if not _ours(ctx):
+        return None
+    if ctx.recipe.build.get("install-args") is not None:
+        make_install(ctx)
+        return True
+    bin_dir = ctx.build_dir / str(ctx.recipe.build.get("bin-dir", "."))
+    (ctx.stage / "bin").mkdir(parents=True, exist_ok=True)
+    for name in ctx.recipe.binaries:
+        for candidate in (bin_dir / f"{name}.wasm", bin_dir / name):
+            if candidate.is_file():
+                shutil.copy2(candidate, ctx.stage / "bin" / f"{name}.wasm")
+                break
+        else:
+            raise ctx.fail(f"make produced no {name} or {name}.wasm in {bin_dir}")
+    return True

@@ -1,0 +1,41 @@
+"""Default ``patch``: apply the recipe's patches in order, all or nothing per patch.
+
+Each patch is tried with ``--dry-run`` first, so one that no longer applies stops the build
+with the patch file and the failing hunk named, and leaves the sources untouched by it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from .. import hookimpl
+from ..context import BuildContext
+
+_FAILED = re.compile(r"Hunk #\d+ FAILED at \d+.*|can't find file to patch.*|No file to patch.*|Reversed \(or previously applied\) patch detected.*|malformed patch.*", re.I)
+
+
+@hookimpl
+def patch(ctx: BuildContext) -> bool | None:
+    if not ctx.recipe.patches:
+        return None
+    for path in ctx.recipe.patches:
+        args = ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", str(path)]
+        probe = subprocess.run([*args, "--dry-run"], cwd=ctx.source_dir, capture_output=True, text=True, env=ctx.env)
+        ctx.log.info("patch %s (dry run):\n%s%s", path.name, probe.stdout, probe.stderr)
+        if probe.returncode != 0:
+            output = probe.stdout + probe.stderr
+            current = ""
+            failing = []
+            for line in output.splitlines():
+                if line.startswith(("patching file", "checking file")):
+                    current = line.split(" ", 2)[-1]
+                elif _FAILED.search(line):
+                    failing.append(f"{current}: {line.strip()}" if current else line.strip())
+            detail = "; ".join(failing) or output.strip().splitlines()[-1:] and output.strip().splitlines()[-1] or "unknown error"
+            raise ctx.fail(
+                f"patch {path} does not apply: {detail}. Refresh the patch against "
+                f"{ctx.recipe.name} {ctx.recipe.version}'s sources, or drop it"
+            )
+        ctx.run(args, cwd=ctx.source_dir)
+    return True

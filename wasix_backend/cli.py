@@ -1,0 +1,326 @@
+"""``wasix-build``: the command line.
+
+Each sub-command is a small function taking the parsed arguments and returning an exit
+status; user-facing errors (:class:`WasixError`) become one clear message and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .errors import WasixError
+
+err = Console(stderr=True, highlight=False)
+Handler = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------------- helpers
+def _plugins(args: argparse.Namespace):
+    from .plugins import load_plugins
+
+    loaded = load_plugins(args.plugin_dir)
+    for problem in loaded.errors:
+        err.print(f"[yellow]warning:[/] {problem}")
+    return loaded
+
+
+def _toolchain(args: argparse.Namespace):
+    from .toolchain import select_toolchain
+
+    return select_toolchain(getattr(args, "provider", None))
+
+
+def _store(args: argparse.Namespace):
+    from .paths import store_dir
+    from .store import Store
+
+    return Store(Path(args.store) if getattr(args, "store", None) else store_dir())
+
+
+def _targets(args: argparse.Namespace, loaded, *, programs_only: bool = False) -> list[str]:
+    if args.all:
+        names = sorted(loaded.recipes)
+        if programs_only:
+            names = [n for n in names if loaded.recipes[n].kind == "program"]
+        return names
+    if not args.names:
+        raise WasixError("name at least one package, or pass --all")
+    from packaging.utils import canonicalize_name
+
+    return [str(canonicalize_name(n)).removeprefix("wasix-") for n in args.names]
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def build_targets(args: argparse.Namespace, targets: list[str]):
+    """Build ``targets`` (and dependencies); raise on any failure. Returns (loaded, results)."""
+    from .engine import Engine
+
+    loaded = _plugins(args)
+    for t in targets:
+        loaded.get(t)
+    engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err, keep_going=args.keep_going)
+    results, failures = engine.build(targets)
+    if failures:
+        for f in failures:
+            print(f"error: {f.error}", file=sys.stderr)
+        raise SystemExit(1)
+    return loaded, results
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_list(args: argparse.Namespace) -> int:
+    loaded = _plugins(args)
+    rows = [
+        {
+            "name": r.name,
+            "version": r.version,
+            "kind": r.kind,
+            "dependencies": [str(d) for d in r.deps],
+            "plugin": r.plugin,
+            "origin": loaded.origins.get(r.plugin, ""),
+        }
+        for r in sorted(loaded.recipes.values(), key=lambda r: r.name)
+    ]
+    if args.json:
+        _print_json(rows)
+        return 0
+    width = max([len(r["name"]) for r in rows] + [4])
+    for row in rows:
+        deps = ", ".join(row["dependencies"]) or "-"
+        print(f"{row['name']:<{width}}  {row['version']:<10} {row['kind']:<8} deps: {deps:<20} plugin: {row['plugin']} ({row['origin']})")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    loaded = _plugins(args)
+    r = loaded.get(args.name)
+    data = {
+        **r.canonical(),
+        "description": r.description,
+        "license": r.license,
+        "homepage": r.homepage,
+        "patches": [str(p) for p in r.patches],
+        "commands": r.command_map(),
+        "plugin": r.plugin,
+        "origin": loaded.origins.get(r.plugin, ""),
+        "plugin_dir": str(r.plugin_dir or ""),
+    }
+    if args.json:
+        _print_json(data)
+    else:
+        for k, v in data.items():
+            print(f"{k:>13}: {v}")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from .graph import closure, to_dot
+
+    loaded = _plugins(args)
+    order = closure(loaded.recipes, args.names or sorted(loaded.recipes))
+    if args.json:
+        _print_json({n: [d.name for d in loaded.recipes[n].deps] for n in order})
+    elif args.dot:
+        print(to_dot(loaded.recipes, order))
+    else:
+        for n in order:
+            deps = ", ".join(str(d) for d in loaded.recipes[n].deps)
+            print(f"{n}" + (f"  <- {deps}" if deps else ""))
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    loaded = _plugins(args)
+    targets = _targets(args, loaded)
+    _, results = build_targets(args, targets)
+    out = Path(args.out) / "bin"
+    written = {}
+    for name in targets:
+        recipe, result = loaded.recipes[name], results[name]
+        for binary in recipe.binaries:
+            out.mkdir(parents=True, exist_ok=True)
+            dest = out / f"{binary}.wasm"
+            tmp = dest.with_suffix(".wasm.tmp")
+            shutil.copyfile(result.path / "bin" / f"{binary}.wasm", tmp)
+            os.replace(tmp, dest)
+            written[binary] = str(dest)
+    summary = [
+        {"name": r.name, "version": r.version, "cached": r.cached, "seconds": round(r.seconds, 2),
+         "store": str(r.path), "sizes": r.sizes}
+        for r in results.values()
+    ]
+    if args.json:
+        _print_json({"packages": summary, "outputs": written})
+    else:
+        for binary, dest in written.items():
+            err.print(f"  → {dest} ({Path(dest).stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+        err.print(f"removed {out}")
+    if args.store_too:
+        store = _store(args)
+        n = store.remove_entries()
+        err.print(f"removed {n} store entries from {store.root}")
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from .toolchain.shell import shell_env
+
+    tc = _toolchain(args)
+    env = {**os.environ, **shell_env(tc)}
+    command = args.command or [os.environ.get("SHELL", "/bin/sh")]
+    if command and command[0] == "--":
+        command = command[1:]
+    if not args.command:
+        err.print(f"wasix-build shell: {tc.provider} toolchain; CC={env.get('CC')}; exit to leave")
+    os.execvpe(command[0], command, env)
+    return 0  # not reached
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import format_module_info, inspect_module
+
+    info = inspect_module(Path(args.file))
+    if args.json:
+        _print_json(info.__dict__)
+    else:
+        print(format_module_info(info))
+    return 0
+
+
+def cmd_toolchain(args: argparse.Namespace) -> int:
+    from .toolchain import install as tc_install
+
+    pins = Path(args.pins) if args.pins else None
+    if args.action == "install":
+        tc_install.install(args.components or None, pins=pins)
+        err.print("[green]✓[/] toolchain installed")
+        return 0
+    report = {"components": tc_install.status(pins=pins)}
+    try:
+        report["active"] = _toolchain(args).describe()
+    except WasixError as exc:
+        report["active"] = {"error": str(exc)}
+    try:
+        from .rust import describe as rust_describe
+
+        report["rust"] = rust_describe()
+    except ImportError:
+        pass
+    if args.json:
+        _print_json(report)
+        return 0
+    print("active provider:")
+    for k, v in report["active"].items():
+        print(f"  {k}: {v}")
+    print("pinned upstream components:")
+    for c in report["components"]:
+        state = "installed at " + str(c.get("path")) if c.get("installed") else "not installed"
+        print(f"  {c['name']} {c['version']}: {state}")
+    if "rust" in report:
+        print("rust:")
+        for k, v in report["rust"].items():
+            print(f"  {k}: {v}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin-dir", action="append", type=Path, default=[], metavar="DIR",
+                   help="load plugins from DIR (a plugin folder or a folder of them); repeatable")
+
+
+def _build_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="every package")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel builds (default: cores)")
+    p.add_argument("--out", default="dist", help="output directory (default: dist)")
+    p.add_argument("--store", default=None, help="store directory (default: $WASIX_STORE or the user cache)")
+    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix when installed, else zig)")
+    p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
+    p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wasix-build", description="Cross-compile C and Rust packages to WASIX.")
+    parser.add_argument("--version", action="version", version=f"wasix-build {__version__}")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _common(p)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("list", cmd_list, "list the known packages")
+    p.add_argument("--json", action="store_true")
+    p = add("show", cmd_show, "show one package's recipe")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p = add("graph", cmd_graph, "print the dependency graph in build order")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--dot", action="store_true", help="Graphviz output")
+    _build_opts(add("build", cmd_build, "build packages; programs land in OUT/bin/NAME.wasm"))
+    p = add("clean", cmd_clean, "remove the output directory (and with --store, the build store)")
+    p.add_argument("--out", default="dist")
+    p.add_argument("--store", default=None)
+    p.add_argument("--store-too", "--store-entries", dest="store_too", action="store_true", help="also empty the build store")
+    p = add("shell", cmd_shell, "a shell (or `-- COMMAND`) with CC, CFLAGS … set for the active toolchain")
+    p.add_argument("--provider", default=None)
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p = add("inspect", cmd_inspect, "imports, exports, memories and WASIX/WASI verdict of a module")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p = add("toolchain", cmd_toolchain, "install the pinned WASIX toolchain, or show its status")
+    p.add_argument("action", choices=["install", "status"])
+    p.add_argument("components", nargs="*")
+    p.add_argument("--pins", default=None, help="pins file (default: the project's toolchain/pins.toml)")
+    p.add_argument("--provider", default=None)
+    p.add_argument("--json", action="store_true")
+    for extra in _extra_commands():
+        extra(add)
+    return parser
+
+
+def _extra_commands() -> list[Callable[..., None]]:
+    """Sub-commands defined next to the code they drive (outputs, scaffolding, updates)."""
+    from . import cli_outputs
+
+    return [cli_outputs.register]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except WasixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""The engine: keys, cache look-ups, phases in order, and independent builds in parallel."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from .context import BuildContext, log_tail
+from .errors import BuildError, WasixError
+from .finalize import finalize_outputs
+from .graph import closure, dependents_count
+from .plugins import GENERIC_PLUGINS, LoadedPlugins
+from .store import Store, build_key
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
+    from .toolchain import Toolchain
+
+PHASES = ("fetch", "patch", "configure", "compile", "package")
+#: Phases where no plugin answering is fine.
+OPTIONAL_PHASES = {"patch"}
+
+
+@dataclass
+class BuildResult:
+    name: str
+    version: str
+    key: str
+    path: Path
+    cached: bool
+    seconds: float = 0.0
+    #: Time spent inside toolchain subprocesses (configure, make, compilers).
+    subprocess_seconds: float = 0.0
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BuildFailure:
+    name: str
+    error: WasixError
+
+
+def dependency_env(deps: dict[str, Path], base: dict[str, str]) -> dict[str, str]:
+    """Compiler and pkg-config variables that make dependencies' install trees visible.
+
+    ``PKG_CONFIG_LIBDIR`` (not ``_PATH``) replaces pkg-config's default search path, so a host
+    library can never stand in for a missing dependency.
+    """
+    inc = " ".join(f"-I{p}/include" for p in deps.values())
+    lib = " ".join(f"-L{p}/lib" for p in deps.values())
+    pc = [str(p / sub / "pkgconfig") for p in deps.values() for sub in ("lib", "share")]
+    env = {
+        "CPPFLAGS": f"{inc} {base.get('CPPFLAGS', '')}".strip(),
+        "LDFLAGS": f"{lib} {base.get('LDFLAGS', '')}".strip(),
+        "PKG_CONFIG_LIBDIR": ":".join(pc) if pc else "/nonexistent",
+        "PKG_CONFIG_PATH": "",
+    }
+    return env
+
+
+class Engine:
+    def __init__(
+        self,
+        plugins: LoadedPlugins,
+        store: Store,
+        toolchain: Toolchain,
+        *,
+        jobs: int | None = None,
+        console: Console | None = None,
+        keep_going: bool = False,
+    ) -> None:
+        self.plugins = plugins
+        self.store = store
+        self.toolchain = toolchain
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.console = console or Console(stderr=True, highlight=False)
+        self.keep_going = keep_going
+        self._running = 0
+        self._lock = threading.Lock()
+        self._generic_fp = self._generic_fingerprint()
+
+    # keys -------------------------------------------------------------------------------
+    def _generic_fingerprint(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in (*GENERIC_PLUGINS, "wasix_backend.finalize", "wasix_backend.engine"):
+            for path in self.plugins.files.get(name, []) or [Path(sys.modules[name].__file__ or "")]:
+                if path.is_file():
+                    h.update(path.read_bytes())
+        return h.hexdigest()
+
+    def plan(self, targets: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Build order and store key of every package needed for ``targets``."""
+        recipes = self.plugins.recipes
+        for t in targets:
+            self.plugins.get(t)
+        order = closure(recipes, targets)
+        keys: dict[str, str] = {}
+        for name in order:
+            r = recipes[name]
+            keys[name] = build_key(
+                r,
+                toolchain=self.toolchain.identity,
+                plugin=self.plugins.fingerprint(name),
+                generic=self._generic_fp,
+                deps={d: keys[d] for d in self._all_deps(name)},
+            )
+        return order, keys
+
+    def _all_deps(self, name: str) -> list[str]:
+        return [n for n in closure(self.plugins.recipes, [name]) if n != name]
+
+    # building ---------------------------------------------------------------------------
+    def build(self, targets: list[str]) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
+        """Build ``targets`` and their dependencies; independent ones run in parallel."""
+        order, keys = self.plan(targets)
+        recipes = self.plugins.recipes
+        priority = dependents_count(recipes, order)
+        done: dict[str, BuildResult] = {}
+        failed: list[BuildFailure] = []
+        blocked: set[str] = set()
+        pending = list(order)
+        running: dict[Future[BuildResult], str] = {}
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            while pending or running:
+                stop = failed and not self.keep_going
+                if not stop:
+                    ready = [n for n in pending if all(d.name in done for d in recipes[n].deps)]
+                    ready.sort(key=lambda n: (-priority[n], order.index(n)))
+                    for name in ready[: self.jobs - len(running)]:
+                        pending.remove(name)
+                        deps = {d: done[d].path for d in self._all_deps(name)}
+                        running[pool.submit(self._build_one, recipes[name], keys[name], deps, len(ready))] = name
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    name = running.pop(fut)
+                    try:
+                        done[name] = fut.result()
+                    except WasixError as exc:
+                        failed.append(BuildFailure(name, exc))
+                        self._block_dependents(name, pending, blocked, failed)
+                    except Exception as exc:  # an engine bug: still report per package
+                        failed.append(BuildFailure(name, BuildError(name, "engine", repr(exc))))
+                        self._block_dependents(name, pending, blocked, failed)
+        for name in pending:
+            if name not in blocked:
+                failed.append(BuildFailure(name, WasixError(f"{name}: not built (stopped after an earlier failure)")))
+        return done, failed
+
+    def _block_dependents(self, name: str, pending: list[str], blocked: set[str], failed: list[BuildFailure]) -> None:
+        for other in list(pending):
+            if name in self._all_deps(other):
+                pending.remove(other)
+                blocked.add(other)
+                failed.append(BuildFailure(other, WasixError(f"{other}: not built because its dependency {name!r} failed")))
+
+    def _say(self, text: str) -> None:
+        self.console.print(text)
+
+    def _build_one(self, recipe: Recipe, key: str, deps: dict[str, Path], ready: int) -> BuildResult:
+        hit = self.store.lookup(recipe, key)
+        if hit is not None:
+            return self._cached(recipe, key, hit)
+        with self.store.lock(key):
+            hit = self.store.lookup(recipe, key)  # another process may have finished it
+            if hit is not None:
+                return self._cached(recipe, key, hit)
+            with self._lock:
+                self._running += 1
+                share = max(1, self.jobs // max(1, min(self.jobs, max(ready, self._running))))
+            try:
+                return self._run_phases(recipe, key, deps, share)
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+    def _cached(self, recipe: Recipe, key: str, path: Path) -> BuildResult:
+        record = self.store.record(path)
+        self._say(f"[green]✓[/] {recipe.name} {recipe.version} [dim](cached)[/]")
+        return BuildResult(recipe.name, recipe.version, key, path, True, 0.0, 0.0, record.get("sizes", {}))
+
+    def _run_phases(self, recipe: Recipe, key: str, deps: dict[str, Path], jobs: int) -> BuildResult:
+        start = time.perf_counter()
+        work = self.store.staging(recipe, key)
+        log_dir = self.store.log_dir(recipe, key)
+        if log_dir.exists():
+            shutil.rmtree(log_dir)
+        log_dir.mkdir(parents=True)
+        source_dir = work / "src"
+        in_tree = bool(recipe.build.get("in-tree", False))
+        env = {**os.environ, **self.toolchain.env()}
+        env.update(dependency_env(deps, env))
+        env.update({k: str(v) for k, v in recipe.build.get("env", {}).items()})
+        logger = logging.getLogger(f"wasix_backend.build.{recipe.name}.{key[:8]}")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        ctx = BuildContext(
+            recipe=recipe,
+            source_dir=source_dir,
+            build_dir=source_dir if in_tree else work / "build",
+            prefix=self.store.entry(recipe, key),
+            destdir=work / "dest",
+            deps=deps,
+            env=env,
+            toolchain=self.toolchain,
+            jobs=jobs,
+            log=logger,
+        )
+        sizes: dict[str, int] = {}
+        for phase in (*PHASES, "finalize"):
+            ctx.phase = phase
+            ctx.log_file = log_dir / f"{phase}.log"
+            handler = logging.FileHandler(ctx.log_file, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            logger.addHandler(handler)
+            try:
+                self._say(f"  {recipe.name} {recipe.version}: {phase}")
+                if phase == "finalize":
+                    sizes = finalize_outputs(ctx)
+                else:
+                    if phase == "configure":
+                        ctx.build_dir.mkdir(parents=True, exist_ok=True)
+                    self._call_phase(ctx, phase)
+            except BuildError as exc:
+                self._note_failure(exc, work)
+                raise
+            except WasixError as exc:
+                err = BuildError(recipe.name, phase, str(exc), ctx.log_file, log_tail(ctx.log_file))
+                self._note_failure(err, work)
+                raise err from exc
+            finally:
+                logger.removeHandler(handler)
+                handler.close()
+        seconds = time.perf_counter() - start
+        record = {
+            "sizes": sizes,
+            "seconds": round(seconds, 3),
+            "subprocess_seconds": round(ctx.subprocess_seconds, 3),
+            "toolchain": self.toolchain.provider,
+            "deps": {n: str(p) for n, p in deps.items()},
+        }
+        final = self.store.commit(ctx.stage, recipe, key, record)
+        shutil.rmtree(work, ignore_errors=True)
+        size_note = ", ".join(f"{n}.wasm {s / 1024:.0f} KiB" for n, s in sizes.items())
+        self._say(f"[green]✓[/] {recipe.name} {recipe.version} built in {seconds:.1f}s" + (f" ({size_note})" if size_note else ""))
+        return BuildResult(recipe.name, recipe.version, key, final, False, seconds, ctx.subprocess_seconds, sizes)
+
+    def _note_failure(self, exc: BuildError, work: Path) -> None:
+        if exc.log is not None:
+            exc.args = (f"{exc.args[0]}\n  build tree kept for inspection: {work}",)
+
+    def _call_phase(self, ctx: BuildContext, phase: str) -> None:
+        hook = self.plugins.hook_for(ctx.recipe.name, phase)
+        try:
+            result = hook(ctx=ctx)
+        except WasixError:
+            raise
+        except Exception as exc:
+            tb = traceback.format_exc()
+            ctx.log.error("hook raised:\n%s", tb)
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            raise ctx.fail(
+                f"plugin {ctx.recipe.plugin!r} raised {type(exc).__name__}: {exc} "
+                f"(at {frame.filename}:{frame.lineno})"
+            ) from exc
+        if result is None and phase not in OPTIONAL_PHASES:
+            raise ctx.fail(
+                f"no plugin handled the {phase} phase for build system {ctx.recipe.build_system!r}: "
+                f"implement `{phase}(ctx)` in plugin {ctx.recipe.plugin!r}"
+            )
