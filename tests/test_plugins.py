@@ -1,0 +1,72 @@
+"""Recipe validation and plugin discovery: errors name the plugin, field and problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import write_plugin
+from wasix_backend.errors import RecipeError
+from wasix_backend.plugins import load_plugins
+from wasix_backend.recipe import recipe_from_dict
+
+SHA = "0" * 64
+GOOD = f"""\
+[package]
+name = "good"
+version = "1.0"
+
+[[source]]
+url = "http://127.0.0.1:9/good-1.0.tar.gz"
+sha256 = "{SHA}"
+
+[outputs]
+bin = ["good"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "problem"),
+    [
+        ({"package": {"version": "1"}}, "package.name", "expected str"),
+        ({"package": {"name": "Bad Name", "version": "1"}}, "package.name", "lower-case"),
+        ({"package": {"name": "x", "version": "one"}}, "package.version", "not a PEP 440"),
+        ({"package": {"name": "x", "version": "1", "kind": "daemon"}}, "package.kind", "not one of"),
+        ({"package": {"name": "x", "version": "1"}, "source": [{"url": "u", "sha256": "abc"}]}, "source[0].sha256", "64 hex"),
+        ({"package": {"name": "x", "version": "1"}, "source": [{"sha256": SHA}]}, "source[0]", "needs `url`"),
+        ({"package": {"name": "x", "version": "1"}, "dependencies": {"build": ["ncurses >= = 6"]}}, "dependencies.build[0]", "not a valid dependency"),
+        ({"package": {"name": "x", "version": "1"}, "build": {"system": "scons"}}, "build.system", "not one of"),
+        ({"package": {"name": "x", "version": "1", "kind": "program"}}, "outputs.bin", "at least one binary"),
+        ({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"], "commands": {"y": "z"}}}, "outputs.commands.y", "not in outputs.bin"),
+        ({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "patches": ["nope.patch"]}, "patches[0]", "no such file"),
+    ],
+)
+def test_invalid_recipes_name_plugin_field_and_problem(data, field, problem, tmp_path) -> None:
+    with pytest.raises(RecipeError) as info:
+        recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path)
+    assert info.value.plugin == "myplugin" and info.value.field == field
+    assert problem in str(info.value) and "myplugin" in str(info.value)
+
+
+def test_a_broken_plugin_is_reported_and_does_not_hide_the_others(tmp_path) -> None:
+    write_plugin(tmp_path, "good", GOOD)
+    write_plugin(tmp_path, "importfails", GOOD.replace("good", "importfails"), "import does_not_exist\n")
+    write_plugin(tmp_path, "badrecipe", GOOD.replace('name = "good"', 'name = "badrecipe"').replace('version = "1.0"', 'version = "x.y"'))
+    write_plugin(tmp_path, "raises", GOOD.replace("good", "raises"),
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef recipes():\n    raise RuntimeError('boom')\n")
+    loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
+    assert set(loaded.recipes) == {"good"}
+    problems = "\n".join(map(str, loaded.errors))
+    assert "'importfails'" in problems and "does_not_exist" in problems
+    assert "'badrecipe'" in problems and "package.version" in problems
+    assert "'raises'" in problems and "boom" in problems
+
+
+def test_plugin_dir_may_be_one_plugin_folder(tmp_path) -> None:
+    folder = write_plugin(tmp_path, "good", GOOD)
+    loaded = load_plugins([folder], builtins=False, entry_points=False)
+    assert loaded.recipes["good"].plugin == "good"
+
+
+def test_builtin_plugins_load_cleanly() -> None:
+    loaded = load_plugins(entry_points=False)
+    assert not loaded.errors, loaded.errors
