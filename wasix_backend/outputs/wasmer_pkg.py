@@ -1,0 +1,178 @@
+"""Write a Wasmer package directory (``wasmer.toml`` + modules + data) for a built recipe.
+
+The directory is what ``wasmer package build`` and ``wasmer run DIR`` take, and what
+:func:`wasix_backend.outputs.webc.write_webc` turns into a single ``.webc`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import tomlkit
+
+from ..errors import WasixError
+from ..recipe import Recipe
+
+WASI_RUNNER = "https://webc.org/runner/wasi"
+DEFAULT_NAMESPACE = "wasmer"
+
+
+def package_owner(recipe: Recipe, namespace: str | None = None) -> str:
+    """The package's namespace: the flag, else ``[wasmer] namespace``, else ``wasmer``."""
+    if namespace:
+        return namespace
+    table = recipe.extra.get("wasmer", {})
+    if isinstance(table, dict) and isinstance(table.get("namespace"), str) and table["namespace"]:
+        return table["namespace"]
+    return DEFAULT_NAMESPACE
+
+
+def package_commands(recipe: Recipe, prefix: Path) -> dict[str, str]:
+    """Command name -> module name: the recipe's commands, else one per ``bin/*.wasm``."""
+    commands = recipe.command_map()
+    if commands:
+        return commands
+    return {p.stem: p.stem for p in sorted((prefix / "bin").glob("*.wasm"))}
+
+
+def semver(version: str) -> str:
+    """A PEP 440 version as the SemVer wasmer insists on: ``7.2`` -> ``7.2.0``.
+
+    Pre-releases become ``-alpha.N``/``-beta.N``/``-rc.N`` (``.dev`` -> ``-dev.N``); release
+    parts past the third, post-releases and local labels go into build metadata.
+    """
+    from packaging.version import Version
+
+    v = Version(version)
+    release = list(v.release) + [0] * (3 - len(v.release))
+    text = ".".join(str(n) for n in release[:3])
+    pre = []
+    if v.pre:
+        pre.append(f"{dict(a='alpha', b='beta', rc='rc')[v.pre[0]]}.{v.pre[1]}")
+    if v.dev is not None:
+        pre.append(f"dev.{v.dev}")
+    build = [str(n) for n in release[3:]]
+    if v.post is not None:
+        build.append(f"post.{v.post}")
+    if v.local:
+        build.append(v.local.replace("_", ".").replace("-", "."))
+    if v.epoch:
+        build.append(f"epoch.{v.epoch}")
+    if pre:
+        text += "-" + ".".join(pre)
+    if build:
+        text += "+" + ".".join(build)
+    return text
+
+
+def _description(recipe: Recipe) -> str:
+    # wasmer rejects a manifest without a description.
+    return recipe.description or f"{recipe.name} {recipe.version} compiled to WebAssembly (WASIX)."
+
+
+def write_wasmer_package(
+    recipe: Recipe, prefix: Path, out_dir: Path, *, namespace: str | None = None
+) -> Path:
+    """Write ``out_dir/pkg/NAME/{wasmer.toml, bin/*.wasm, data}`` and return that directory.
+
+    The package is assembled in a temporary sibling directory and moved into place, so an
+    interrupted write never leaves a half-filled package where a finished one is expected.
+    """
+    prefix = Path(prefix)
+    commands = package_commands(recipe, prefix)
+    if not commands:
+        raise WasixError(
+            f"{recipe.name}: no commands to package: {prefix / 'bin'} holds no .wasm modules "
+            "and the recipe names no binaries (is it a library? Wasmer packages are made for programs)"
+        )
+    modules = sorted(set(commands.values()))
+    missing = [m for m in modules if not (prefix / "bin" / f"{m}.wasm").is_file()]
+    if missing:
+        raise WasixError(
+            f"{recipe.name}: module(s) {', '.join(missing)} missing from {prefix / 'bin'}; "
+            "rebuild the package (wasix-build build " + recipe.name + ")"
+        )
+
+    doc = tomlkit.document()
+    pkg = tomlkit.table()
+    pkg["name"] = f"{package_owner(recipe, namespace)}/{recipe.name}"
+    pkg["version"] = semver(recipe.version)
+    pkg["description"] = _description(recipe)
+    if recipe.license:
+        pkg["license"] = recipe.license
+    if recipe.homepage:
+        pkg["homepage"] = recipe.homepage
+    # One command: it is the entrypoint. Several: `[wasmer] entrypoint`, else the first.
+    wanted = (recipe.extra.get("wasmer") or {}).get("entrypoint")
+    pkg["entrypoint"] = wanted if wanted in commands else next(iter(commands))
+    doc["package"] = pkg
+
+    module_tables = tomlkit.aot()
+    for name in modules:
+        t = tomlkit.table()
+        t["name"] = name
+        t["source"] = f"bin/{name}.wasm"
+        t["abi"] = "wasi"  # wasmer has no "wasix" abi value: WASIX is told by the imports
+        module_tables.append(t)
+    doc["module"] = module_tables
+
+    command_tables = tomlkit.aot()
+    for cmd, module in commands.items():
+        t = tomlkit.table()
+        t["name"] = cmd
+        t["module"] = module
+        t["runner"] = WASI_RUNNER
+        command_tables.append(t)
+    doc["command"] = command_tables
+
+    data_files: dict[str, Path] = {}
+    if recipe.data:
+        fs = tomlkit.table()
+        for guest, rel in sorted(recipe.data.items()):
+            src = prefix / rel
+            if not src.exists():
+                raise WasixError(
+                    f"{recipe.name}: data path {rel!r} (guest {guest!r}) not found in {prefix}"
+                )
+            inner = Path(rel.strip("/"))
+            if inner.is_absolute() or ".." in inner.parts:
+                raise WasixError(f"{recipe.name}: data path {rel!r} must stay inside the prefix")
+            fs[guest] = inner.as_posix()
+            data_files[inner.as_posix()] = src
+        doc["fs"] = fs
+
+    final = Path(out_dir) / "pkg" / recipe.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{recipe.name}.", dir=final.parent))
+    try:
+        (tmp / "bin").mkdir()
+        for name in modules:
+            shutil.copyfile(prefix / "bin" / f"{name}.wasm", tmp / "bin" / f"{name}.wasm")
+        for inner, src in data_files.items():
+            dest = tmp / inner
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dest, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(src, dest)
+        (tmp / "wasmer.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
+        _swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _swap_into_place(new: Path, final: Path) -> None:
+    """Replace ``final`` by ``new``: rename the old one aside first, then drop it."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old.{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(new, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,193 @@
+"""Write a pure-Python wheel that carries a program's ``.wasm`` modules and a launcher.
+
+``pip install wasix-NAME`` then gives one console script per command; the scripts run the
+modules through ``wasix_NAME/_launcher.py`` (a copy of :mod:`.launcher`), which needs only
+``wasmer-sdk`` at run time.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from ..errors import WasixError
+from ..recipe import Recipe
+from .wasmer_pkg import package_commands
+
+#: The launcher's runtime; the SDK publishes wheels for Linux and macOS only.
+RUNTIME_REQUIREMENT = "wasmer-sdk>=0.5; platform_system != 'Windows'"
+_FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: same inputs, same bytes
+_LAUNCHER = Path(__file__).with_name("launcher.py")
+
+
+def dist_name(recipe: Recipe) -> str:
+    """``wasix-NAME``, normalized (PEP 503): ``Wasix_Nano`` -> ``wasix-nano``."""
+    return str(canonicalize_name(f"wasix-{recipe.name}"))
+
+
+def import_name(recipe: Recipe) -> str:
+    """The import package inside the wheel: ``wasix_NAME`` with ``-``/``.`` as ``_``."""
+    return dist_name(recipe).replace("-", "_")
+
+
+def wheel_filename(recipe: Recipe) -> str:
+    """``wasix_NAME-VERSION-py3-none-any.whl`` (distribution name escaped per the spec)."""
+    from packaging.version import Version
+
+    return f"{import_name(recipe)}-{Version(recipe.version)}-py3-none-any.whl"
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode("ascii")
+
+
+def _metadata(recipe: Recipe, commands: dict[str, str]) -> str:
+    from packaging.version import Version
+
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {dist_name(recipe)}",
+        f"Version: {Version(recipe.version)}",
+        f"Summary: {recipe.description or f'{recipe.name} compiled to WebAssembly (WASIX)'}",
+    ]
+    if recipe.license:
+        lines.append(f"License: {recipe.license}")
+    if recipe.homepage:
+        lines.append(f"Home-page: {recipe.homepage}")
+        lines.append(f"Project-URL: Homepage, {recipe.homepage}")
+    lines += [
+        "Requires-Python: >=3.9",
+        f"Requires-Dist: {RUNTIME_REQUIREMENT}",
+        "Classifier: Environment :: Console",
+        "Classifier: Programming Language :: Other",
+        "Description-Content-Type: text/markdown",
+        "",
+        f"# {dist_name(recipe)}",
+        "",
+        f"`{recipe.name}` {recipe.version} compiled to WebAssembly (WASIX), run through the "
+        "Wasmer runtime (`wasmer` on PATH, else the `wasmer-sdk` package).",
+        "",
+        "Commands: " + ", ".join(f"`{c}`" for c in commands) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _check_library(recipe: Recipe) -> None:
+    if recipe.kind == "library":
+        raise WasixError(
+            f"{recipe.name} is a library; wheels are made for programs (recipes with "
+            "kind = \"program\" and outputs.bin): build a program that uses it instead"
+        )
+
+
+def metadata_files(recipe: Recipe, commands: dict[str, str] | None = None) -> dict[str, bytes]:
+    """The wheel's ``.dist-info`` files but RECORD; needs no build (PEP 517's
+    ``prepare_metadata_for_build_wheel``). ``commands`` defaults to the recipe's."""
+    _check_library(recipe)
+    from packaging.version import Version
+
+    commands = commands if commands is not None else recipe.command_map()
+    pkg = import_name(recipe)
+    dist_info = f"{pkg}-{Version(recipe.version)}.dist-info"
+    for cmd in commands:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cmd):
+            raise WasixError(f"{recipe.name}: command name {cmd!r} cannot be a console script")
+    entry = "[console_scripts]\n" + "".join(f"{c} = {pkg}._launcher:main\n" for c in commands)
+    return {
+        f"{dist_info}/METADATA": _metadata(recipe, commands).encode("utf-8"),
+        f"{dist_info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: wasix-backend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+        f"{dist_info}/entry_points.txt": entry.encode(),
+        f"{dist_info}/top_level.txt": f"{pkg}\n".encode(),
+    }
+
+
+def build_wheel_files(recipe: Recipe, prefix: Path) -> dict[str, bytes]:
+    """Every file of the wheel but RECORD, by archive path."""
+    _check_library(recipe)
+    prefix = Path(prefix)
+    commands = package_commands(recipe, prefix)
+    if not commands:
+        raise WasixError(f"{recipe.name}: no .wasm modules in {prefix / 'bin'} to put in a wheel")
+    pkg = import_name(recipe)
+    files: dict[str, bytes] = {}
+    for module in sorted(set(commands.values())):
+        src = prefix / "bin" / f"{module}.wasm"
+        if not src.is_file():
+            raise WasixError(f"{recipe.name}: {src} is missing; rebuild the package first")
+        files[f"{pkg}/bin/{module}.wasm"] = src.read_bytes()
+    meta = {
+        "name": recipe.name,
+        "version": recipe.version,
+        "entrypoint": next(iter(commands)),
+        "commands": {cmd: f"bin/{module}.wasm" for cmd, module in commands.items()},
+    }
+    files[f"{pkg}/_commands.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
+    files[f"{pkg}/__init__.py"] = (
+        f'"""{recipe.name} {recipe.version} as WebAssembly (WASIX); see the console scripts."""\n\n'
+        f"__version__ = {recipe.version!r}\n"
+    ).encode()
+    files[f"{pkg}/_launcher.py"] = _LAUNCHER.read_bytes()
+    files[f"{pkg}/__main__.py"] = b"from ._launcher import main\n\nmain()\n"
+    files.update(metadata_files(recipe, commands))
+    return files
+
+
+def _zip(files: dict[str, bytes], record_name: str) -> bytes:
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    for name in sorted(files):
+        writer.writerow([name, _record_hash(files[name]), len(files[name])])
+    writer.writerow([record_name, "", ""])
+    everything = dict(files)
+    everything[record_name] = rows.getvalue().encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        # dist-info last, as installers expect; otherwise sorted by name.
+        for name in sorted(everything, key=lambda n: (".dist-info/" in n, n)):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100644 << 16
+            info.create_system = 3  # Unix, so the mode bits above mean what they say
+            zf.writestr(info, everything[name])
+    return buf.getvalue()
+
+
+def write_wheel(recipe: Recipe, prefix: Path, wheel_dir: Path) -> Path:
+    """Write ``wheel_dir/wasix_NAME-VERSION-py3-none-any.whl`` and return its path.
+
+    Deterministic (fixed timestamps, sorted entries) and atomic (temp file + rename).
+    """
+    files = build_wheel_files(recipe, prefix)
+    name = wheel_filename(recipe)
+    record = f"{name.split('-py3-')[0]}.dist-info/RECORD"
+    blob = _zip(files, record)
+    wheel_dir = Path(wheel_dir)
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    dest = wheel_dir / name
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=wheel_dir)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return dest
