@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -95,7 +96,10 @@ class Engine:
         import hashlib
 
         h = hashlib.sha256()
-        for name in (*GENERIC_PLUGINS, "wasix_backend.finalize", "wasix_backend.engine"):
+        extra = ("wasix_backend.finalize", "wasix_backend.engine", "wasix_backend.cargo_vendor", "wasix_backend.rust")
+        for name in (*GENERIC_PLUGINS, *extra):
+            if name not in sys.modules:
+                importlib.import_module(name)
             for path in self.plugins.files.get(name, []) or [Path(sys.modules[name].__file__ or "")]:
                 if path.is_file():
                     h.update(path.read_bytes())
@@ -112,12 +116,20 @@ class Engine:
             r = recipes[name]
             keys[name] = build_key(
                 r,
-                toolchain=self.toolchain.identity,
+                toolchain=self._toolchain_identity(r),
                 plugin=self.plugins.fingerprint(name),
                 generic=self._generic_fp,
                 deps={d: keys[d] for d in self._all_deps(name)},
             )
         return order, keys
+
+    def _toolchain_identity(self, recipe: Recipe) -> str:
+        if recipe.build_system != "cargo":
+            return self.toolchain.identity
+        from .rust import find_rust_toolchain  # Rust recipes also depend on the Rust compiler
+
+        rust = find_rust_toolchain(recipe.build.get("rust-toolchain"))
+        return f"{self.toolchain.identity}+{rust.identity}"
 
     def _all_deps(self, name: str) -> list[str]:
         return [n for n in closure(self.plugins.recipes, [name]) if n != name]

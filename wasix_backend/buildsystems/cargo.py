@@ -1,0 +1,201 @@
+"""The ``cargo`` build system: Rust packages, built offline against vendored crates.
+
+configure
+    picks the Rust toolchain (:mod:`wasix_backend.rust`), puts the recipe's Cargo.lock in
+    place, fetches and verifies every crate it pins (:mod:`wasix_backend.cargo_vendor`) into
+    ``<build_dir>/vendor`` and writes ``<build_dir>/cargo-home/config.toml`` pointing cargo
+    at it. The plan is logged and saved as ``<build_dir>/vendor-plan.json``.
+compile
+    ``cargo wasix build --release`` (cargo-wasix) or ``cargo build --release --target
+    wasm32-wasip1`` (``wasm32-wasi`` before Rust 1.78), always ``--offline --locked``, with
+    ``CARGO_HOME`` and the target directory inside the build tree (``~/.cargo`` is never
+    used). C code in crates (the ``cc`` crate) compiles with the project's driver through
+    ``CC_<target>``/``AR_<target>``; build scripts' own host C uses ``HOST_CC`` (gcc).
+package
+    copies ``target/<target>/release/NAME.wasm`` to ``bin/NAME.wasm`` for each binary.
+
+Recipe ``[build]`` keys (all optional):
+
+``manifest``            path of ``Cargo.toml`` inside the sources (default ``Cargo.toml``)
+``cargo-lock``          a Cargo.lock shipped with the plugin, relative to its folder; copied
+                        next to the manifest (needed when the sources have none; it wins
+                        over theirs, so the plugin decides the versions)
+``features``            list of cargo features to enable
+``no-default-features`` bool
+``bins``                cargo ``--bin`` targets to build (default: the recipe's ``[outputs] bin``)
+``rustflags``           list of extra rustc flags (``RUSTFLAGS``)
+``rust-toolchain``      force a toolchain (as ``$WASIX_RUST_TOOLCHAIN``: ``system``,
+                        ``cargo-wasix``, a rustup toolchain name or a directory)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .. import hookimpl
+from ..cargo_vendor import (
+    CrateSources,
+    drop_unverified_checksums,
+    plan_vendoring,
+    read_lock,
+    vendor,
+    write_cargo_config,
+)
+from ..context import BuildContext
+from ..rust import RustToolchain, find_rust_toolchain
+
+SYSTEM = "cargo"
+#: Cargo.lock format 4 needs cargo 1.78 or newer.
+LOCK_V4_SINCE = (1, 78)
+
+
+def _ours(ctx: BuildContext) -> bool:
+    return ctx.recipe.build_system == SYSTEM
+
+
+def _toolchain(ctx: BuildContext) -> RustToolchain:
+    tc = ctx.state.get("rust")
+    if not isinstance(tc, RustToolchain):
+        tc = find_rust_toolchain(ctx.recipe.build.get("rust-toolchain") or None)
+        ctx.state["rust"] = tc
+    return tc
+
+
+def _manifest(ctx: BuildContext) -> Path:
+    manifest = ctx.source_dir / str(ctx.recipe.build.get("manifest", "Cargo.toml"))
+    if not manifest.is_file():
+        raise ctx.fail(
+            f'no {manifest.name} at {manifest} (set [build] manifest = "path/Cargo.toml")'
+        )
+    return manifest
+
+
+def _cargo_home(ctx: BuildContext) -> Path:
+    return ctx.build_dir / "cargo-home"
+
+
+def _target_dir(ctx: BuildContext) -> Path:
+    return ctx.build_dir / "target"
+
+
+def _place_lock(ctx: BuildContext, manifest: Path) -> Path:
+    lock = manifest.parent / "Cargo.lock"
+    shipped = ctx.recipe.build.get("cargo-lock")
+    if shipped:
+        src = (ctx.plugin_dir or Path.cwd()) / str(shipped)
+        if not src.is_file():
+            raise ctx.fail(f"[build] cargo-lock: no such file {src}")
+        shutil.copyfile(src, lock)
+    if not lock.is_file():
+        raise ctx.fail(
+            f"no Cargo.lock next to {manifest}: an offline build needs exact versions and checksums; "
+            "ship one with the plugin and name it in [build] cargo-lock"
+        )
+    return lock
+
+
+@hookimpl
+def configure(ctx: BuildContext) -> bool | None:
+    if not _ours(ctx):
+        return None
+    tc = _toolchain(ctx)
+    ctx.log.info("Rust toolchain: %s", json.dumps(tc.describe()))
+    lock_path = _place_lock(ctx, _manifest(ctx))
+    lock = read_lock(lock_path)
+    if lock.version >= 4 and tc.version[:2] < LOCK_V4_SINCE:
+        raise ctx.fail(
+            f"{lock_path} is lock format {lock.version}, which cargo {tc.version_text} cannot read "
+            "(regenerate it with `cargo +1.77 generate-lockfile` or use a newer toolchain)"
+        )
+    plan = plan_vendoring(lock, CrateSources.from_env())
+    ctx.log.info("%s", plan.summary())
+    (ctx.build_dir / "vendor-plan.json").write_text(json.dumps(plan.as_dict(), indent=2))
+    vendor_dir = vendor(plan, ctx.build_dir / "vendor")
+    dropped = drop_unverified_checksums(lock_path, plan)
+    if dropped:
+        ctx.log.warning(
+            "not verified against Cargo.lock (checksums removed from the build's copy): %s",
+            ", ".join(dropped),
+        )
+    write_cargo_config(_cargo_home(ctx), vendor_dir)
+    return True
+
+
+def _which(tool: str, env: dict[str, str]) -> str:
+    found = shutil.which(tool, path=env.get("PATH"))
+    return os.path.abspath(found) if found else tool
+
+
+def cargo_env(ctx: BuildContext, tc: RustToolchain) -> dict[str, str]:
+    """Environment for cargo: toolchain, private CARGO_HOME, C compilers per target."""
+    env = {"CARGO_HOME": str(_cargo_home(ctx)), **tc.env()}
+    suffix = tc.target.replace("-", "_")
+    for var in ("CC", "CXX", "AR"):
+        if ctx.env.get(var):
+            env[f"{var}_{suffix}"] = _which(ctx.env[var].split()[0], ctx.env)
+    # The toolchain env's CC/CFLAGS target wasm; C compiled for build scripts must not use them.
+    host_cc = ctx.env.get("CC_FOR_BUILD") or ctx.env.get("BUILD_CC") or "cc"
+    env.update(
+        HOST_CC=host_cc,
+        HOST_CXX=ctx.env.get("CXX_FOR_BUILD", "c++"),
+        HOST_AR="ar",
+        HOST_CFLAGS="",
+        HOST_CXXFLAGS="",
+    )
+    flags = [str(f) for f in ctx.recipe.build.get("rustflags", [])]
+    if flags:
+        env["RUSTFLAGS"] = " ".join([ctx.env.get("RUSTFLAGS", ""), *flags]).strip()
+    return env
+
+
+def cargo_command(ctx: BuildContext, tc: RustToolchain) -> list[str]:
+    """The full build command line."""
+    build = ctx.recipe.build
+    args = [
+        *tc.build_command(),
+        "--offline",
+        "--locked",
+        "-j",
+        str(ctx.jobs),
+        "--manifest-path",
+        str(_manifest(ctx)),
+        "--target-dir",
+        str(_target_dir(ctx)),
+    ]
+    if build.get("no-default-features"):
+        args.append("--no-default-features")
+    features = [str(f) for f in build.get("features", [])]
+    if features:
+        args += ["--features", ",".join(features)]
+    for name in build.get("bins", ctx.recipe.binaries):
+        args += ["--bin", str(name)]
+    return args
+
+
+@hookimpl
+def compile(ctx: BuildContext) -> bool | None:
+    if not _ours(ctx):
+        return None
+    tc = _toolchain(ctx)
+    ctx.run(cargo_command(ctx, tc), cwd=_manifest(ctx).parent, env=cargo_env(ctx, tc))
+    return True
+
+
+@hookimpl
+def package(ctx: BuildContext) -> bool | None:
+    if not _ours(ctx):
+        return None
+    out_dir = _toolchain(ctx).output_dir(_target_dir(ctx))
+    bin_dir = ctx.stage / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ctx.recipe.binaries:
+        built = out_dir / f"{name}.wasm"
+        if not built.is_file():
+            raise ctx.fail(
+                f"cargo produced no {built.name} in {out_dir} (is `{name}` a [[bin]] of the crate?)"
+            )
+        shutil.copy2(built, bin_dir / built.name)
+    return True

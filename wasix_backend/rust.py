@@ -1,0 +1,263 @@
+"""Finding a Rust toolchain that can compile to WASI/WASIX.
+
+Candidates, in order of preference:
+
+1. **cargo-wasix** with its ``wasix`` rustup toolchain (a Rust fork with the
+   ``wasm32-wasmer-wasi`` target): ``cargo wasix build --release``.
+2. a **rustup toolchain** whose standard library for ``wasm32-wasip1`` is installed
+   (``wasm32-wasi`` on Rust older than 1.78, which predates the rename);
+3. the **system** ``/usr/bin/rustc`` + ``/usr/bin/cargo`` (e.g. Debian's ``rustc``, ``cargo``
+   and ``libstd-rust-dev-wasm32`` packages, which compile ``--target wasm32-wasi`` offline).
+
+A target counts as available only when its standard library is on disk
+(``<sysroot>/lib/rustlib/<target>/lib``): rustup may not be able to download one.
+``$WASIX_RUST_TOOLCHAIN`` forces a choice: ``cargo-wasix``, ``system``, a rustup toolchain
+name, or a directory holding ``bin/rustc`` and ``bin/cargo``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from .errors import ToolchainError
+
+#: The WASI preview 1 target was called ``wasm32-wasi`` before Rust 1.78.
+WASIP1_RENAMED_IN = (1, 78)
+CARGO_WASIX_TARGET = "wasm32-wasmer-wasi"
+SYSTEM_PREFIX = Path("/usr")
+
+
+@dataclass(frozen=True)
+class RustToolchain:
+    """A usable Rust toolchain and the wasm target it builds for."""
+
+    kind: str  # "cargo-wasix" | "rustup" | "system" | "directory"
+    name: str  # rustup toolchain name, or the prefix for system/directory toolchains
+    cargo: Path  # for "cargo-wasix": the cargo-wasix executable
+    rustc: Path
+    version: tuple[int, int, int]
+    target: str
+    #: Full ``rustc -vV`` output: commit, LLVM version (part of the identity).
+    verbose_version: str = field(default="", compare=False)
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version))
+
+    def build_command(self) -> list[str]:
+        """The cargo command line that starts a release build (options follow)."""
+        if self.kind == "cargo-wasix":  # the subcommand itself, as `cargo wasix` would run it
+            return [str(self.cargo), "wasix", "build", "--release"]
+        return [str(self.cargo), "build", "--release", "--target", self.target]
+
+    def env(self) -> dict[str, str]:
+        """Variables that pin cargo to this toolchain (never the rustup default)."""
+        if self.kind == "cargo-wasix":
+            # It selects the fork's rustc through rustup itself; it must not download anything.
+            return {"CARGO_WASIX_OFFLINE": "1"}
+        # Absolute RUSTC: a cargo started by absolute path would otherwise run whatever
+        # `rustc` comes first on PATH (usually rustup's default toolchain, without wasm).
+        env = {"RUSTC": str(self.rustc)}
+        if self.kind == "rustup":
+            env["RUSTUP_TOOLCHAIN"] = self.name  # for build scripts that call `rustc`/`cargo`
+        return env
+
+    def output_dir(self, target_dir: Path) -> Path:
+        """Where cargo puts release binaries for this toolchain's target."""
+        return target_dir / self.target / "release"
+
+    @property
+    def identity(self) -> str:
+        """sha256 of everything about the toolchain that changes build output."""
+        text = "\n".join([self.kind, self.name, self.target, self.verbose_version])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "rustc": str(self.rustc),
+            "cargo": str(self.cargo),
+            "version": self.version_text,
+            "target": self.target,
+            "command": " ".join(self.build_command()[1:]),
+        }
+
+
+def wasi_target_for(version: tuple[int, int, int]) -> str:
+    """The WASI preview 1 target name a rustc of ``version`` knows."""
+    return "wasm32-wasip1" if version[:2] >= WASIP1_RENAMED_IN else "wasm32-wasi"
+
+
+@cache
+def _rustc_info(rustc: Path, extra_env: tuple[tuple[str, str], ...] = ()) -> tuple[str, str] | None:
+    """``(rustc -vV output, sysroot)`` or None when rustc does not run."""
+    env = {**os.environ, **dict(extra_env)}
+    try:
+        vv = subprocess.run(
+            [str(rustc), "-vV"], capture_output=True, text=True, env=env, timeout=60
+        )
+        sysroot = subprocess.run(
+            [str(rustc), "--print", "sysroot"], capture_output=True, text=True, env=env, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if vv.returncode != 0 or sysroot.returncode != 0:
+        return None
+    return vv.stdout, sysroot.stdout.strip()
+
+
+def _parse_release(verbose: str) -> tuple[int, int, int] | None:
+    for line in verbose.splitlines():
+        if line.startswith("release:"):
+            parts = line.split(":", 1)[1].strip().split("-")[0].split(".")
+            try:
+                return int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) > 2 else 0
+            except (ValueError, IndexError):
+                return None
+    return None
+
+
+def _rustup_home() -> Path:
+    return Path(os.environ.get("RUSTUP_HOME") or Path.home() / ".rustup")
+
+
+def _cargo_bin_dir() -> Path:
+    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin"
+
+
+@dataclass
+class Candidate:
+    """A toolchain that was looked at, usable or not (for ``toolchain status``)."""
+
+    kind: str
+    name: str
+    toolchain: RustToolchain | None
+    problem: str = ""
+
+    def describe(self) -> dict[str, object]:
+        if self.toolchain is not None:
+            return {"usable": True, **self.toolchain.describe()}
+        return {"usable": False, "kind": self.kind, "name": self.name, "problem": self.problem}
+
+
+def _from_prefix(
+    kind: str, name: str, prefix: Path, env: dict[str, str] | None = None
+) -> Candidate:
+    """Check a toolchain whose tools are ``prefix/bin/rustc`` and ``prefix/bin/cargo``."""
+    rustc, cargo = prefix / "bin" / "rustc", prefix / "bin" / "cargo"
+    missing = [p.name for p in (rustc, cargo) if not os.access(p, os.X_OK)]
+    if missing:
+        return Candidate(kind, name, None, f"no {' or '.join(missing)} in {prefix / 'bin'}")
+    info = _rustc_info(rustc, tuple(sorted((env or {}).items())))
+    if info is None:
+        return Candidate(kind, name, None, f"{rustc} -vV failed")
+    verbose, sysroot = info
+    version = _parse_release(verbose)
+    if version is None:
+        return Candidate(kind, name, None, f"cannot read the release of {rustc}")
+    target = wasi_target_for(version)
+    if not (Path(sysroot) / "lib" / "rustlib" / target / "lib").is_dir():
+        return Candidate(
+            kind,
+            name,
+            None,
+            f"Rust {'.'.join(map(str, version))} has no standard library for {target} "
+            f"(no {Path(sysroot) / 'lib' / 'rustlib' / target})",
+        )
+    return Candidate(kind, name, RustToolchain(kind, name, cargo, rustc, version, target, verbose))
+
+
+def _cargo_wasix() -> Candidate:
+    exe = shutil.which("cargo-wasix") or shutil.which("cargo-wasix", path=str(_cargo_bin_dir()))
+    if not exe:
+        return Candidate("cargo-wasix", "wasix", None, "cargo-wasix is not installed")
+    toolchain_dir = _rustup_home() / "toolchains" / "wasix"
+    rustc = toolchain_dir / "bin" / "rustc"
+    if not rustc.exists():
+        return Candidate(
+            "cargo-wasix", "wasix", None, f"its toolchain is not installed (no {rustc})"
+        )
+    info = _rustc_info(rustc)
+    version = _parse_release(info[0]) if info else None
+    if info is None or version is None:
+        return Candidate("cargo-wasix", "wasix", None, f"{rustc} -vV failed")
+    return Candidate(
+        "cargo-wasix",
+        "wasix",
+        RustToolchain(
+            "cargo-wasix", "wasix", Path(exe), rustc, version, CARGO_WASIX_TARGET, info[0]
+        ),
+    )
+
+
+def _rustup_toolchains() -> list[Candidate]:
+    root = _rustup_home() / "toolchains"
+    if not root.is_dir():
+        return []
+    # Read the directories instead of running rustup: no network, no proxy start-up cost.
+    return [
+        _from_prefix("rustup", d.name, d)
+        for d in sorted(root.iterdir(), key=lambda d: (not d.name.startswith("stable"), d.name))
+        if d.is_dir() and d.name != "wasix"
+    ]
+
+
+def candidates() -> list[Candidate]:
+    """Every toolchain looked at, best first."""
+    return [
+        _cargo_wasix(),
+        *_rustup_toolchains(),
+        _from_prefix("system", str(SYSTEM_PREFIX), SYSTEM_PREFIX),
+    ]
+
+
+def _forced(choice: str) -> RustToolchain:
+    if choice == "cargo-wasix":
+        cand = _cargo_wasix()
+    elif choice == "system":
+        cand = _from_prefix("system", str(SYSTEM_PREFIX), SYSTEM_PREFIX)
+    elif "/" in choice:
+        cand = _from_prefix("directory", choice, Path(choice))
+    else:
+        cand = _from_prefix("rustup", choice, _rustup_home() / "toolchains" / choice)
+    if cand.toolchain is None:
+        raise ToolchainError(f"WASIX_RUST_TOOLCHAIN={choice}: not usable: {cand.problem}")
+    return cand.toolchain
+
+
+def find_rust_toolchain(choice: str | None = None) -> RustToolchain:
+    """The Rust toolchain to build with: ``choice``, ``$WASIX_RUST_TOOLCHAIN``, else the best found.
+
+    Raises :class:`ToolchainError` listing what was looked at when none is usable.
+    """
+    choice = choice or os.environ.get("WASIX_RUST_TOOLCHAIN")
+    if choice:
+        return _forced(choice)
+    found = candidates()
+    for cand in found:
+        if cand.toolchain is not None:
+            return cand.toolchain
+    lines = "\n".join(f"  - {c.kind} {c.name}: {c.problem}" for c in found)
+    raise ToolchainError(
+        "no Rust toolchain can build for WASI/WASIX:\n"
+        f"{lines}\n"
+        "Install one of: cargo-wasix (`cargo wasix` then its toolchain); "
+        "`rustup target add wasm32-wasip1`; or on Debian/Ubuntu "
+        "`apt-get install rustc cargo libstd-rust-dev-wasm32 lld` (wasm32-wasi, offline)."
+    )
+
+
+def describe() -> dict[str, object]:
+    """The Rust part of ``wasix-build toolchain status``: the choice and every candidate."""
+    try:
+        chosen: dict[str, object] | str = find_rust_toolchain().describe()
+    except ToolchainError as exc:
+        chosen = str(exc)
+    return {"selected": chosen, "candidates": [c.describe() for c in candidates()]}
