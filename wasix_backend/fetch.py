@@ -1,0 +1,223 @@
+"""Downloading pinned files: verified by sha256 while streaming, written atomically.
+
+Every file that enters the cache was hashed on its way in and moved into place with
+``os.replace`` only after its hash matched, so a file's presence under its final name is
+the proof that it is complete and correct; nothing half-written ever carries that name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from filelock import FileLock
+
+from . import paths
+from .errors import FetchError
+
+if TYPE_CHECKING:
+    from .recipe import Source
+
+TIMEOUT = 30.0  # seconds without progress before a download is given up
+_CHUNK = 256 * 1024
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_USER_AGENT = "wasix-backend (+https://pypi.org/project/wasix-backend/)"
+
+
+def _check_hash(sha256: str, what: str) -> str:
+    sha = sha256.strip().lower()
+    if not _SHA256_RE.match(sha):
+        # Never download something we cannot verify.
+        raise FetchError(
+            f"{what}: no pinned hash (sha256 {sha256!r} is not 64 hex digits); refusing to download"
+        )
+    return sha
+
+
+@contextmanager
+def _progress(what: str, url: str, total: int | None, enabled: bool) -> Iterator[object]:
+    """Yield a callable ``advance(nbytes)``: a rich bar on a terminal, else one line."""
+    if not enabled:
+        yield lambda n: None
+        return
+    if not sys.stderr.isatty():
+        print(f"downloading {what} from {url}", file=sys.stderr, flush=True)
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{what}", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = True) -> Path:
+    """Download ``url`` to ``dest``, verifying its sha256; return ``dest``.
+
+    The data streams into a temporary file next to ``dest`` while being hashed; only a
+    verified file is moved into place (``os.replace``). A wrong hash, a truncated
+    transfer, an HTTP error or a timeout raises :class:`FetchError` naming ``what``, the
+    URL and the cause, and leaves nothing behind. ``file://`` URLs work too.
+    """
+    sha = _check_hash(sha256, what)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        received = 0
+        total: int | None = None
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                    length = response.headers.get("Content-Length")
+                    total = int(length) if length and length.isdigit() else None
+                    with _progress(what, url, total, progress) as advance:
+                        while chunk := response.read(_CHUNK):
+                            digest.update(chunk)
+                            out.write(chunk)
+                            received += len(chunk)
+                            advance(len(chunk))  # type: ignore[operator]
+            except urllib.error.HTTPError as exc:
+                raise FetchError(f"{what}: {url}: HTTP {exc.code} {exc.reason}") from None
+            except urllib.error.URLError as exc:
+                reason = exc.reason
+                if isinstance(reason, TimeoutError):
+                    reason = f"timed out after {TIMEOUT:.0f} s"
+                raise FetchError(f"{what}: {url}: cannot connect: {reason}") from None
+            except TimeoutError:
+                raise FetchError(
+                    f"{what}: {url}: timed out after {TIMEOUT:.0f} s without data"
+                ) from None
+            except OSError as exc:  # connection reset, disk full, ...
+                raise FetchError(f"{what}: {url}: transfer failed: {exc}") from None
+        if total is not None and received != total:
+            raise FetchError(
+                f"{what}: {url}: truncated download: got {received} of {total} bytes (connection closed early)"
+            )
+        actual = digest.hexdigest()
+        if actual != sha:
+            raise FetchError(
+                f"{what}: {url}: sha256 mismatch\n  expected {sha}\n  actual   {actual}\n"
+                "  (the file was not kept; a changed upstream file needs a new pin)"
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        # On success the name is gone already; on any failure no partial file stays.
+        tmp.unlink(missing_ok=True)
+
+
+def cached_name(source: Source) -> str:
+    """The file name of a verified source in the cache: ``<sha256>-<filename>``."""
+    return f"{source.sha256}-{source.filename}"
+
+
+def fetch_source(
+    source: Source,
+    *,
+    package: str,
+    cache_dir: Path | None = None,
+    mirror: Path | None = None,
+    progress: bool = True,
+    apt_root: Path | None = None,
+) -> Path:
+    """Return a verified local copy of ``source``: ``<cache_dir>/<sha256>-<filename>``.
+
+    Places are tried in order: the mirror directory (a file named ``source.filename``),
+    then ``source.urls``, then the Debian source pool when ``source.debian`` is set (URIs
+    from the apt configuration under ``apt_root``, default ``/``). A place that fails — not
+    there, HTTP error, wrong hash — is noted and the next one tried; if all fail, one
+    :class:`FetchError` lists every place and why, and how to proceed. A per-file lock
+    keeps two processes from downloading the same file at once.
+    """
+    from .debian import apt_uris, pool_urls
+
+    what = f"{package}: {source.filename}"
+    _check_hash(source.sha256, what)
+    cache_dir = Path(cache_dir) if cache_dir is not None else paths.sources_dir()
+    mirror = Path(mirror) if mirror is not None else paths.mirror_dir()
+    apt_root = Path(apt_root) if apt_root is not None else Path("/")
+    dest = cache_dir / cached_name(source)
+    if _is_cached(dest):
+        return dest
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest) + ".lock"):
+        if _is_cached(dest):  # another process finished it while we waited
+            return dest
+        tried: list[str] = []
+        if mirror is None:
+            tried.append("mirror: $WASIX_MIRROR is not set")
+        else:
+            local = mirror / source.filename
+            if local.is_file():
+                try:
+                    return download(local.as_uri(), dest, source.sha256, what=what, progress=False)
+                except FetchError as exc:
+                    tried.append(f"mirror {local}: {_reason(exc, what, local.as_uri())}")
+            else:
+                tried.append(f"mirror {local}: not there")
+        for url in source.urls:
+            try:
+                return download(url, dest, source.sha256, what=what, progress=progress)
+            except FetchError as exc:
+                tried.append(f"{url}: {_reason(exc, what, url)}")
+        if source.debian:
+            if not apt_uris(apt_root):
+                tried.append(f"Debian pool: no apt URIs in {apt_root / 'etc/apt'}")
+            for url in pool_urls(source.debian, source.filename, root=apt_root):
+                try:
+                    return download(url, dest, source.sha256, what=what, progress=progress)
+                except FetchError as exc:
+                    tried.append(f"{url}: {_reason(exc, what, url)}")
+        lines = (
+            "\n".join(f"  - {t}" for t in tried) or "  (no place to try: the source has no URLs)"
+        )
+        where = (
+            f"$WASIX_MIRROR ({mirror})"
+            if mirror is not None
+            else "a directory named by $WASIX_MIRROR"
+        )
+        raise FetchError(
+            f"{package}: could not fetch {source.filename} (sha256 {source.sha256}). Tried:\n{lines}\n"
+            f"To proceed, get the file by other means and put it in {where} as "
+            f"{source.filename!r}; it is verified by its sha256 before use."
+        )
+
+
+def _is_cached(dest: Path) -> bool:
+    # Only download() writes the final name, after verification: existence is proof.
+    # A size check catches a file someone truncated by hand.
+    try:
+        return dest.is_file() and dest.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _reason(exc: FetchError, what: str, url: str = "") -> str:
+    """The cause part of a download error (the list it goes into already names the place)."""
+    text = str(exc)
+    prefix = f"{what}: {url}: " if url else f"{what}: "
+    if text.startswith(prefix):
+        text = text[len(prefix) :]
+    return " ".join(text.split())
