@@ -538,14 +538,18 @@ def test_unverified_checksums_are_dropped_from_the_build_lock(isolated: Path) ->
 # --- (5) crabsay itself -------------------------------------------------------------------
 
 
+CRABSAY_REV = "2ed8af9b16dc1e8d04851b62314e878536112ca9"
+
+
 def _crabsay_unavailable() -> str:
-    sha_env = "WASIX_CRABSAY_SHA256"
     if TOOLCHAIN is None:
         return "no Rust toolchain with a wasm32 target"
-    if not os.environ.get(sha_env) or paths.mirror_dir() is None:
+    mirror = paths.mirror_dir()
+    wanted = (f"crabsay-{CRABSAY_REV}.bundle", "crabsay.git", "crabsay")
+    if mirror is None or not any((mirror / name).exists() for name in wanted):
         return (
-            f"crabsay's sources are not reachable here: set WASIX_MIRROR to a directory holding "
-            f"its archive and {sha_env} to its sha256 (see plugins/crabsay/recipe.toml)"
+            "crabsay's repository (GitHub) is not reachable here: set WASIX_MIRROR to a directory "
+            f"holding crabsay-{CRABSAY_REV}.bundle (see plugins/crabsay/recipe.toml)"
         )
     plan = cargo_vendor.plan_vendoring(cargo_vendor.read_lock(CRABSAY_LOCK))
     if plan.missing:
@@ -570,22 +574,24 @@ def test_crabsay_builds_and_speaks(tmp_path: Path) -> None:
     assert "< hello >" in result.text
 
 
-def test_crabsay_without_a_pinned_source_stops_at_fetch_saying_why(
-    isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_crabsay_fetch_gets_its_commit_or_says_how_to_provide_it(isolated: Path) -> None:
+    from wasix_backend.buildsystems import fetching
     from wasix_backend.plugins import load_plugins
 
-    monkeypatch.delenv("WASIX_CRABSAY_SHA256", raising=False)
     loaded = load_plugins(entry_points=False)
     recipe = loaded.recipes["crabsay"]
-    assert recipe.sources == ()  # no hash was ever computed, so none is written down
+    [source] = recipe.sources  # pinned by commit, nothing taken from the environment
+    assert (source.git, source.rev) == ("https://github.com/Zaechus/crabsay", CRABSAY_REV)
     ctx = make_ctx(isolated, recipe)
     ctx.phase = "fetch"
-    with pytest.raises(BuildError, match="WASIX_CRABSAY_SHA256") as info:
-        loaded.hook_for("crabsay", "fetch")(ctx=ctx)
-    assert "2ed8af9b16dc1e8d04851b62314e878536112ca9" in str(info.value)
-
-    sha = hashlib.sha256(b"an archive someone checked").hexdigest()
-    monkeypatch.setenv("WASIX_CRABSAY_SHA256", sha)
-    [source] = load_plugins(entry_points=False).recipes["crabsay"].sources
-    assert source.sha256 == sha and source.filename.endswith(".tar.gz")
+    try:
+        fetching.fetch(ctx)
+    except FetchError as exc:  # no mirror here; GitHub unreachable (as where this was written)
+        text = str(exc)
+        assert text.startswith(f"crabsay: could not get commit {CRABSAY_REV} of {source.git}")
+        assert f"git bundle create crabsay-{CRABSAY_REV}.bundle" in text
+        assert "$WASIX_MIRROR" in text
+        assert not any(ctx.source_dir.iterdir())  # nothing half-written
+    else:  # GitHub reachable: the tree is upstream's 0.1.1
+        manifest = tomllib.loads((ctx.source_dir / "Cargo.toml").read_text())
+        assert (manifest["package"]["name"], manifest["package"]["version"]) == ("crabsay", "0.1.1")

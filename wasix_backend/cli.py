@@ -243,8 +243,9 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plugin-dir", action="append", type=Path, default=[], metavar="DIR",
+def _common(p: argparse.ArgumentParser, dest: str = "plugin_dir") -> None:
+    # Accepted before and after the sub-command; main() joins the two lists.
+    p.add_argument("--plugin-dir", action="append", type=Path, default=[], metavar="DIR", dest=dest,
                    help="load plugins from DIR (a plugin folder or a folder of them); repeatable")
 
 
@@ -267,7 +268,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     def add(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        _common(p)
+        _common(p, dest="plugin_dir_after")
         p.set_defaults(handler=handler)
         return p
 
@@ -312,6 +313,7 @@ def _extra_commands() -> list[Callable[..., None]]:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    args.plugin_dir = [*args.plugin_dir, *getattr(args, "plugin_dir_after", [])]
     try:
         return args.handler(args)
     except WasixError as exc:

@@ -134,6 +134,7 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
     from packaging.version import Version
 
     from .fetch import fetch_source
+    from .gitsource import bundle_source
     from .graph import closure
     from .outputs.wheel import import_name, metadata_files
 
@@ -158,7 +159,10 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
             if name != recipe.name and dep.plugin_dir is not None:
                 shutil.copytree(dep.plugin_dir, backend / "_data" / "plugins" / dep.plugin_dir.name, ignore=_SKIP)
             for src in dep.sources:
-                shutil.copy2(fetch_source(src, package=name), sources / src.filename)
+                if src.is_git:
+                    bundle_source(src, name, sources)
+                else:
+                    shutil.copy2(fetch_source(src, package=name), sources / src.filename)
         pkg_info = metadata_files(recipe)
         (root / "PKG-INFO").write_bytes(next(v for k, v in pkg_info.items() if k.endswith("/METADATA")))
         out = Path(sdist_directory) / f"{base}.tar.gz"

@@ -24,31 +24,72 @@ KINDS = ("program", "library")
 BUILD_SYSTEMS = ("autotools", "make", "cmake", "cargo", "none")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: A full commit id: SHA-1 (40 hex) or SHA-256 (64 hex) repositories. Nothing shorter.
+_COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+#: Transports a recipe may name (git's ``ext::`` and friends run commands: never).
+_GIT_URL_RE = re.compile(r"^(?:(?:https?|git|ssh|file)://\S+|[\w.-]+@[\w.-]+:\S+)$")
 
 
 @dataclass(frozen=True)
 class Source:
-    """One source archive, pinned by sha256.
+    """One source: an archive pinned by sha256, or a git commit pinned by its id.
 
-    ``urls`` are tried in order after the local mirror. ``debian`` names the Debian *source*
-    package whose pool directory holds ``file`` (upstream's tarball as ``*.orig.tar.*``).
-    The archive is unpacked into ``subdir`` of the source tree, its top directory stripped
-    ``strip`` times.
+    Archive: ``urls`` are tried in order after the local mirror. ``debian`` names the Debian
+    *source* package whose pool directory holds ``file`` (upstream's tarball as
+    ``*.orig.tar.*``). The archive is unpacked into ``subdir`` of the source tree, its top
+    directory stripped ``strip`` times.
+
+    Git: ``git`` is the repository's URL and ``rev`` the full commit id. The commit id hashes
+    the whole tree, so it pins the content as a sha256 pins an archive; the commit's tree is
+    written, exactly (no ``.gitattributes`` export rules), into ``subdir``.
     """
 
-    sha256: str
+    sha256: str = ""
     urls: tuple[str, ...] = ()
     file: str = ""
     debian: str = ""
     subdir: str = ""
     strip: int = 1
+    git: str = ""
+    rev: str = ""
+
+    @property
+    def is_git(self) -> bool:
+        """Whether this source is a git commit rather than an archive."""
+        return bool(self.git)
+
+    @property
+    def repo_name(self) -> str:
+        """A git source's repository name: the URL's last part without ``.git``."""
+        name = self.git.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        return name.removesuffix(".git") or "repository"
 
     @property
     def filename(self) -> str:
-        """The archive's file name: explicit ``file``, else the last part of the first URL."""
+        """The archive's file name: explicit ``file``, else the last part of the first URL.
+
+        For a git source: ``<repository name>-<rev>.bundle``, a bundle of the commit.
+        """
+        if self.git:
+            return f"{self.repo_name}-{self.rev}.bundle"
         if self.file:
             return self.file
         return self.urls[0].rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+
+    def canonical(self) -> dict[str, Any]:
+        """What of this source decides the build (for store keys)."""
+        if self.git:
+            # The commit id pins the tree; where it is fetched from does not change it.
+            return {"git-rev": self.rev, "subdir": self.subdir}
+        # The archive form, unchanged since before git sources, so existing keys stay valid.
+        return {
+            "sha256": self.sha256,
+            "urls": list(self.urls),
+            "file": self.file,
+            "debian": self.debian,
+            "subdir": self.subdir,
+            "strip": self.strip,
+        }
 
 
 @dataclass(frozen=True)
@@ -117,7 +158,7 @@ class Recipe:
             "name": self.name,
             "version": self.version,
             "kind": self.kind,
-            "sources": [s.__dict__ | {"urls": list(s.urls)} for s in self.sources],
+            "sources": [s.canonical() for s in self.sources],
             "build_deps": [str(d) for d in self.build_deps],
             "run_deps": [str(d) for d in self.run_deps],
             "build_system": self.build_system,
@@ -153,32 +194,64 @@ def _parse_deps(plugin: str, fieldname: str, value: Any) -> tuple[Dependency, ..
     return tuple(deps)
 
 
+def _parse_git_source(plugin: str, where: str, table: dict[str, Any]) -> Source:
+    url = _expect(plugin, f"{where}.git", table.get("git", ""), str).strip()
+    if not _GIT_URL_RE.match(url):
+        raise RecipeError(
+            plugin, f"{where}.git", f"{url!r} is not a repository URL (https://, http://, ssh://, git://, file:// or user@host:path)"
+        )
+    if "rev" not in table:
+        raise RecipeError(plugin, f"{where}.rev", "a `git` source needs `rev`, the full commit id it is pinned to")
+    rev = _expect(plugin, f"{where}.rev", table["rev"], str).strip().lower()
+    if not _COMMIT_RE.match(rev):
+        raise RecipeError(
+            plugin,
+            f"{where}.rev",
+            f"must be a full commit id (40 or 64 hex digits), got {rev!r}: a branch or tag name, or an "
+            "abbreviated id, is not a pin; use `git rev-parse NAME^{commit}` to get the commit id",
+        )
+    for key in ("url", "urls", "file", "debian", "strip"):
+        if key in table:
+            raise RecipeError(plugin, f"{where}.{key}", "applies to archives, not to a `git` source (the commit is checked out whole)")
+    return Source(git=url, rev=rev, subdir=_expect(plugin, f"{where}.subdir", table.get("subdir", ""), str))
+
+
 def _parse_source(plugin: str, i: int, table: Any) -> Source:
     where = f"source[{i}]"
     _expect(plugin, where, table, dict)
-    known = {"url", "urls", "sha256", "file", "debian", "subdir", "strip"}
+    known = {"url", "urls", "sha256", "file", "debian", "subdir", "strip", "git", "rev"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise RecipeError(plugin, f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(known))})")
-    sha = _expect(plugin, f"{where}.sha256", table.get("sha256", ""), str).lower()
-    if not _SHA256_RE.match(sha):
-        raise RecipeError(plugin, f"{where}.sha256", f"must be 64 hex digits, got {sha!r}")
-    urls: list[str] = []
-    if "url" in table:
-        urls.append(_expect(plugin, f"{where}.url", table["url"], str))
-    urls += _str_list(plugin, f"{where}.urls", table.get("urls", []))
-    src = Source(
-        sha256=sha,
-        urls=tuple(urls),
-        file=_expect(plugin, f"{where}.file", table.get("file", ""), str),
-        debian=_expect(plugin, f"{where}.debian", table.get("debian", ""), str),
-        subdir=_expect(plugin, f"{where}.subdir", table.get("subdir", ""), str),
-        strip=_expect(plugin, f"{where}.strip", table.get("strip", 1), int),
-    )
-    if not src.urls and not src.file:
-        raise RecipeError(plugin, where, "needs `url`/`urls` or `file` (looked up in the mirror)")
-    if src.debian and not src.file:
-        raise RecipeError(plugin, f"{where}.file", "a `debian` source needs the pool file name")
+    is_git = "git" in table or "rev" in table
+    if is_git and "sha256" in table:
+        raise RecipeError(plugin, where, "give either `sha256` (an archive) or `git` + `rev` (a commit), not both")
+    if is_git:
+        if "git" not in table:
+            raise RecipeError(plugin, f"{where}.git", "`rev` needs `git`, the repository's URL")
+        src = _parse_git_source(plugin, where, table)
+    else:
+        sha = _expect(plugin, f"{where}.sha256", table.get("sha256", ""), str).lower()
+        if not _SHA256_RE.match(sha):
+            raise RecipeError(
+                plugin, f"{where}.sha256", f"must be 64 hex digits, got {sha!r} (or pin a git commit: `git` + `rev`)"
+            )
+        urls: list[str] = []
+        if "url" in table:
+            urls.append(_expect(plugin, f"{where}.url", table["url"], str))
+        urls += _str_list(plugin, f"{where}.urls", table.get("urls", []))
+        src = Source(
+            sha256=sha,
+            urls=tuple(urls),
+            file=_expect(plugin, f"{where}.file", table.get("file", ""), str),
+            debian=_expect(plugin, f"{where}.debian", table.get("debian", ""), str),
+            subdir=_expect(plugin, f"{where}.subdir", table.get("subdir", ""), str),
+            strip=_expect(plugin, f"{where}.strip", table.get("strip", 1), int),
+        )
+        if not src.urls and not src.file:
+            raise RecipeError(plugin, where, "needs `url`/`urls` or `file` (looked up in the mirror)")
+        if src.debian and not src.file:
+            raise RecipeError(plugin, f"{where}.file", "a `debian` source needs the pool file name")
     if src.subdir.startswith("/") or ".." in Path(src.subdir).parts:
         raise RecipeError(plugin, f"{where}.subdir", "must be a relative path inside the source tree")
     return src

@@ -1,4 +1,4 @@
-"""Default ``fetch``: download every ``[[source]]``, verify it, unpack it safely."""
+"""Default ``fetch``: get every ``[[source]]`` (archive or git commit), verify it, unpack it safely."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .. import hookimpl
 from ..context import BuildContext
 from ..extract import extract
 from ..fetch import fetch_source
+from ..gitsource import export_git_source
 
 
 def _merge_into(src: Path, dest: Path) -> None:
@@ -26,12 +27,17 @@ def fetch(ctx: BuildContext) -> bool | None:
     recipe = ctx.recipe
     ctx.source_dir.mkdir(parents=True, exist_ok=True)
     for source in recipe.sources:
-        archive = fetch_source(source, package=recipe.name)
-        ctx.log.info("source %s -> %s", source.filename, archive)
         dest = ctx.source_dir / source.subdir if source.subdir else ctx.source_dir
         # Unpack beside the tree, then merge, so several sources can share the top directory.
         with tempfile.TemporaryDirectory(dir=ctx.source_dir.parent, prefix=".unpack-") as tmp:
             unpacked = Path(tmp) / "out"
-            extract(archive, unpacked, strip=source.strip, what=f"{recipe.name}: {source.filename}")
+            if source.is_git:
+                export_git_source(source, unpacked, package=recipe.name)
+                ctx.log.info("source %s commit %s", source.git, source.rev)
+            else:
+                archive = fetch_source(source, package=recipe.name)
+                ctx.log.info("source %s -> %s", source.filename, archive)
+                what = f"{recipe.name}: {source.filename}"
+                extract(archive, unpacked, strip=source.strip, what=what)
             _merge_into(unpacked, dest)
     return True
