@@ -1,0 +1,161 @@
+"""The C toolchain as build phases see it: driver commands, environment, provider identity.
+
+:func:`get_toolchain` picks a provider (see :mod:`.providers`) and returns a
+:class:`Toolchain` whose :meth:`~Toolchain.env` points ``CC``/``CXX``/``AR``… at the
+``wasixcc`` driver, so ``./configure``, ``make`` and CMake need nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ToolchainError
+from ..paths import cache_root
+from .driver import TOOLS
+from .providers import select_provider
+from .settings import PROVIDERS, Settings, parse_settings
+
+__all__ = ["PROVIDERS", "Toolchain", "driver_bin_dir", "get_toolchain", "select_toolchain"]
+
+#: Environment variable -> driver program name.
+_ENV_TOOLS = {
+    "CC": "wasixcc",
+    "CXX": "wasix++",
+    "AR": "wasixar",
+    "RANLIB": "wasixranlib",
+    "NM": "wasixnm",
+    "LD": "wasixld",
+}
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A configured provider and the driver programs that front it."""
+
+    #: ``zig`` or ``wasix``.
+    provider: str
+    #: Directory holding ``wasixcc``, ``wasix++``, ``wasixar`` ….
+    bin_dir: Path
+    #: Names and versions of every part; goes into store keys so a new compiler rebuilds.
+    description: str
+    wasm_opt: Path | None = None
+    #: ``--enable-*`` flags wasm-opt needs to read this provider's modules.
+    wasm_opt_features: tuple[str, ...] = ()
+    #: The GNU triple for ``--host`` (old ``config.sub`` files need refreshing to know it).
+    host: str = "wasm32-wasi"
+    #: A compiler for programs that run on the build machine (code generators).
+    build_cc: str = field(default_factory=lambda: shutil.which("cc") or shutil.which("gcc") or "cc")
+
+    def tool(self, name: str) -> Path:
+        """Path of a driver program (``wasixcc``, ``wasixar`` …)."""
+        return self.bin_dir / name
+
+    def env(self) -> dict[str, str]:
+        """Variables that make build systems use this toolchain."""
+        env = {var: str(self.tool(prog)) for var, prog in _ENV_TOOLS.items()}
+        env["CPP"] = f"{self.tool('wasixcc')} -E"
+        env["WASIXCC_PROVIDER"] = self.provider
+        env["CC_FOR_BUILD"] = env["BUILD_CC"] = self.build_cc
+        # Release flags; replace the host's own (they are for another machine). No -g: the
+        # DWARF would dominate the module's size, and old wasm-opt releases cannot read it.
+        env["CFLAGS"] = env["CXXFLAGS"] = "-O2"
+        env["LDFLAGS"] = ""
+        return env
+
+    def configure_env(self) -> dict[str, str]:
+        """:meth:`env` for ``./configure``: no wasm-opt on its many throw-away links."""
+        return {**self.env(), "WASIXCC_RUN_WASM_OPT": "no"}
+
+    @property
+    def identity(self) -> str:
+        """What the store keys of C builds depend on: provider and versions of its parts
+        (wasm-opt included: the engine runs it on every program when it is there)."""
+        return f"{self.description}; wasm-opt {_tool_version(self.wasm_opt) if self.wasm_opt else 'none'}"
+
+    def describe(self) -> dict[str, object]:
+        """For ``wasix-build toolchain status``."""
+        return {
+            "provider": self.provider,
+            "parts": self.description,
+            "driver": str(self.tool("wasixcc")),
+            "wasm-opt": str(self.wasm_opt) if self.wasm_opt else "not found (modules are not size-optimised)",
+            "host triple": self.host,
+            "build compiler": self.build_cc,
+        }
+
+    @property
+    def key(self) -> str:
+        """A short hash of :attr:`description` for store keys."""
+        return hashlib.sha256(self.description.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _tool_version(path: Path) -> str:
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+    except OSError:
+        return "unusable"
+    return out.stdout.strip() or out.stderr.strip()
+
+
+def _write_shims(directory: Path) -> None:
+    # Console scripts are missing (e.g. a source checkout that was never pip-installed):
+    # write small launchers that run this interpreter on the driver module.
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, tool in TOOLS.items():
+        path = directory / name
+        text = f'#!/bin/sh\nexec "{sys.executable}" -m wasix_backend.toolchain.driver {tool} "$@"\n'
+        if path.is_file() and path.read_text() == text:
+            continue
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        os.replace(tmp, path)
+
+
+def driver_bin_dir() -> Path:
+    """The directory of the ``wasixcc`` programs: the console scripts, else generated shims."""
+    scripts = Path(sys.executable).parent
+    if all((scripts / name).is_file() for name in TOOLS):
+        return scripts
+    shims = cache_root() / "bin"
+    _write_shims(shims)
+    return shims
+
+
+def get_toolchain(provider: str | None = None, *, settings: Settings | None = None) -> Toolchain:
+    """The toolchain to build with.
+
+    ``provider`` is ``zig``, ``wasix`` or ``auto`` (default: ``$WASIXCC_PROVIDER``, else
+    ``auto``: wasix when its sysroot is present, else zig). Raises
+    :class:`~wasix_backend.errors.ToolchainError` when the chosen provider cannot work here,
+    saying what is missing.
+    """
+    if settings is None:
+        settings, _ = parse_settings([], os.environ)
+    provider = provider or os.environ.get("WASIX_PROVIDER") or None
+    if provider is not None:
+        if provider not in PROVIDERS:
+            raise ToolchainError(f"unknown toolchain provider {provider!r} (known: {', '.join(PROVIDERS)})")
+        settings.provider = provider
+    chosen = select_provider(settings)
+    chosen.require()
+    return Toolchain(
+        provider=chosen.name,
+        bin_dir=driver_bin_dir(),
+        description=chosen.describe(),
+        wasm_opt=chosen.wasm_opt(),
+        wasm_opt_features=tuple(chosen.wasm_opt_features()),
+    )
+
+
+#: The name the engine and CLI use.
+select_toolchain = get_toolchain

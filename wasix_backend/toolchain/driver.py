@@ -1,0 +1,105 @@
+"""``wasixcc``: one multicall driver, named like upstream's.
+
+The name it is called by picks the tool: ``wasixcc`` (C), ``wasix++``/``wasixcc++`` (C++),
+``wasixar``, ``wasixnm``, ``wasixranlib``, ``wasixld``. Settings come from ``-sKEY=VALUE``
+arguments and ``WASIXCC_KEY`` variables (see :mod:`.settings`); the provider (see
+:mod:`.providers`) turns the command line into the real one.
+
+Kept light on imports: build systems start it once per source file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import WasixError
+from .providers import Provider, parse_invocation, select_provider
+from .settings import parse_settings
+
+#: Program name -> tool.
+TOOLS = {
+    "wasixcc": "cc",
+    "wasix++": "c++",
+    "wasixcc++": "c++",
+    "wasixar": "ar",
+    "wasixnm": "nm",
+    "wasixranlib": "ranlib",
+    "wasixld": "ld",
+}
+
+
+def tool_for(program: str) -> str | None:
+    """The tool a program name stands for (``/usr/bin/wasixcc.exe`` -> ``cc``)."""
+    name = Path(program).name.lower().removesuffix(".exe")
+    return TOOLS.get(name)
+
+
+def _run(cmd: Sequence[str], provider: Provider) -> int:
+    env = {**os.environ, **provider.env()}
+    try:
+        return subprocess.run(list(cmd), env=env).returncode
+    except FileNotFoundError:
+        print(f"wasixcc: cannot run {cmd[0]} (not found)", file=sys.stderr)
+        return 127
+
+
+def _post_link(provider: Provider, output: str) -> int:
+    args = provider.wasm_opt_args()
+    if args is None:
+        return 0
+    wasm_opt = provider.wasm_opt()
+    if wasm_opt is None:
+        if provider.settings.run_wasm_opt:
+            print("wasixcc: RUN_WASM_OPT is set but wasm-opt was not found (set WASIXCC_BINARYEN_LOCATION)", file=sys.stderr)
+            return 1
+        if "--asyncify" in args:
+            print(
+                f"wasixcc: warning: wasm-opt not found; {output} is not asyncified "
+                "(setjmp/longjmp and fork will not work). Set WASIXCC_BINARYEN_LOCATION.",
+                file=sys.stderr,
+            )
+        return 0
+    return _run([str(wasm_opt), *args, output, "-o", output], provider)
+
+
+def run_tool(tool: str, argv: Sequence[str], environ: dict[str, str] | None = None) -> int:
+    """Run ``tool`` (``cc``, ``c++``, ``ar``, ``nm``, ``ranlib``, ``ld``) with ``argv``.
+
+    Returns the exit status. Raises :class:`~wasix_backend.errors.WasixError` for unusable
+    settings or a provider that cannot work here.
+    """
+    settings, args = parse_settings(argv, os.environ if environ is None else environ)
+    provider = select_provider(settings)
+    if tool in ("cc", "c++"):
+        inv = parse_invocation(args, cxx=tool == "c++")
+        status = _run(provider.compile_command(inv), provider)
+        if status == 0 and inv.links:
+            status = _post_link(provider, inv.output or "a.out")
+        return status
+    return _run(provider.tool_command(tool, args), provider)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point of every driver name."""
+    argv = list(sys.argv if argv is None else argv)
+    tool = tool_for(argv[0]) if argv else None
+    rest = argv[1:]
+    if tool is None and rest and rest[0] in set(TOOLS.values()):
+        tool, rest = rest[0], rest[1:]  # `python -m wasix_backend.toolchain.driver cc …`
+    if tool is None:
+        names = ", ".join(TOOLS)
+        print(f"wasixcc: called as {argv[0] if argv else '?'!r}; call it as one of {names}", file=sys.stderr)
+        return 2
+    try:
+        return run_tool(tool, rest)
+    except WasixError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,397 @@
+"""Toolchain providers: who actually compiles, links and archives for the driver.
+
+* ``wasix`` — the upstream WASIX toolchain: clang + wasm-ld (WASIX's LLVM, or any LLVM >= 19
+  with wasm32 compiler-rt) and a wasix-libc sysroot, flags as upstream wasixcc passes them.
+  Its parts come from settings (``SYSROOT``, ``LLVM_LOCATION``, ``BINARYEN_LOCATION``), from
+  installed pins, or (LLVM only) from the system.
+* ``zig`` — offline: PyPI's ``ziglang`` (clang + wasi-libc) plus the compatibility layer of
+  :mod:`.compat`, which supplies the POSIX parts wasi-libc lacks on WASIX host calls.
+
+``auto`` picks ``wasix`` when its sysroot is present, else ``zig``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from ..errors import ToolchainError
+from ..paths import zig_cache_dir
+from . import compat
+from .settings import Settings
+
+TARGET = "wasm32-wasi"
+STACK_SIZE = 8 * 1024 * 1024
+MIN_LLVM = 19
+
+# Options whose value is the next argument (so that value is not taken for an input file).
+_TAKES_VALUE = {
+    "-o", "-I", "-L", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iquote",
+    "-isysroot", "-x", "-MF", "-MT", "-MQ", "-Xlinker", "-Xclang", "-Xassembler", "-Xpreprocessor",
+    "-target", "--target", "-mllvm", "-arch", "-z", "--sysroot", "-B", "-l", "-u", "-e",
+}  # fmt: skip
+_NO_LINK = {"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only", "--version", "-dumpmachine", "-dumpversion", "-###"}
+
+
+@dataclass
+class Invocation:
+    """A parsed compiler command line."""
+
+    args: list[str]
+    cxx: bool
+    links: bool
+    output: str | None
+    has_opt_level: bool
+
+
+def parse_invocation(args: Sequence[str], *, cxx: bool) -> Invocation:
+    """Classify a compiler command line: does it link, where does it write, is ``-O`` given."""
+    inputs, output, no_link, has_opt = 0, None, False, False
+    it = iter(enumerate(args))
+    for i, arg in it:
+        if arg in _TAKES_VALUE:
+            if arg == "-o" and i + 1 < len(args):
+                output = args[i + 1]
+            next(it, None)
+            continue
+        if arg.startswith("-o") and len(arg) > 2 and not arg.startswith("-object"):
+            output = arg[2:]
+        elif arg in _NO_LINK or arg.startswith("-print-"):
+            no_link = True
+        elif re.match(r"^-O([0-4sgz]|fast)?$", arg):
+            has_opt = True
+        elif arg == "-v" and len(args) == 1:
+            no_link = True
+        elif not arg.startswith("-") or arg == "-":
+            inputs += 1
+    return Invocation(list(args), cxx, inputs > 0 and not no_link, output, has_opt)
+
+
+class Provider(ABC):
+    """One way to compile for WASIX. The driver asks it for commands; it runs nothing."""
+
+    name: str = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def problem(self) -> str | None:
+        """Why this provider cannot work here (``None`` when it can)."""
+
+    @abstractmethod
+    def compile_command(self, inv: Invocation) -> list[str]:
+        """The full command for a compile and/or link."""
+
+    @abstractmethod
+    def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
+        """The command for ``ar``, ``ranlib``, ``nm`` or ``ld``."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Name and versions of every part (changes when a rebuild is due)."""
+
+    def env(self) -> dict[str, str]:
+        """Extra environment for the commands."""
+        return {}
+
+    def wasm_opt(self) -> Path | None:
+        """``wasm-opt`` from ``BINARYEN_LOCATION``, an installed pin, or ``PATH``."""
+        loc = self.settings.binaryen_location
+        if loc:
+            path = Path(loc) / "bin" / "wasm-opt"
+            return path if path.is_file() else None
+        pinned = _installed_component("binaryen")
+        if pinned and (pinned / "bin" / "wasm-opt").is_file():
+            return pinned / "bin" / "wasm-opt"
+        found = shutil.which("wasm-opt")
+        return Path(found) if found else None
+
+    def wasm_opt_args(self) -> list[str] | None:
+        """Arguments for wasm-opt after linking, or ``None`` to skip it."""
+        return None
+
+    def wasm_opt_features(self) -> list[str]:
+        """The ``--enable-*`` flags matching what this provider's modules use."""
+        return []
+
+    def require(self) -> None:
+        problem = self.problem()
+        if problem:
+            raise ToolchainError(f"wasixcc: the {self.name} provider cannot be used: {problem}")
+
+
+def _installed_component(component: str) -> Path | None:
+    """The root of a pinned component installed by ``wasix-build toolchain install``."""
+    from .install import status
+
+    try:
+        rows = status()
+    except ToolchainError:
+        return None
+    for row in rows:
+        if row["name"] == component and row["installed"]:
+            path = Path(row["path"])
+            # Sysroot archives hold the C library in a sysroot/ sub-directory.
+            if component.startswith("sysroot") and (path / "sysroot").is_dir():
+                return path / "sysroot"
+            return path
+    return None
+
+
+def _llvm_nm_fallback() -> str | None:
+    for name in ["llvm-nm", *(f"llvm-nm-{v}" for v in range(30, 13, -1))]:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class ZigProvider(Provider):
+    """Offline: ziglang's clang and wasi-libc, plus the WASIX compatibility layer."""
+
+    name = "zig"
+
+    @cached_property
+    def zig(self) -> Path | None:
+        try:
+            import ziglang
+        except ImportError:
+            return None
+        exe = Path(ziglang.__file__).parent / ("zig.exe" if os.name == "nt" else "zig")
+        return exe if exe.is_file() else None
+
+    @cached_property
+    def version(self) -> str:
+        try:
+            return importlib.metadata.version("ziglang")
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    def problem(self) -> str | None:
+        if self.zig is None:
+            return "the `ziglang` package is not installed (pip install ziglang)"
+        if self.settings.module_kind not in ("static-main", "object-file"):
+            return f"MODULE_KIND={self.settings.module_kind} needs the wasix provider (zig makes static modules only)"
+        if self.settings.wasm_exceptions or self.settings.pic:
+            return "WASM_EXCEPTIONS/PIC need the wasix provider's sysroot"
+        return None
+
+    def env(self) -> dict[str, str]:
+        if os.environ.get("ZIG_GLOBAL_CACHE_DIR"):
+            return {}
+        return {"ZIG_GLOBAL_CACHE_DIR": str(zig_cache_dir())}
+
+    def _zig(self) -> str:
+        self.require()
+        return str(self.zig)
+
+    def compat_library(self) -> Path:
+        """``libwasix-compat.a``, built with this zig on first use."""
+        zig = self._zig()
+        for key, value in self.env().items():
+            os.environ.setdefault(key, value)
+        return compat.ensure_library([zig, "cc", "-target", TARGET], [zig, "ar"], f"zig {self.version}")
+
+    def compile_command(self, inv: Invocation) -> list[str]:
+        s = self.settings
+        cmd = [self._zig(), "c++" if inv.cxx else "cc", "-target", TARGET]
+        # zig compiles without -O in debug mode with trapping UB checks: never the intent.
+        if not inv.has_opt_level:
+            cmd.append("-O2")
+        cmd += [*compat.EMULATION_DEFINES, *s.compiler_flags, *(s.compiler_flags_cxx if inv.cxx else s.compiler_flags_c)]
+        cmd += inv.args
+        # After the program's own -I options, before the C library's headers.
+        cmd += ["-I", str(compat.include_dir()), *s.compiler_post_flags]
+        if inv.links:
+            if inv.output is None:
+                cmd += ["-o", "a.out"]  # what clang writes; zig would pick a.wasm
+            cmd += [str(self.compat_library()), *compat.EMULATION_LIBS, f"-Wl,-z,stack-size={STACK_SIZE}"]
+            cmd += s.linker_flags
+        return cmd
+
+    def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
+        zig = self._zig()
+        if tool in ("ar", "ranlib"):
+            return [zig, tool, *args]
+        if tool == "ld":
+            return [zig, "wasm-ld", *args]
+        if tool == "nm":
+            nm = _llvm_nm_fallback()
+            if nm is None:
+                raise ToolchainError("wasixnm: zig has no nm and no llvm-nm is on PATH; install LLVM (e.g. apt install llvm)")
+            return [nm, *args]
+        raise ToolchainError(f"wasixcc: unknown tool {tool!r}")
+
+    def wasm_opt_args(self) -> list[str] | None:
+        # Nothing here needs asyncify; optimise only when asked for.
+        if not self.settings.run_wasm_opt:
+            return None
+        base = [] if self.settings.wasm_opt_suppress_default else ["-O2"]
+        return [*self.wasm_opt_features(), *base, *self.settings.wasm_opt_flags]
+
+    def wasm_opt_features(self) -> list[str]:
+        # The features zig's wasm32 baseline uses (wasm-opt otherwise assumes the MVP).
+        return ["--enable-bulk-memory", "--enable-mutable-globals", "--enable-sign-ext",
+                "--enable-nontrapping-float-to-int"]  # fmt: skip
+
+    def describe(self) -> str:
+        return f"zig {self.version}; compat {compat.source_key(self.version)}"
+
+
+class WasixProvider(Provider):
+    """The upstream WASIX toolchain: clang/wasm-ld and a wasix-libc sysroot."""
+
+    name = "wasix"
+
+    @cached_property
+    def llvm(self) -> Path | None:
+        """The LLVM installation (a directory with ``bin/clang``)."""
+        if self.settings.llvm_location:
+            return Path(self.settings.llvm_location)
+        pinned = _installed_component("llvm")
+        if pinned is not None:
+            return pinned
+        return system_llvm()
+
+    @cached_property
+    def sysroot(self) -> Path | None:
+        if self.settings.sysroot:
+            return Path(self.settings.sysroot)
+        return _installed_component(self.settings.sysroot_flavour)
+
+    def _bin(self, name: str) -> str:
+        self.require()
+        assert self.llvm is not None
+        return str(self.llvm / "bin" / name)
+
+    def problem(self) -> str | None:
+        if self.sysroot is None:
+            return (
+                f"no wasix-libc sysroot ({self.settings.sysroot_flavour}): set WASIXCC_SYSROOT, or install the "
+                "pinned one (wasix-build toolchain install), or use WASIXCC_PROVIDER=zig"
+            )
+        if not (self.sysroot / "lib").is_dir():
+            return f"{self.sysroot} is not a sysroot (no lib/ inside)"
+        if self.llvm is None:
+            return f"no clang >= {MIN_LLVM} with wasm-ld: set WASIXCC_LLVM_LOCATION or install clang-{MIN_LLVM} and lld-{MIN_LLVM}"
+        for tool in ("clang", "wasm-ld"):
+            if not (self.llvm / "bin" / tool).exists():
+                return f"{self.llvm / 'bin' / tool} does not exist (WASIXCC_LLVM_LOCATION must hold bin/{tool})"
+        return None
+
+    def _compile_flags(self) -> list[str]:
+        s = self.settings
+        flags = [
+            f"--target={TARGET}", f"--sysroot={self.sysroot}",
+            "-matomics", "-mbulk-memory", "-mmutable-globals", "-pthread", "-mthread-model", "posix",
+            "-fno-trapping-math", "-D_WASI_EMULATED_MMAN", "-D_WASI_EMULATED_SIGNAL",
+            "-D_WASI_EMULATED_PROCESS_CLOCKS",
+        ]  # fmt: skip
+        if s.wasm_exceptions:
+            flags += ["-fwasm-exceptions", "-mllvm", "-wasm-enable-sjlj"]
+        else:
+            flags.append("-fno-exceptions")
+        flags += ["-fPIC"] if s.pic else ["-ftls-model=local-exec"]
+        return flags
+
+    def _link_flags(self) -> list[str]:
+        s = self.settings
+        wl = [
+            "--extra-features=atomics", "--extra-features=bulk-memory", "--extra-features=mutable-globals",
+            "--shared-memory", "--max-memory=4294967296", "--import-memory", "--export-dynamic",
+            "--export=__wasm_call_ctors", "--export-if-defined=__wasm_init_tls", "--export-if-defined=__tls_size",
+            "--export-if-defined=__tls_align", "--export-if-defined=__tls_base",
+            "--export-if-defined=__wasm_signal",
+        ]  # fmt: skip
+        flags = [f"-Wl,{w}" for w in wl]  # one -Wl each: clang splits -Wl values at commas
+        if s.module_kind == "static-main":
+            flags.append(f"-Wl,-z,stack-size={STACK_SIZE}")
+        elif s.module_kind == "shared-library":
+            flags.append("-shared")
+        elif s.module_kind == "dynamic-main":
+            flags += ["-Wl,-pie", "-Wl,--experimental-pic"]
+        flags += [
+            "-lwasi-emulated-getpid", "-lwasi-emulated-mman", "-lwasi-emulated-process-clocks",
+            "-lc", "-lresolv", "-lrt", "-lm", "-lpthread", "-lutil",
+        ]  # fmt: skip
+        return flags
+
+    def compile_command(self, inv: Invocation) -> list[str]:
+        s = self.settings
+        cmd = [self._bin("clang++" if inv.cxx else "clang"), *self._compile_flags()]
+        cmd += [*s.compiler_flags, *(s.compiler_flags_cxx if inv.cxx else s.compiler_flags_c), *inv.args]
+        cmd += s.compiler_post_flags
+        if inv.links:
+            cmd += [f"-fuse-ld={self._bin('wasm-ld')}", *self._link_flags(), *s.linker_flags]
+        return cmd
+
+    def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
+        names = {"ar": "llvm-ar", "ranlib": "llvm-ranlib", "nm": "llvm-nm", "ld": "wasm-ld"}
+        if tool not in names:
+            raise ToolchainError(f"wasixcc: unknown tool {tool!r}")
+        return [self._bin(names[tool]), *args]
+
+    def wasm_opt_args(self) -> list[str] | None:
+        s = self.settings
+        if s.run_wasm_opt is False or s.module_kind == "object-file":
+            return None
+        default = [] if s.wasm_opt_suppress_default else (["-O2"] if s.wasm_exceptions else ["--asyncify", "-O2"])
+        return [*self.wasm_opt_features(), *default, *s.wasm_opt_flags]
+
+    def wasm_opt_features(self) -> list[str]:
+        features = ["--enable-threads", "--enable-bulk-memory", "--enable-mutable-globals"]
+        if self.settings.wasm_exceptions:
+            features.append("--enable-exception-handling")
+        return features
+
+    def describe(self) -> str:
+        return f"wasix llvm={self.llvm} sysroot={self.sysroot}"
+
+
+def system_llvm() -> Path | None:
+    """An LLVM >= 19 installation on this machine with clang, wasm-ld and wasm32 builtins."""
+    candidates: list[Path] = []
+    for version in range(30, MIN_LLVM - 1, -1):
+        found = shutil.which(f"clang-{version}")
+        if found:
+            candidates.append(Path(os.path.realpath(found)).parent.parent)
+    for root in candidates:
+        if not ((root / "bin" / "clang").exists() and (root / "bin" / "wasm-ld").exists()):
+            continue
+        builtins = list((root / "lib" / "clang").glob("*/lib/wasi/libclang_rt.builtins-wasm32.a"))
+        if builtins:
+            return root
+    return None
+
+
+PROVIDERS: dict[str, type[Provider]] = {"zig": ZigProvider, "wasix": WasixProvider}
+
+
+def select_provider(settings: Settings) -> Provider:
+    """The provider named by ``PROVIDER``; for ``auto``, wasix when usable, else zig."""
+    if settings.provider != "auto":
+        return PROVIDERS[settings.provider](settings)
+    wasix = WasixProvider(settings)
+    if wasix.sysroot is not None and wasix.problem() is None:
+        return wasix
+    return ZigProvider(settings)
+
+
+__all__ = [
+    "PROVIDERS",
+    "Invocation",
+    "Provider",
+    "WasixProvider",
+    "ZigProvider",
+    "parse_invocation",
+    "select_provider",
+    "system_llvm",
+]
