@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -103,6 +104,23 @@ class BuildContext:
                 log_tail(self.log_file) if self.log_file else "",
             )
         return proc.returncode
+
+    def expand(self, text: str) -> str:
+        """Fill recipe placeholders: ``{prefix}``, ``{host}``, ``{build_cc}``, ``{jobs}`` and
+        ``{dep:NAME}`` (a dependency's install prefix). Unknown ones are an error."""
+
+        def sub(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key.startswith("dep:"):
+                if key[4:] not in self.deps:
+                    raise self.fail(f"{{{key}}}: {key[4:]!r} is not a dependency of {self.recipe.name}")
+                return str(self.deps[key[4:]])
+            values = {"prefix": self.prefix, "host": self.toolchain.host, "build_cc": self.toolchain.build_cc, "jobs": self.jobs}
+            if key not in values:
+                raise self.fail(f"unknown placeholder {{{key}}} (known: prefix, host, build_cc, jobs, dep:NAME)")
+            return str(values[key])
+
+        return re.sub(r"\{([a-z_]+(?::[a-z0-9._-]+)?)\}", sub, text)
 
     def fail(self, message: str) -> BuildError:
         """A :class:`BuildError` for this package and phase (raise it)."""

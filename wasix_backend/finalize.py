@@ -47,7 +47,7 @@ def finalize_outputs(ctx: BuildContext) -> dict[str, int]:
 
 
 def _wasm_opt(ctx: BuildContext, module: Path) -> None:
-    flags = [str(f) for f in ctx.recipe.build.get("wasm-opt-flags", ["-Os"])]
+    flags = [*ctx.toolchain.wasm_opt_features, *(str(f) for f in ctx.recipe.build.get("wasm-opt-flags", ["-Os", "--strip-debug"]))]
     out = module.with_suffix(".opt.wasm")
     status = ctx.run([str(ctx.toolchain.wasm_opt), *flags, str(module), "-o", str(out)], check=False)
     if status == 0 and out.is_file() and is_wasm(out):

@@ -1,0 +1,173 @@
+"""ncurses and nano, built by the engine from their pinned sources, proven under Wasmer.
+
+The build (about three minutes on two cores, once per test session) goes into a store shared
+by the tests in this module; each test then checks one behaviour of the real modules.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import write_plugin
+
+from wasix_backend.cli import main
+from wasix_backend.inspect import inspect_module
+from wasix_backend.paths import builtin_plugins_dir
+from wasix_backend.runtime import run
+from wasix_backend.toolchain import select_toolchain
+
+pytestmark = pytest.mark.slow
+
+CTRL_O, CTRL_X = b"\x0f", b"\x18"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("nano")
+    store = root / "store"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WASIX_STORE", str(store))
+    try:
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = main(["build", "nano", "--out", str(root / "dist"), "--json"])
+        assert status == 0
+        summary = json.loads(out.getvalue())
+    finally:
+        mp.undo()
+    packages = {p["name"]: p for p in summary["packages"]}
+    return {
+        "root": root,
+        "store": store,
+        "nano": root / "dist" / "bin" / "nano.wasm",
+        "ncurses": Path(packages["ncurses"]["store"]),
+        "summary": packages,
+    }
+
+
+def edit(nano: Path, keys: bytes, *, files: dict[str, bytes] | None = None, env: dict[str, str] | None = None):
+    return run(
+        nano,
+        ["/workspace/note.txt"],
+        stdin=keys,
+        files=files or {},
+        env={"HOME": "/workspace", **(env or {})},
+        read_back=["/workspace/note.txt"],
+        timeout=60,
+    )
+
+
+def test_nano_version(built) -> None:
+    result = run(built["nano"], ["--version"])
+    assert result.exit_code == 0
+    assert "GNU nano, version 7.2" in result.text
+
+
+@pytest.mark.parametrize("enter", [b"\r", b"\n"], ids=["CR", "LF"])
+def test_typing_writing_out_and_exiting_leaves_the_file(built, enter: bytes) -> None:
+    # No TERM given: nano falls back to a terminal description built into ncurses.
+    result = edit(built["nano"], b"hello wasix" + CTRL_O + enter + CTRL_X)
+    assert result.files.get("/workspace/note.txt") == b"hello wasix\n", result.stderr[-400:]
+
+
+def test_editing_an_existing_file_keeps_the_rest(built) -> None:
+    original = b"first line\nsecond line\nthird line\n"
+    # Down one line, type at its start, save, exit.
+    keys = b"\x1b[B" + b"NEW " + CTRL_O + b"\r" + CTRL_X
+    result = edit(built["nano"], keys, files={"/workspace/note.txt": original}, env={"TERM": "xterm"})
+    assert result.files["/workspace/note.txt"] == b"first line\nNEW second line\nthird line\n"
+
+
+def test_both_modules_are_wasix(built, tmp_path) -> None:
+    assert inspect_module(built["nano"]).verdict == "WASIX"
+    assert (built["ncurses"] / "lib" / "libncursesw.a").is_file()
+    assert (built["ncurses"] / "lib" / "pkgconfig" / "ncursesw.pc").is_file()
+
+
+def test_size_is_reported_in_the_build_summary(built) -> None:
+    assert built["summary"]["nano"]["sizes"]["nano"] == built["nano"].stat().st_size
+
+
+NCURSES_PROGRAM = r"""
+#include <curses.h>
+int main(void) {
+    initscr();
+    cbreak();
+    noecho();
+    mvaddstr(4, 9, "hello from ncurses");
+    refresh();
+    int key = getch();
+    mvprintw(5, 9, "key=%d", key);
+    refresh();
+    endwin();
+    return key == 'q' ? 0 : 1;
+}
+"""
+
+
+def test_an_ncurses_program_draws_reads_a_key_and_ends_cleanly(built, tmp_path) -> None:
+    src = tmp_path / "screen.c"
+    src.write_text(NCURSES_PROGRAM)
+    tc = select_toolchain()
+    env = {**__import__("os").environ, **tc.env()}
+    prefix = built["ncurses"]
+    subprocess.run(
+        [env["CC"], f"-I{prefix}/include/ncursesw", f"-I{prefix}/include", str(src), "-o", str(tmp_path / "screen.wasm"), f"-L{prefix}/lib", "-lncursesw"],
+        env=env, check=True,
+    )  # fmt: skip
+    module = tmp_path / "screen.wasm"
+    assert inspect_module(module).verdict == "WASIX"
+    result = run(module, [], stdin=b"q", env={"TERM": "xterm"})
+    assert result.exit_code == 0, result.stderr
+    screen = result.stdout
+    assert b"\x1b[?1049h" in screen  # xterm's alternate screen entered (smcup) …
+    assert b"\x1b[5;10H" in screen  # … the cursor moved to row 5, column 10 …
+    assert b"hello from ncurses" in screen
+    assert b"key=113" in screen  # … the key read back …
+    assert screen.rstrip().endswith(b"\x1b[?1049l") or b"\x1b[?1049l" in screen[-64:]  # … and left cleanly
+
+
+def test_a_patch_that_no_longer_applies_names_file_and_hunk(built, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WASIX_STORE", str(built["store"]))
+    nano = tmp_path / "plugins" / "nano"
+    shutil.copytree(builtin_plugins_dir() / "nano", nano)
+    patch = nano / "patches" / "0001-lf-is-enter.patch"
+    patch.write_text(patch.read_text().replace("keycode = get_input(frame);", "keycode = get_input(window);"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "nano", "--plugin-dir", str(nano)]) == 1
+    message = capsys.readouterr().err
+    assert "nano: patch failed" in message and "0001-lf-is-enter.patch" in message and "Hunk #1 FAILED" in message
+
+
+def test_a_missing_dependency_is_not_replaced_by_a_host_library(built, tmp_path, monkeypatch, capsys) -> None:
+    # An "ncurses" that installs nothing: nano must fail, never find the host's curses.
+    from conftest import make_tarball
+    from httpserver import serve
+
+    monkeypatch.chdir(tmp_path)
+    sha = make_tarball(tmp_path / "up" / "empty-6.4.tar.gz", "empty", {"Makefile": "all:\ninstall:\n"})
+    with serve(tmp_path / "up") as srv:
+        plugins = tmp_path / "plugins"
+        write_plugin(plugins, "ncurses", f"""\
+            [package]
+            name = "ncurses"
+            version = "6.4"
+            kind = "library"
+            [[source]]
+            url = "{srv.url_for('empty-6.4.tar.gz')}"
+            sha256 = "{sha}"
+            [build]
+            system = "make"
+            install-args = []
+            """)
+        shutil.copytree(builtin_plugins_dir() / "nano", plugins / "nano")
+        assert main(["build", "nano", "--plugin-dir", str(plugins)]) == 1
+    message = capsys.readouterr().err
+    assert "nano: configure failed" in message or "nano: compile failed" in message
