@@ -48,3 +48,11 @@ def write_plugin(root: Path, name: str, recipe: str, plugin_py: str | None = Non
         (folder / "patches").mkdir(exist_ok=True)
         (folder / "patches" / pname).write_text(textwrap.dedent(text))
     return folder
+
+
+@pytest.fixture
+def wb():
+    """``wasix-build`` in-process: ``wb("build", "x")`` returns the exit status."""
+    from wasix_backend import cli
+
+    return lambda *args: cli.main(list(args))

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_tarball, write_plugin
 from httpserver import serve
+
 from wasix_backend.cli import main
 from wasix_backend.runtime import run
 

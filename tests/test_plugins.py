@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import write_plugin
+
 from wasix_backend.errors import RecipeError
 from wasix_backend.plugins import load_plugins
 from wasix_backend.recipe import recipe_from_dict

@@ -73,9 +73,9 @@ def build_targets(args: argparse.Namespace, targets: list[str]):
     engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err, keep_going=args.keep_going)
     results, failures = engine.build(targets)
     if failures:
-        for f in failures:
+        for f in failures[1:]:
             print(f"error: {f.error}", file=sys.stderr)
-        raise SystemExit(1)
+        raise failures[0].error  # main() prints it and exits 1
     return loaded, results
 
 
@@ -164,7 +164,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"packages": summary, "outputs": written})
     else:
-        for binary, dest in written.items():
+        for dest in written.values():
             err.print(f"  → {dest} ({Path(dest).stat().st_size:,} bytes)")
     return 0
 
@@ -305,9 +305,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[..., None]]:
     """Sub-commands defined next to the code they drive (outputs, scaffolding, updates)."""
-    from . import cli_outputs
+    from . import cli_authoring, cli_outputs
 
-    return [cli_outputs.register]
+    return [cli_outputs.register, cli_authoring.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,7 +59,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add) -> None:  # noqa: ANN001 - the `add` helper of cli.make_parser
+def register(add) -> None:  # `add` is cli.make_parser's sub-command helper
     from .cli import _build_opts
 
     p = add("wasmer", cmd_wasmer, "Wasmer packages: OUT/pkg/NAME/wasmer.toml and OUT/NAME-VERSION.webc")

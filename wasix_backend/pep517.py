@@ -40,7 +40,7 @@ __all__ = [
 
 _PKG = Path(__file__).resolve().parent
 #: Not needed to *build*: the runtime (tests, launcher) and the inspector.
-_RUNTIME_ONLY = {"wasmer-sdk", "wasmtime", "scikit-build-core"}
+_RUNTIME_ONLY = {"wasmer-sdk", "wasmtime"}
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "dist", ".pytest_cache", "_backend", "*.egg-info")
 
 

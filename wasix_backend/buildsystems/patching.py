@@ -32,7 +32,8 @@ def patch(ctx: BuildContext) -> bool | None:
                     current = line.split(" ", 2)[-1]
                 elif _FAILED.search(line):
                     failing.append(f"{current}: {line.strip()}" if current else line.strip())
-            detail = "; ".join(failing) or output.strip().splitlines()[-1:] and output.strip().splitlines()[-1] or "unknown error"
+            last = output.strip().splitlines()
+            detail = "; ".join(failing) or (last[-1] if last else "unknown error")
             raise ctx.fail(
                 f"patch {path} does not apply: {detail}. Refresh the patch against "
                 f"{ctx.recipe.name} {ctx.recipe.version}'s sources, or drop it"

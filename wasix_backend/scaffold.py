@@ -1,0 +1,400 @@
+"""``wasix-build new``: write a new plugin folder that builds as soon as its source is pinned.
+
+The folder holds ``recipe.toml`` (written with tomlkit, commented), ``plugin.py`` (declares the
+recipe; example hooks commented out), ``patches/``, ``tests/test_NAME.py`` (builds the package
+through the engine and runs it under Wasmer) and ``pyproject.toml`` (PEP 517 backend and the
+``wasix_backend.plugins`` entry point). With ``from_url`` the archive is downloaded once to
+learn its sha256, its version is read from its file name and its build system guessed from the
+files at its top.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tarfile
+import tempfile
+import textwrap
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+from packaging.version import InvalidVersion, Version
+
+from .errors import WasixError
+from .recipe import _NAME_RE, BUILD_SYSTEMS, KINDS
+
+#: Build systems ``new`` knows how to start (``none`` means: write your own hooks).
+SCAFFOLD_SYSTEMS = tuple(s for s in BUILD_SYSTEMS if s != "none")
+#: Archive suffixes, longest first, stripped from a file name to find ``NAME-VERSION``.
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst", ".tgz", ".txz", ".tbz2", ".tbz", ".tar", ".zip", ".crate")
+#: Files at the top of a source tree that say which build system it uses, strongest first.
+_MARKERS = (
+    (("configure", "configure.ac", "configure.in"), "autotools"),
+    (("CMakeLists.txt",), "cmake"),
+    (("Cargo.toml",), "cargo"),
+    (("Makefile", "makefile", "GNUmakefile"), "make"),
+)
+_PLACEHOLDER_SHA = "0" * 64
+
+
+class ScaffoldError(WasixError):
+    """``wasix-build new`` could not write the plugin folder."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What ``--from-url`` learnt about an archive."""
+
+    url: str
+    filename: str
+    sha256: str
+    version: str | None
+    build_system: str | None
+
+
+# --------------------------------------------------------------------------- archives
+def version_from_filename(filename: str, name: str | None = None) -> str | None:
+    """The PEP 440 version in an archive name (``nano-7.2.tar.xz`` → ``7.2``), or None.
+
+    Debian's ``NAME_VERSION.orig.tar.*`` works too; a suffix that is not PEP 440
+    (``1.2.13.dfsg``) is cut back to its numeric part.
+    """
+    stem = filename
+    for suffix in _ARCHIVE_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    stem = stem.removesuffix(".orig")
+    if name and stem.lower().startswith(name.lower()) and stem[len(name) : len(name) + 1] in ("-", "_"):
+        candidate = stem[len(name) + 1 :]
+    else:
+        match = re.search(r"[-_]v?(\d[^-_]*)$", stem)
+        if not match:
+            return None
+        candidate = match.group(1)
+    candidate = candidate.removeprefix("v")
+    try:
+        return str(Version(candidate))
+    except InvalidVersion:
+        numeric = re.match(r"\d+(?:\.\d+)*", candidate)
+        return numeric.group(0) if numeric else None
+
+
+def top_level_names(archive: Path) -> set[str]:
+    """Names directly under the archive's top directory (or at its root if it has several)."""
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                names = zf.namelist()
+        else:
+            with tarfile.open(archive, "r:*") as tar:
+                names = tar.getnames()
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ScaffoldError(f"{archive.name}: not an archive that can be read ({exc})") from None
+    parts = [[p for p in n.split("/") if p not in ("", ".")] for n in names]
+    parts = [p for p in parts if p]
+    tops = {p[0] for p in parts}
+    strip = 1 if len(tops) == 1 and any(len(p) > 1 for p in parts) else 0
+    return {p[strip] for p in parts if len(p) > strip}
+
+
+def guess_build_system(names: set[str]) -> str | None:
+    """``autotools`` / ``cmake`` / ``cargo`` / ``make`` from the files at the top, or None."""
+    for markers, system in _MARKERS:
+        if any(m in names for m in markers):
+            return system
+    return None
+
+
+def inspect_url(url: str, name: str) -> SourceInfo:
+    """Download ``url`` (pinning it into the source cache) and learn what the recipe needs."""
+    from .pinning import pin_url
+
+    print(f"downloading {url} to compute its sha256 …", file=sys.stderr)
+    pinned = pin_url(url, what=name)
+    return SourceInfo(
+        url=url,
+        filename=pinned.filename,
+        sha256=pinned.sha256,
+        version=version_from_filename(pinned.filename, name),
+        build_system=guess_build_system(top_level_names(pinned.path)),
+    )
+
+
+# --------------------------------------------------------------------------- documents
+def _commented(value: object, comment: str):  # -> tomlkit item
+    item = tomlkit.item(value)
+    item.comment(comment)
+    return item
+
+
+def recipe_document(
+    name: str, *, kind: str, build_system: str, version: str, url: str, sha256: str, filename: str = ""
+) -> tomlkit.TOMLDocument:
+    """The new ``recipe.toml`` as a tomlkit document (comments included)."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"{name}: the recipe. Every field is described in docs/plugins.md of wasix-backend."))
+    doc.add(tomlkit.nl())
+
+    pkg = tomlkit.table()
+    pkg.add("name", name)
+    pkg.add("version", version)
+    pkg.add("kind", _commented(kind, "program (bin/NAME.wasm) or library (lib/, include/)"))
+    pkg.add("description", f"TODO: what {name} is, in one line")
+    pkg.add("license", _commented("", "an SPDX identifier"))
+    pkg.add("homepage", "")
+    doc.add("package", pkg)
+
+    src = tomlkit.table()
+    src.add("url", url)
+    pinned = sha256 != _PLACEHOLDER_SHA
+    src.add("sha256", sha256 if pinned else _commented(sha256, "TODO: sha256sum of the archive"))
+    if filename and filename != url.rsplit("/", 1)[-1]:
+        src.add("file", filename)
+    sources = tomlkit.aot()
+    sources.append(src)
+    doc.add(tomlkit.nl())
+    doc.add(tomlkit.comment("Archives: fetched from $WASIX_MIRROR, then `url`, then the Debian source pool"))
+    doc.add(tomlkit.comment('when `debian = "SRCPKG"` and `file = "SRCPKG_VERSION.orig.tar.xz"` are given.'))
+    doc.add("source", sources)
+
+    deps = tomlkit.table()
+    deps.add(tomlkit.comment('Other recipes built first, e.g. ["ncurses>=6.4"]; their include/, lib/ and'))
+    deps.add(tomlkit.comment("lib/pkgconfig are visible through CPPFLAGS, LDFLAGS and PKG_CONFIG_LIBDIR."))
+    deps.add("build", tomlkit.array())
+    doc.add(tomlkit.nl())
+    doc.add("dependencies", deps)
+
+    build = tomlkit.table()
+    build.add("system", build_system)
+    if build_system == "autotools":
+        build.add("configure-args", _commented(tomlkit.array(), 'e.g. ["--disable-nls"]; --host and --prefix are set for you'))
+    elif build_system == "make":
+        build.add("make-args", _commented(tomlkit.array(), "extra `make` arguments; CC, AR … are passed for you"))
+    elif build_system == "cmake":
+        build.add("cmake-args", _commented(tomlkit.array(), 'e.g. ["-DBUILD_TESTING=OFF"]'))
+    elif build_system == "cargo":
+        build.add("cargo-lock", _commented("Cargo.lock", "shipped next to this file when the sources have none"))
+    doc.add(tomlkit.nl())
+    doc.add("build", build)
+
+    outputs = tomlkit.table()
+    if kind == "program":
+        outputs.add("bin", _commented([name], "installed as bin/NAME.wasm"))
+    else:
+        outputs.add(tomlkit.comment(f'e.g. lib = ["lib{name}.a"] and include = ["{name}.h"]: checked after the build'))
+        outputs.add("lib", tomlkit.array())
+        outputs.add("include", tomlkit.array())
+    doc.add(tomlkit.nl())
+    doc.add("outputs", outputs)
+
+    if kind == "program":
+        test = tomlkit.table()
+        test.add(tomlkit.comment(f"tests/test_{_ident(name)}.py runs bin/{name}.wasm under Wasmer with these."))
+        test.add("args", ["--version"])
+        test.add("expect-exit", 0)
+        test.add("expect-stdout-contains", version)
+        doc.add(tomlkit.nl())
+        doc.add("test", test)
+    return doc
+
+
+def _ident(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+PLUGIN_PY = '''\
+"""{name}: a wasix-backend plugin.
+
+Most packages need no Python: recipe.toml says everything and the generic build system does
+the work. Uncomment a hook below only for what is special about {name}; every hook gets a
+BuildContext (ctx.recipe, ctx.source_dir, ctx.build_dir, ctx.prefix, ctx.stage, ctx.env,
+ctx.run(...)). See docs/plugins.md of wasix-backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wasix_backend import hookimpl
+from wasix_backend.recipe import Recipe, load_recipe
+
+HERE = Path(__file__).resolve().parent
+
+
+@hookimpl
+def recipes() -> list[Recipe]:
+    """The recipe next to this file (in a checkout and when installed as a distribution)."""
+    return [load_recipe(HERE / "recipe.toml", plugin="{name}")]
+
+
+# Run code around the default configure step (return the default's result):
+#
+# @hookimpl(wrapper=True)
+# def configure(ctx):
+#     (ctx.source_dir / "config.h.extra").write_text("#define EXTRA 1\\n")
+#     return (yield)
+#
+# Replace the default compile step (returning True means "done, skip the default"):
+#
+# @hookimpl
+# def compile(ctx):
+#     ctx.run(["make", f"-j{{ctx.jobs}}", "{name}"])
+#     return True
+#
+# Install something the build system does not:
+#
+# @hookimpl(wrapper=True)
+# def package(ctx):
+#     result = yield
+#     (ctx.stage / "share" / "{name}").mkdir(parents=True, exist_ok=True)
+#     return result
+'''
+
+TEST_PY = '''\
+"""Behaviour test for {name}: build it through the engine and check what comes out.
+
+Run with ``pytest {folder_rel}/tests``. Programs run under the real Wasmer runtime with the
+arguments of recipe.toml's [test] table.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from wasix_backend.cli import main
+from wasix_backend.runtime import run
+
+PLUGIN = Path(__file__).resolve().parents[1]
+RECIPE = tomllib.loads((PLUGIN / "recipe.toml").read_text(encoding="utf-8"))
+NAME = RECIPE["package"]["name"]
+
+
+def test_{ident}_builds_and_behaves(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "dist"
+    capsys.readouterr()
+    assert main(["build", NAME, "--plugin-dir", str(PLUGIN), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    prefix = Path(next(p["store"] for p in summary["packages"] if p["name"] == NAME))
+    outputs = RECIPE.get("outputs", {{}})
+    for lib in outputs.get("lib", []):
+        assert (prefix / "lib" / lib).is_file(), lib
+    for header in outputs.get("include", []):
+        assert (prefix / "include" / header).is_file(), header
+    check = RECIPE.get("test", {{}})
+    for binary in outputs.get("bin", []):
+        result = run(out / "bin" / f"{{binary}}.wasm", check.get("args", []), stdin=check.get("stdin", "").encode())
+        assert result.exit_code == check.get("expect-exit", 0), result.stderr.decode(errors="replace")
+        assert check.get("expect-stdout-contains", "") in result.text
+'''
+
+PATCHES_README = """\
+Patches for {name}, applied in name order with `patch -p1` before configuring:
+name them NNNN-what-it-does.patch, and give each a one-line reason at its top
+(`patch` ignores text before the first `---`).
+"""
+
+
+def pyproject_document(name: str) -> tomlkit.TOMLDocument:
+    """``pyproject.toml``: the PEP 517 backend and the plugin entry point."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"`pip wheel .` builds {name} to WebAssembly and wraps it in a wheel (wasix-backend's"))
+    doc.add(tomlkit.comment("PEP 517 backend); installing the distribution also makes the recipe known to"))
+    doc.add(tomlkit.comment("`wasix-build` through the entry point below."))
+    bs = tomlkit.table()
+    bs.add("requires", ["wasix-backend"])
+    bs.add("build-backend", "wasix_backend.pep517")
+    doc.add("build-system", bs)
+
+    project = tomlkit.table()
+    project.add("name", f"wasix-{name}")
+    project.add("dynamic", _commented(["version", "description"], "from recipe.toml"))
+    eps = tomlkit.table(is_super_table=True)
+    group = tomlkit.table()
+    group.add(name, f"wasix_plugin_{_ident(name)}.plugin")
+    eps.add("wasix_backend.plugins", group)
+    project.add("entry-points", eps)
+    doc.add(tomlkit.nl())
+    doc.add("project", project)
+
+    tool = tomlkit.table(is_super_table=True)
+    wb = tomlkit.table()
+    wb.add("recipe", name)
+    tool.add("wasix-backend", wb)
+    doc.add(tomlkit.nl())
+    doc.add("tool", tool)
+    return doc
+
+
+# --------------------------------------------------------------------------- the command
+def new_plugin(
+    name: str,
+    *,
+    kind: str = "program",
+    build_system: str | None = None,
+    directory: Path = Path("plugins"),
+    from_url: str | None = None,
+) -> Path:
+    """Write ``directory/name/`` and return it. Refuses to touch an existing folder.
+
+    ``build_system`` None means: guessed from the archive with ``from_url``, else autotools.
+    Raises :class:`ScaffoldError` (a :class:`WasixError`) with what to do.
+    """
+    if not _NAME_RE.match(name):
+        raise ScaffoldError(f"{name!r} is not a valid package name: use lower-case letters, digits, '.', '-' or '_'")
+    if kind not in KINDS:
+        raise ScaffoldError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+    if build_system is not None and build_system not in SCAFFOLD_SYSTEMS:
+        raise ScaffoldError(f"--build-system {build_system!r}: choose one of {', '.join(SCAFFOLD_SYSTEMS)}")
+    folder = Path(directory) / name
+    if folder.exists():
+        raise ScaffoldError(f"{folder} exists already; not overwriting it (remove it or pick another --dir)")
+
+    version, url, sha, filename = "1.0", f"https://example.org/{name}-1.0.tar.gz", _PLACEHOLDER_SHA, ""
+    if from_url:
+        info = inspect_url(from_url, name)
+        url, sha, filename = info.url, info.sha256, info.filename
+        if info.version:
+            version = info.version
+        else:
+            print(f"note: no version in {info.filename!r}; wrote {version}: correct it in recipe.toml", file=sys.stderr)
+        if build_system is None:
+            build_system = info.build_system
+            if build_system is None:
+                print(f"note: no configure, CMakeLists.txt, Cargo.toml or Makefile at the top of {info.filename}; "
+                      "wrote system = \"autotools\": correct it in recipe.toml", file=sys.stderr)
+    build_system = build_system or "autotools"
+
+    files = {
+        "recipe.toml": tomlkit.dumps(recipe_document(name, kind=kind, build_system=build_system, version=version,
+                                                     url=url, sha256=sha, filename=filename)),
+        "plugin.py": PLUGIN_PY.format(name=name),
+        "patches/README.md": PATCHES_README.format(name=name),
+        f"tests/test_{_ident(name)}.py": TEST_PY.format(name=name, ident=_ident(name), folder_rel=f"{Path(directory).name}/{name}"),
+        "pyproject.toml": tomlkit.dumps(pyproject_document(name)),
+    }
+    # Write everything into a hidden sibling, then rename: never a half-written plugin folder.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{name}."))
+    try:
+        for rel, text in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text) if rel.endswith(".md") else text, encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if folder.exists():  # created meanwhile (rename would replace an empty folder)
+            raise ScaffoldError(f"{folder} exists already; not overwriting it")
+        try:
+            os.rename(staging, folder)
+        except OSError as exc:
+            raise ScaffoldError(f"could not create {folder}: {exc}") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
