@@ -282,4 +282,5 @@ def test_shell_env_puts_the_drivers_on_path() -> None:
     env = shell_env(tc)
     assert env["PATH"].split(os.pathsep)[0] == str(tc.bin_dir)
     assert shutil.which("wasixcc", path=env["PATH"]) is not None
-    assert env["CC"] == str(tc.tool("wasixcc")) and tc.identity == tc.description
+    assert env["CC"] == str(tc.tool("wasixcc")) and tc.identity.startswith(tc.description)
+    assert env["PKG_CONFIG_LIBDIR"] == "" and env["CFLAGS"] == "-O2"

@@ -64,7 +64,11 @@ def _print_json(data: object) -> None:
 
 
 def build_targets(args: argparse.Namespace, targets: list[str]):
-    """Build ``targets`` (and dependencies); raise on any failure. Returns (loaded, results)."""
+    """Build ``targets`` (and dependencies). Returns (loaded, results, failure).
+
+    Without ``--keep-going`` a failure is raised at once; with it, the caller makes the
+    outputs of what did build and then raises ``failure`` (see :func:`finish`).
+    """
     from .engine import Engine
 
     loaded = _plugins(args)
@@ -72,11 +76,18 @@ def build_targets(args: argparse.Namespace, targets: list[str]):
         loaded.get(t)
     engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err, keep_going=args.keep_going)
     results, failures = engine.build(targets)
-    if failures:
-        for f in failures[1:]:
-            print(f"error: {f.error}", file=sys.stderr)
-        raise failures[0].error  # main() prints it and exits 1
-    return loaded, results
+    for f in failures[1:]:
+        print(f"error: {f.error}", file=sys.stderr)
+    failure = failures[0].error if failures else None
+    if failure is not None and not args.keep_going:
+        raise failure  # main() prints it and exits 1
+    return loaded, results, failure
+
+
+def finish(failure: WasixError | None) -> int:
+    if failure is not None:
+        raise failure
+    return 0
 
 
 # ---------------------------------------------------------------------------- commands
@@ -144,10 +155,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     loaded = _plugins(args)
     targets = _targets(args, loaded)
-    _, results = build_targets(args, targets)
+    _, results, failure = build_targets(args, targets)
     out = Path(args.out) / "bin"
     written = {}
-    for name in targets:
+    for name in (t for t in targets if t in results):
         recipe, result = loaded.recipes[name], results[name]
         for binary in recipe.binaries:
             out.mkdir(parents=True, exist_ok=True)
@@ -166,7 +177,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         for dest in written.values():
             err.print(f"  → {dest} ({Path(dest).stat().st_size:,} bytes)")
-    return 0
+    return finish(failure)
 
 
 def cmd_clean(args: argparse.Namespace) -> int:

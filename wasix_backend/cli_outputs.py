@@ -9,7 +9,7 @@ from .errors import WasixError
 
 
 def cmd_wasmer(args: argparse.Namespace) -> int:
-    from .cli import _plugins, _targets, build_targets, err
+    from .cli import _plugins, _targets, build_targets, err, finish
     from .outputs.wasmer_pkg import write_wasmer_package
     from .outputs.webc import write_webc
 
@@ -18,20 +18,20 @@ def cmd_wasmer(args: argparse.Namespace) -> int:
     for name in targets:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library: Wasmer packages are made for programs")
-    _, results = build_targets(args, targets)
+    _, results, failure = build_targets(args, targets)
     out = Path(args.out)
-    for name in targets:
+    for name in (t for t in targets if t in results):
         recipe = loaded.recipes[name]
         pkg_dir = write_wasmer_package(recipe, results[name].path, out, namespace=args.namespace)
         err.print(f"  → {pkg_dir}/wasmer.toml")
         if not args.no_webc:
             webc = write_webc(pkg_dir, out / f"{recipe.name}-{recipe.version}.webc")
             err.print(f"  → {webc} ({webc.stat().st_size:,} bytes)")
-    return 0
+    return finish(failure)
 
 
 def cmd_wheel(args: argparse.Namespace) -> int:
-    from .cli import _plugins, _targets, build_targets, err
+    from .cli import _plugins, _targets, build_targets, err, finish
     from .outputs.wheel import write_wheel
 
     loaded = _plugins(args)
@@ -39,11 +39,11 @@ def cmd_wheel(args: argparse.Namespace) -> int:
     for name in targets:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library: wheels are made for programs (build a program that uses it)")
-    _, results = build_targets(args, targets)
-    for name in targets:
+    _, results, failure = build_targets(args, targets)
+    for name in (t for t in targets if t in results):
         wheel = write_wheel(loaded.recipes[name], results[name].path, Path(args.out) / "wheels")
         err.print(f"  → {wheel}")
-    return 0
+    return finish(failure)
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -64,6 +64,26 @@ def _engine_requirements() -> list[str]:
     return [d for d, n in zip(deps, from_name, strict=True) if not any(n.strip().lower().startswith(x) for x in _RUNTIME_ONLY)]
 
 
+def _plugin_payload(source_dir: Path) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The plugin folder as an importable package, when pyproject declares it as a plugin.
+
+    ``[project.entry-points."wasix_backend.plugins"] NAME = "PKG.plugin"`` makes the wheel carry
+    the folder's recipe, hooks and patches as package ``PKG``, so that installing the program
+    also teaches an installed ``wasix-build`` its recipe.
+    """
+    project = tomllib.loads((source_dir / "pyproject.toml").read_text()).get("project", {})
+    entry_points = project.get("entry-points", {}).get("wasix_backend.plugins", {})
+    files: dict[str, bytes] = {}
+    for value in entry_points.values():
+        package = value.split(":")[0].split(".")[0]
+        files[f"{package}/__init__.py"] = b""
+        for path in sorted(source_dir.rglob("*")):
+            rel = path.relative_to(source_dir)
+            if path.is_file() and not _SKIP(str(path.parent), [path.name]) and not set(rel.parts) & {"tests", "__pycache__", "_backend"} and rel.parts[0] != "pyproject.toml":
+                files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
+    return files, dict(entry_points)
+
+
 def _load(source_dir: Path):  # -> (LoadedPlugins, Recipe)
     from .plugins import load_plugins
 
@@ -112,7 +132,7 @@ def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: d
     from .outputs.wheel import metadata_files
 
     _, recipe = _load(Path.cwd())
-    files = metadata_files(recipe)
+    files = metadata_files(recipe, plugins=_plugin_payload(Path.cwd())[1])
     dist_info = next(iter(files)).split("/", 1)[0]
     for name, data in files.items():
         path = Path(metadata_directory) / name
@@ -127,7 +147,8 @@ def build_wheel(
     from .outputs.wheel import write_wheel
 
     recipe, prefix = _build_recipe(Path.cwd())
-    return write_wheel(recipe, prefix, Path(wheel_directory)).name
+    extra, plugins = _plugin_payload(Path.cwd())
+    return write_wheel(recipe, prefix, Path(wheel_directory), extra=extra, plugins=plugins).name
 
 
 def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:

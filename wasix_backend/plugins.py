@@ -215,6 +215,8 @@ def _declared_recipes(plugin: object, folder: Path | None) -> list[Recipe]:
         if not isinstance(result, list | tuple) or not all(isinstance(r, Recipe) for r in result):
             raise PluginError("recipes() must return a list of Recipe objects")
         return list(result)
+    if folder is None and getattr(plugin, "__file__", None):  # an installed plugin package
+        folder = Path(plugin.__file__).parent  # type: ignore[attr-defined]
     if folder is not None and (folder / "recipe.toml").is_file():
         return [load_recipe(folder / "recipe.toml")]
     return []

@@ -29,9 +29,9 @@ def make_command(ctx: BuildContext, *extra: str) -> list[str]:
     return ["make", f"-j{ctx.jobs}", *args(ctx, "make-args"), *extra]
 
 
-def make_install(ctx: BuildContext) -> None:
+def make_install(ctx: BuildContext, *extra: str) -> None:
     target = str(ctx.recipe.build.get("install-target", "install"))
-    ctx.run(["make", target, f"DESTDIR={ctx.destdir}", *args(ctx, "install-args")])
+    ctx.run(["make", target, f"DESTDIR={ctx.destdir}", *extra, *args(ctx, "install-args")])
 
 
 @hookimpl

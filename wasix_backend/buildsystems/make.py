@@ -46,7 +46,7 @@ def package(ctx: BuildContext) -> bool | None:
     if not _ours(ctx):
         return None
     if ctx.recipe.build.get("install-args") is not None:
-        make_install(ctx)
+        make_install(ctx, f"PREFIX={ctx.prefix}")
         return True
     bin_dir = ctx.build_dir / str(ctx.recipe.build.get("bin-dir", "."))
     (ctx.stage / "bin").mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from .. import ENTRY_POINT_GROUP
 from ..errors import WasixError
 from ..recipe import Recipe
 from .wasmer_pkg import package_commands
@@ -93,7 +94,9 @@ def _check_library(recipe: Recipe) -> None:
         )
 
 
-def metadata_files(recipe: Recipe, commands: dict[str, str] | None = None) -> dict[str, bytes]:
+def metadata_files(
+    recipe: Recipe, commands: dict[str, str] | None = None, plugins: dict[str, str] | None = None
+) -> dict[str, bytes]:
     """The wheel's ``.dist-info`` files but RECORD; needs no build (PEP 517's
     ``prepare_metadata_for_build_wheel``). ``commands`` defaults to the recipe's."""
     _check_library(recipe)
@@ -106,6 +109,8 @@ def metadata_files(recipe: Recipe, commands: dict[str, str] | None = None) -> di
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cmd):
             raise WasixError(f"{recipe.name}: command name {cmd!r} cannot be a console script")
     entry = "[console_scripts]\n" + "".join(f"{c} = {pkg}._launcher:main\n" for c in commands)
+    if plugins:  # the wheel also carries its recipe as a wasix-backend plugin
+        entry += f"\n[{ENTRY_POINT_GROUP}]\n" + "".join(f"{n} = {v}\n" for n, v in sorted(plugins.items()))
     return {
         f"{dist_info}/METADATA": _metadata(recipe, commands).encode("utf-8"),
         f"{dist_info}/WHEEL": (
@@ -116,7 +121,9 @@ def metadata_files(recipe: Recipe, commands: dict[str, str] | None = None) -> di
     }
 
 
-def build_wheel_files(recipe: Recipe, prefix: Path) -> dict[str, bytes]:
+def build_wheel_files(
+    recipe: Recipe, prefix: Path, extra: dict[str, bytes] | None = None, plugins: dict[str, str] | None = None
+) -> dict[str, bytes]:
     """Every file of the wheel but RECORD, by archive path."""
     _check_library(recipe)
     prefix = Path(prefix)
@@ -143,7 +150,8 @@ def build_wheel_files(recipe: Recipe, prefix: Path) -> dict[str, bytes]:
     ).encode()
     files[f"{pkg}/_launcher.py"] = _LAUNCHER.read_bytes()
     files[f"{pkg}/__main__.py"] = b"from ._launcher import main\n\nmain()\n"
-    files.update(metadata_files(recipe, commands))
+    files.update(extra or {})
+    files.update(metadata_files(recipe, commands, plugins))
     return files
 
 
@@ -167,12 +175,19 @@ def _zip(files: dict[str, bytes], record_name: str) -> bytes:
     return buf.getvalue()
 
 
-def write_wheel(recipe: Recipe, prefix: Path, wheel_dir: Path) -> Path:
+def write_wheel(
+    recipe: Recipe,
+    prefix: Path,
+    wheel_dir: Path,
+    *,
+    extra: dict[str, bytes] | None = None,
+    plugins: dict[str, str] | None = None,
+) -> Path:
     """Write ``wheel_dir/wasix_NAME-VERSION-py3-none-any.whl`` and return its path.
 
     Deterministic (fixed timestamps, sorted entries) and atomic (temp file + rename).
     """
-    files = build_wheel_files(recipe, prefix)
+    files = build_wheel_files(recipe, prefix, extra, plugins)
     name = wheel_filename(recipe)
     record = f"{name.split('-py3-')[0]}.dist-info/RECORD"
     blob = _zip(files, record)

@@ -107,15 +107,20 @@ def _tool_version(path: Path) -> str:
 
 
 def _write_shims(directory: Path) -> None:
-    # Console scripts are missing (e.g. a source checkout that was never pip-installed):
-    # write small launchers that run this interpreter on the driver module.
+    # Console scripts are missing (a checkout that was never pip-installed, or a PEP 517 build
+    # environment that imports this package through backend-path): write small launchers that
+    # run this interpreter on the driver module, with this package importable.
     directory.mkdir(parents=True, exist_ok=True)
+    package_root = Path(__file__).resolve().parents[2]
     for name, tool in TOOLS.items():
         path = directory / name
-        text = f'#!/bin/sh\nexec "{sys.executable}" -m wasix_backend.toolchain.driver {tool} "$@"\n'
+        text = (
+            f'#!/bin/sh\nPYTHONPATH="{package_root}${{PYTHONPATH:+:$PYTHONPATH}}" '
+            f'exec "{sys.executable}" -m wasix_backend.toolchain.driver {tool} "$@"\n'
+        )
         if path.is_file() and path.read_text() == text:
             continue
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
         tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         os.replace(tmp, path)
@@ -126,7 +131,9 @@ def driver_bin_dir() -> Path:
     scripts = Path(sys.executable).parent
     if all((scripts / name).is_file() for name in TOOLS):
         return scripts
-    shims = cache_root() / "bin"
+    # One shim directory per interpreter and package location, so environments don't fight.
+    where = f"{sys.executable}\0{Path(__file__).resolve().parent}"
+    shims = cache_root() / "bin" / hashlib.sha256(where.encode()).hexdigest()[:12]
     _write_shims(shims)
     return shims
 

@@ -13,4 +13,6 @@ def shell_env(toolchain: Toolchain) -> dict[str, str]:
     path = os.environ.get("PATH", "")
     env["PATH"] = os.pathsep.join(p for p in (str(toolchain.bin_dir), path) if p)
     env["WASIX_SHELL"] = toolchain.provider
+    # No host .pc files: a library found there would be for the wrong machine.
+    env["PKG_CONFIG_LIBDIR"] = env["PKG_CONFIG_PATH"] = ""
     return env

@@ -1,0 +1,67 @@
+"""The PEP 517 backend with the real front-ends: pip wheel, python -m build, pip install sdist."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from wasix_backend.cli import main
+from wasix_backend.paths import builtin_plugins_dir
+
+pytestmark = pytest.mark.slow
+NANO = builtin_plugins_dir() / "nano"
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nano built once (the front-ends then find it in the store, as a user's rebuild would)."""
+    store = tmp_path_factory.mktemp("pep517") / "store"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WASIX_STORE", str(store))
+    try:
+        assert main(["build", "nano", "--out", str(store.parent / "dist")]) == 0
+    finally:
+        mp.undo()
+    return store
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def test_pip_wheel_of_the_plugin_folder_is_the_wheel_wasix_build_makes(shared_store: Path, tmp_path: Path) -> None:
+    env = {"WASIX_STORE": str(shared_store)}
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "pip"), str(NANO)], env)
+    _run([sys.executable, "-m", "wasix_backend", "wheel", "nano", "--out", str(tmp_path / "cli")], env)
+    name = "wasix_nano-7.2-py3-none-any.whl"
+    assert (tmp_path / "pip" / name).read_bytes() == (tmp_path / "cli" / "wheels" / name).read_bytes()
+
+
+def test_build_makes_an_sdist_that_compiles_from_source_elsewhere(shared_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _run([sys.executable, "-m", "build", "--sdist", "-o", str(out), str(NANO)], {"WASIX_STORE": str(shared_store)})
+    sdist = out / "wasix_nano-7.2.tar.gz"
+    import tarfile
+
+    with tarfile.open(sdist) as tar:
+        names = tar.getnames()
+    assert "wasix_nano-7.2/recipe.toml" in names and "wasix_nano-7.2/patches/0001-lf-is-enter.patch" in names
+    assert "wasix_nano-7.2/sources/nano_7.2.orig.tar.xz" in names and "wasix_nano-7.2/sources/ncurses_6.4.orig.tar.gz" in names
+    assert "wasix_nano-7.2/_backend/wasix_backend/pep517.py" in names
+
+    # "Another machine": a fresh virtual environment, an empty cache and store, no checkout.
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    elsewhere = {"WASIX_CACHE": str(tmp_path / "cache"), "WASIX_STORE": "", "PYTHONPATH": ""}
+    _run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(sdist)], elsewhere, cwd=tmp_path)
+    proc = _run([str(env_dir / "bin" / "nano"), "--version"], elsewhere, cwd=tmp_path)
+    assert "GNU nano, version 7.2" in proc.stdout
+    built = list((tmp_path / "cache" / "store").glob("*-nano-7.2/bin/nano.wasm"))
+    assert built, "the sdist did not compile nano into the fresh store"
