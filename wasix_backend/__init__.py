@@ -5,7 +5,7 @@ Plugins implement the hooks in :mod:`wasix_backend.hookspecs`, marked with :data
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -13,7 +13,23 @@ PROJECT_NAME = "wasix_backend"
 #: Entry-point group through which installed distributions register plugins.
 ENTRY_POINT_GROUP = "wasix_backend.plugins"
 
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+if TYPE_CHECKING:
+    import pluggy
+
+    hookspec: pluggy.HookspecMarker
+    hookimpl: pluggy.HookimplMarker
 
 __all__ = ["ENTRY_POINT_GROUP", "PROJECT_NAME", "__version__", "hookimpl", "hookspec"]
+
+
+def __getattr__(name: str) -> Any:
+    # The markers are made on first use, so that importing the PEP 517 backend
+    # (wasix_backend.pep517) needs only the standard library: a build front-end imports it
+    # before it has installed the backend's requirements.
+    if name in ("hookspec", "hookimpl"):
+        import pluggy
+
+        marker = (pluggy.HookspecMarker if name == "hookspec" else pluggy.HookimplMarker)(PROJECT_NAME)
+        globals()[name] = marker
+        return marker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,8 @@ def patch(ctx: BuildContext) -> bool | None:
     if not ctx.recipe.patches:
         return None
     for path in ctx.recipe.patches:
-        args = ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", str(path)]
+        # --fuzz=0: a patch whose context no longer matches is refreshed, not guessed at.
+        args = ["patch", "-p1", "--forward", "--batch", "--fuzz=0", "--no-backup-if-mismatch", "-i", str(path)]
         probe = subprocess.run([*args, "--dry-run"], cwd=ctx.source_dir, capture_output=True, text=True, env=ctx.env)
         ctx.log.info("patch %s (dry run):\n%s%s", path.name, probe.stdout, probe.stderr)
         if probe.returncode != 0:
