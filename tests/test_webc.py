@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from test_wasmer_pkg import compile_tool  # the shared C test program (tests/ is on sys.path)
 
+from wasix_backend import fsutil
 from wasix_backend.errors import WasixError
 from wasix_backend.outputs import webc
 from wasix_backend.outputs.wasmer_pkg import write_wasmer_package
@@ -101,7 +102,7 @@ def test_failed_write_leaves_the_old_file(tmp_path, package, monkeypatch):
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(webc.os, "fsync", boom)
+    monkeypatch.setattr(fsutil.os, "fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         write_webc(package, dest)
     assert dest.read_bytes() == before

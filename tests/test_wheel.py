@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_wasmer_pkg import compile_tool  # the shared C test program (tests/ is on sys.path)
 
+from wasix_backend import fsutil
 from wasix_backend.errors import WasixError
 from wasix_backend.outputs import wheel as wheel_mod
 from wasix_backend.outputs.index import write_index
@@ -115,7 +116,7 @@ def test_failed_write_leaves_the_old_wheel(tmp_path, tool_wasm, monkeypatch):
     whl = write_wheel(hello_recipe(), prefix, tmp_path / "w")
     before = whl.read_bytes()
     (prefix / "bin" / "tool.wasm").write_bytes(b"changed")
-    monkeypatch.setattr(wheel_mod.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("no space")))
+    monkeypatch.setattr(fsutil.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("no space")))
     with pytest.raises(OSError, match="no space"):
         write_wheel(hello_recipe(), prefix, tmp_path / "w")
     assert whl.read_bytes() == before

@@ -26,7 +26,6 @@ crate and version.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from . import paths
 from .errors import FetchError
 from .extract import extract
 from .fetch import download
+from .fsutil import file_sha256
 
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
 DL_ENV = "WASIX_CRATES_DL"
@@ -273,18 +273,10 @@ def how_to_provide(crates: Iterable[PlannedCrate]) -> str:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_checksums(crate_dir: Path, package: str | None) -> None:
     """Write ``.cargo-checksum.json``: ``package`` and the sha256 of every file as it is."""
     files = {
-        p.relative_to(crate_dir).as_posix(): _sha256(p)
+        p.relative_to(crate_dir).as_posix(): file_sha256(p)
         for p in sorted(crate_dir.rglob("*"))
         if p.is_file() and p.relative_to(crate_dir).as_posix() != CHECKSUM_FILE
     }
@@ -296,7 +288,7 @@ def write_checksums(crate_dir: Path, package: str | None) -> None:
 def _unpack_crate(entry: PlannedCrate, archive: Path, into: Path) -> None:
     crate = entry.crate
     if crate.checksum:
-        actual = _sha256(archive)
+        actual = file_sha256(archive)
         if actual != crate.checksum:
             raise CrateError(
                 crate.name,

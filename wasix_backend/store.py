@@ -21,19 +21,12 @@ from typing import Any
 from filelock import FileLock
 
 from . import __version__
+from .fsutil import file_sha256
 from .recipe import Recipe
 
 #: Bump when the store layout or the meaning of a key changes.
 STORE_FORMAT = 1
 RECORD = ".wasix-build.json"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_key(

@@ -24,12 +24,9 @@ Output is deterministic: timestamps are zero, names sorted, CBOR canonical.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
-import os
 import struct
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, Union
@@ -37,6 +34,7 @@ from typing import Any, Union
 import cbor2
 
 from ..errors import WasixError
+from ..fsutil import atomic_write_bytes
 
 MAGIC = b"\0webc"
 VERSION = b"003"
@@ -235,21 +233,7 @@ def manifest_from_package(package_dir: Path) -> tuple[dict[str, Any], dict[str, 
 
 def write_webc(package_dir: Path, dest: Path) -> Path:
     """Write the package directory's contents as a ``.webc`` file at ``dest`` (atomically)."""
-    blob = build_webc(*manifest_from_package(Path(package_dir)))
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return dest
+    return atomic_write_bytes(Path(dest), build_webc(*manifest_from_package(Path(package_dir))))
 
 
 def _parse_tree(header: bytes, data: bytes, offset: int = 0) -> Tree:

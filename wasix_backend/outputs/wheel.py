@@ -8,14 +8,11 @@ modules through ``wasix_NAME/_launcher.py`` (a copy of :mod:`.launcher`), which 
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from .. import ENTRY_POINT_GROUP
 from ..errors import WasixError
+from ..fsutil import atomic_write_bytes
 from ..recipe import Recipe
 from .wasmer_pkg import package_commands
 
@@ -191,18 +189,4 @@ def write_wheel(
     name = wheel_filename(recipe)
     record = f"{name.split('-py3-')[0]}.dist-info/RECORD"
     blob = _zip(files, record)
-    wheel_dir = Path(wheel_dir)
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    dest = wheel_dir / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=wheel_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return dest
+    return atomic_write_bytes(Path(wheel_dir) / name, blob)
