@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import textwrap
@@ -168,7 +169,14 @@ def venv(tmp_path_factory: pytest.TempPathFactory):
         env_dir = root / "venv"
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
         python = env_dir / "bin" / "python"
-        # The base interpreter's pip (visible through system site-packages) installs into the venv.
+        # When the tests themselves run in a virtual environment (nox), "system" site-packages
+        # are the base interpreter's: also let the new venv see this environment's packages
+        # (the engine, its dependencies, pip), .pth files included.
+        purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        outer = [p for p in site.getsitepackages() if Path(p).is_dir()]
+        Path(purelib, "_outer_env.pth").write_text("".join(f"import site; site.addsitedir({p!r})\n" for p in outer))
+        # pip (visible through those site-packages) installs into the venv.
         install = subprocess.run(
             [str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
              "--disable-pip-version-check", str(dist)],
