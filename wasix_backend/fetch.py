@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
-from . import paths
+from . import __version__, paths
 from .errors import FetchError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 TIMEOUT = 30.0  # seconds without progress before a download is given up
 _CHUNK = 256 * 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_USER_AGENT = "wasix-backend (+https://pypi.org/project/wasix-backend/)"
+_USER_AGENT = f"wasix-backend/{__version__}"
 
 
 def _check_hash(sha256: str, what: str) -> str:
