@@ -239,3 +239,67 @@ def test_headers_compile_as_cxx(tmp_path: Path, header: str) -> None:
         cwd=tmp_path, env={**os.environ, "WASIXCC_PROVIDER": "zig"}, capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+
+
+TEMP_AND_HOST = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    char path[] = "/tmp/wasixXXXXXX";
+    int fd = mkstemp(path);
+    printf("mkstemp=%d replaced=%d\n", fd >= 0, strcmp(path, "/tmp/wasixXXXXXX") != 0);
+    printf("write=%zd unlink=%d\n", write(fd, "x", 1), unlink(path));
+    char dir[] = "/tmp/dXXXXXX";
+    printf("mkdtemp=%d\n", mkdtemp(dir) != NULL);
+    char host[64];
+    printf("gethostname=%d %s\n", gethostname(host, sizeof host), host);
+    return 0;
+}
+"""
+
+
+def test_temporary_files_and_host_name(tmp_path: Path) -> None:
+    out = run(build(tmp_path, TEMP_AND_HOST)).text
+    assert out.splitlines() == ["mkstemp=1 replaced=1", "write=1 unlink=0", "mkdtemp=1", "gethostname=0 localhost"]
+
+
+ZERO_POLL = r"""
+#include <poll.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    struct pollfd p = {0, POLLIN, 0};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int r = poll(&p, 1, 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    printf("ready=%d fast=%d\n", r, ms < 500);
+    char c;
+    return read(0, &c, 1) == 1 ? 0 : 1;
+}
+"""
+
+
+def test_a_zero_timeout_poll_answers_at_once_while_stdin_is_still_open(tmp_path: Path) -> None:
+    # Curses asks "is a key waiting?" on every refresh; the host must not block it until one is.
+    import asyncio
+
+    from wasmer_sdk import Wasmer
+
+    wasm = build(tmp_path, ZERO_POLL).read_bytes()
+
+    async def late_key() -> bytes:
+        async with Wasmer() as wasmer:
+            pkg = await wasmer.packages.load(wasm)
+            async with await wasmer.sandboxes.create(packages=[pkg]) as sb:
+                proc = await sb.command(pkg).spawn(stdin="pipe")
+                await asyncio.sleep(1.5)
+                await proc.stdin.write(b"k")
+                await proc.stdin.close()
+                return (await proc.wait()).stdout.bytes
+
+    assert asyncio.run(late_key()) == b"ready=0 fast=1\n"

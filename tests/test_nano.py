@@ -77,6 +77,13 @@ def test_typing_writing_out_and_exiting_leaves_the_file(built, enter: bytes) -> 
     assert result.files.get("/workspace/note.txt") == b"hello wasix\n", result.stderr[-400:]
 
 
+@pytest.mark.parametrize("term", ["tmux-256color", "no-such-terminal"])
+def test_any_terminal_name_works(built, term: str) -> None:
+    # tmux's own description is built in; an unknown one falls back to xterm-256color.
+    result = edit(built["nano"], b"in " + term.encode() + CTRL_O + b"\r" + CTRL_X, env={"TERM": term})
+    assert result.files.get("/workspace/note.txt") == b"in " + term.encode() + b"\n", result.stderr[-400:]
+
+
 def test_editing_an_existing_file_keeps_the_rest(built) -> None:
     original = b"first line\nsecond line\nthird line\n"
     # Down one line, type at its start, save, exit.
@@ -171,3 +178,25 @@ def test_a_missing_dependency_is_not_replaced_by_a_host_library(built, tmp_path,
         assert main(["build", "nano", "--plugin-dir", str(plugins)]) == 1
     message = capsys.readouterr().err
     assert "nano: configure failed" in message or "nano: compile failed" in message
+
+
+def test_keys_typed_one_at_a_time_while_nano_runs(built) -> None:
+    # A person types while the editor waits: stdin stays open, keys arrive one by one.
+    import asyncio
+
+    from wasmer_sdk import Wasmer
+
+    async def session() -> bytes:
+        async with Wasmer() as wasmer:
+            pkg = await wasmer.packages.load(built["nano"].read_bytes())
+            env = {"TERM": "xterm-256color", "HOME": "/workspace"}
+            async with await wasmer.sandboxes.create(packages=[pkg], files={"/workspace/n.txt": "one\n"}, env=env) as sb:
+                proc = await sb.command(pkg, ["/workspace/n.txt"], cwd="/workspace", env=env).spawn(stdin="pipe")
+                for key in [b"h", b"i", b" ", CTRL_O, b"\r", CTRL_X]:
+                    await asyncio.sleep(0.3)
+                    await proc.stdin.write(key)
+                out = await asyncio.wait_for(proc.wait(), 30)  # nano exits on ^X with stdin still open
+                assert out.exit_code == 0
+                return await sb.fs.read("/workspace/n.txt")
+
+    assert asyncio.run(session()) == b"hi one\n"

@@ -63,7 +63,7 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def build_targets(args: argparse.Namespace, targets: list[str]):
+def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
     """Build ``targets`` (and dependencies). Returns (loaded, results, failure).
 
     Without ``--keep-going`` a failure is raised at once; with it, the caller makes the
@@ -71,7 +71,7 @@ def build_targets(args: argparse.Namespace, targets: list[str]):
     """
     from .engine import Engine
 
-    loaded = _plugins(args)
+    loaded = loaded or _plugins(args)
     for t in targets:
         loaded.get(t)
     engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err, keep_going=args.keep_going)
@@ -155,7 +155,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     loaded = _plugins(args)
     targets = _targets(args, loaded)
-    _, results, failure = build_targets(args, targets)
+    _, results, failure = build_targets(args, targets, loaded)
     out = Path(args.out) / "bin"
     written = {}
     for name in (t for t in targets if t in results):

@@ -18,7 +18,7 @@ def cmd_wasmer(args: argparse.Namespace) -> int:
     for name in targets:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library: Wasmer packages are made for programs")
-    _, results, failure = build_targets(args, targets)
+    _, results, failure = build_targets(args, targets, loaded)
     out = Path(args.out)
     for name in (t for t in targets if t in results):
         recipe = loaded.recipes[name]
@@ -39,7 +39,7 @@ def cmd_wheel(args: argparse.Namespace) -> int:
     for name in targets:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library: wheels are made for programs (build a program that uses it)")
-    _, results, failure = build_targets(args, targets)
+    _, results, failure = build_targets(args, targets, loaded)
     for name in (t for t in targets if t in results):
         wheel = write_wheel(loaded.recipes[name], results[name].path, Path(args.out) / "wheels")
         err.print(f"  → {wheel}")
