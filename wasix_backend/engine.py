@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
 import traceback
@@ -93,16 +91,16 @@ class Engine:
 
     # keys -------------------------------------------------------------------------------
     def _generic_fingerprint(self) -> str:
+        """A hash of the generic plugins' code and the engine code that shapes every build."""
         import hashlib
+        import importlib.util
 
         h = hashlib.sha256()
         extra = ("wasix_backend.finalize", "wasix_backend.engine", "wasix_backend.cargo_vendor", "wasix_backend.rust")
         for name in (*GENERIC_PLUGINS, *extra):
-            if name not in sys.modules:
-                importlib.import_module(name)
-            for path in self.plugins.files.get(name, []) or [Path(sys.modules[name].__file__ or "")]:
-                if path.is_file():
-                    h.update(path.read_bytes())
+            spec = importlib.util.find_spec(name)  # the file, without importing the module
+            if spec and spec.origin and Path(spec.origin).is_file():
+                h.update(Path(spec.origin).read_bytes())
         return h.hexdigest()
 
     def plan(self, targets: list[str]) -> tuple[list[str], dict[str, str]]:

@@ -8,9 +8,6 @@ from pathlib import Path
 
 from .. import hookimpl
 from ..context import BuildContext
-from ..extract import extract
-from ..fetch import fetch_source
-from ..gitsource import export_git_source
 
 
 def _merge_into(src: Path, dest: Path) -> None:
@@ -24,6 +21,11 @@ def _merge_into(src: Path, dest: Path) -> None:
 
 @hookimpl
 def fetch(ctx: BuildContext) -> bool | None:
+    # Imported here: a no-op build never fetches and should not pay for these modules.
+    from ..extract import extract
+    from ..fetch import fetch_source
+    from ..gitsource import export_git_source
+
     recipe = ctx.recipe
     ctx.source_dir.mkdir(parents=True, exist_ok=True)
     for source in recipe.sources:
