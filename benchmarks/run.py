@@ -1,0 +1,497 @@
+"""Benchmarks of wasix-backend: engine overhead, cache speed, parallel speed-up, launcher
+start-up and module size, each measured side by side with its baseline in one run.
+
+    python benchmarks/run.py [--repeat N] [--cold-repeat M] [--quick] [--only KEY,...]
+
+Writes ``benchmarks/results.json`` and prints a table. Targets are judged on the median; a
+missed target is reported as missed. See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The folder is not a package: run.py puts it on sys.path above.
+from harness import (
+    BenchError,
+    Row,
+    Section,
+    last_error_line,
+    ratio_row,
+    run_timed,
+    store_records,
+    wasix_build,
+)
+
+HERE = Path(__file__).resolve().parent
+NANO_MISSING = "not measured (nano did not build)"
+#: The packages whose build the overhead figure measures (nano depends on ncurses).
+COLD_PACKAGES = ["ncurses", "nano"]
+PARALLEL_PACKAGES = ["parbench-a", "parbench-b"]
+
+
+@dataclass
+class Bench:
+    """Settings and facts shared by the measurements."""
+
+    repeat: int
+    cold_repeat: int
+    tmp: Path
+    cli: list[str] = field(default_factory=wasix_build)
+    packages: list[str] = field(default_factory=list)
+    buildable: list[str] = field(default_factory=list)
+    unbuildable: dict[str, str] = field(default_factory=dict)
+    provider: str = "unknown"
+    #: The caller's shell had PYTHONDONTWRITEBYTECODE set (measured as an extra row).
+    dont_write_bytecode: bool = False
+
+    def wb(self, *args: str, env: dict[str, str | None] | None = None, what: str = ""):
+        return run_timed([*self.cli, *args], env=env, what=what or f"wasix-build {' '.join(args[:3])}")
+
+    def scratch(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp))
+
+    @property
+    def nano_ok(self) -> bool:
+        return "nano" in self.buildable
+
+
+# ------------------------------------------------------------------------ preparation ---
+def prepare(b: Bench) -> None:
+    """Fill the default store with everything that builds; find out what does not.
+
+    This is also the warm-up: sources are downloaded and zig's wasi-libc is built here, so no
+    measurement below pays for them.
+    """
+    listing = json.loads(b.wb("list", "--json").stdout)
+    b.packages = sorted(row["name"] for row in listing)
+    out = b.scratch("prepare-out")
+    try:
+        b.wb("build", "--all", "--keep-going", "--out", str(out), what="wasix-build build --all")
+        b.buildable = list(b.packages)
+    except BenchError:
+        for name in b.packages:
+            try:
+                b.wb("build", name, "--out", str(out), what=f"wasix-build build {name}")
+                b.buildable.append(name)
+            except BenchError as exc:
+                b.unbuildable[name] = textwrap.shorten(last_error_line(str(exc)), 200)
+    try:
+        from wasix_backend.toolchain import select_toolchain
+
+        b.provider = select_toolchain().provider
+    except Exception as exc:  # the toolchain itself is under construction: say so, go on
+        b.provider = f"unknown ({type(exc).__name__}: {exc})"
+
+
+# ----------------------------------------------------------------------- measurements ---
+def measure_noop(b: Bench) -> Section:
+    """A rebuild with everything cached, against a bare ``import wasix_backend``."""
+    sec = Section("noop", "No-op rebuild (everything cached)")
+    if not b.buildable:
+        sec.status = "not measured (no package builds)"
+        return sec
+    if b.unbuildable:
+        cmd = ["build", *b.buildable]
+        sec.notes.append(
+            f"`wasix-build build {' '.join(b.buildable)}` instead of `--all`: "
+            + "; ".join(f"{n} does not build here ({why})" for n, why in b.unbuildable.items())
+        )
+    else:
+        cmd = ["build", "--all"]
+        sec.notes.append(f"`wasix-build build --all` ({', '.join(b.buildable)})")
+    label = "wasix-build " + " ".join(cmd)
+    cmd += ["--out", str(b.scratch("noop-out"))]
+    bare = [sys.executable, "-c", "import wasix_backend"]
+    run_timed(bare)  # warm the OS file cache for both
+    b.wb(*cmd)
+    rebuild, imports = [], []
+    for _ in range(b.repeat):  # interleaved, so drift hits both alike
+        rebuild.append(b.wb(*cmd).seconds)
+        imports.append(run_timed(bare).seconds)
+    sec.rows += [
+        Row(label, rebuild, "s"),
+        Row("python -c 'import wasix_backend'", imports, "s"),
+        ratio_row("no-op rebuild / bare import", rebuild, imports, target=3),
+    ]
+    sec.notes.append("Python bytecode cached, as for any pip-installed code")
+    if b.dont_write_bytecode:
+        nocache: dict[str, str | None] = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": None}
+        slow, slow_imports = [], []
+        for _ in range(b.repeat):
+            slow.append(b.wb(*cmd, env=nocache).seconds)
+            slow_imports.append(run_timed(bare, env=nocache).seconds)
+        sec.rows += [
+            Row("same, with this shell's PYTHONDONTWRITEBYTECODE=1", slow, "s"),
+            ratio_row("  its ratio to a bare import (no target)", slow, slow_imports, target=None),
+        ]
+    return sec
+
+
+def measure_overhead(b: Bench) -> Section:
+    """Cold ``-j1`` build of ncurses + nano in a fresh store: time not spent in the toolchain."""
+    sec = Section("overhead", "Engine overhead, cold build of ncurses + nano, -j1")
+    if not b.nano_ok:
+        sec.status = NANO_MISSING
+        return sec
+    walls, subs, engine_in, startup = [], [], [], []
+    for _ in range(b.cold_repeat):
+        store, out = b.scratch("cold-store"), b.scratch("cold-out")
+        try:
+            wall = b.wb("build", *COLD_PACKAGES, "-j1", "--store", str(store), "--out", str(out), "--json").seconds
+            records = store_records(store)
+            if sorted(r["name"] for r in records) != sorted(COLD_PACKAGES):
+                raise BenchError(f"expected fresh builds of {COLD_PACKAGES} in {store}, found {records}")
+            sub = sum(float(r["subprocess_seconds"]) for r in records)
+            inside = sum(float(r["seconds"]) for r in records)
+        finally:
+            shutil.rmtree(store, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+        walls.append(wall)
+        subs.append(sub)
+        engine_in.append(inside - sub)
+        startup.append(wall - inside)
+    overhead = [100 * (w - s) / w for w, s in zip(walls, subs, strict=True)]
+    pct = Row("overhead: (wall - toolchain) / wall", overhead, "%", target="< 3%")
+    pct.met = pct.median < 3
+    sec.rows += [
+        Row("wall time of `wasix-build build ncurses nano -j1`", walls, "s"),
+        Row("inside toolchain subprocesses (configure, make, cc)", subs, "s"),
+        Row("engine, during builds (fetch/unpack, patch, finalize…)", engine_in, "s"),
+        Row("engine, around builds (start-up, plugins, keys, copy-out)", startup, "s"),
+        pct,
+    ]
+    sec.notes.append("fresh --store per run; source download cache and zig cache warm")
+    return sec
+
+
+def measure_parallel(b: Bench) -> Section:
+    """Cold build of two independent generated projects with ``-j2`` against ``-j1``."""
+    import synthetic
+
+    sec = Section("parallel", "Parallel speed-up, two independent packages, cold")
+    cores = os.cpu_count() or 1
+    units = 24
+    serial, parallel, per_pkg = [], [], []
+    cached: list[Path] = []
+    for i in range(b.cold_repeat):
+        for jobs in ((1, 2) if i % 2 == 0 else (2, 1)):  # alternate order against drift
+            root = b.scratch(f"par-j{jobs}")
+            plugins = synthetic.write_plugins(root, PARALLEL_PACKAGES, units=units)
+            cached += _cached_copies(root / "src")
+            store = root / "store"
+            wall = b.wb("build", *PARALLEL_PACKAGES, f"-j{jobs}", "--plugin-dir", str(plugins),
+                        "--store", str(store), "--out", str(root / "out")).seconds
+            if jobs == 1:
+                serial.append(wall)
+                per_pkg += [float(r["seconds"]) for r in store_records(store)]
+            else:
+                parallel.append(wall)
+            shutil.rmtree(root, ignore_errors=True)
+    for path in cached:  # the generated tarballs' copies in the source cache: never reused
+        path.unlink(missing_ok=True)
+    target_note = "" if cores >= 2 else f"only {cores} core here: the target assumes 2"
+    sec.rows += [
+        Row("-j1 wall", serial, "s"),
+        Row("-j2 wall", parallel, "s"),
+        Row("one package alone (from the -j1 runs)", per_pkg, "s"),
+        ratio_row("speed-up -j1 / -j2", serial, parallel, target=1.7, below=False, note=target_note),
+    ]
+    sec.notes.append(
+        f"packages: {', '.join(PARALLEL_PACKAGES)}, generated `make` projects of {units} C files "
+        "each (benchmarks/synthetic.py), a fresh nonce per build so no compiler cache can hit"
+    )
+    return sec
+
+
+def _cached_copies(src: Path) -> list[Path]:
+    """Where the source cache will keep the tarballs in ``src`` (and their lock files)."""
+    from wasix_backend.paths import sources_dir
+    from wasix_backend.store import file_sha256
+
+    paths = []
+    for tarball in sorted(src.glob("*.tar.gz")):
+        copy = sources_dir() / f"{file_sha256(tarball)}-{tarball.name}"
+        paths += [copy, copy.with_name(copy.name + ".lock")]
+    return paths
+
+
+_DIRECT_SDK = """\
+# The baseline: the same module run through wasmer-sdk with nothing around it.
+import asyncio, os, sys
+from pathlib import Path
+from wasmer_sdk import Wasmer
+
+async def main():
+    wasm = Path(sys.argv[1]).read_bytes()
+    async with Wasmer(cache_root=Path(sys.argv[2])) as wasmer:
+        pkg = await wasmer.packages.load(wasm)
+        async with await wasmer.sandboxes.create(packages=[pkg]) as sb:
+            out = await sb.command(pkg, sys.argv[3:]).run(check=False)
+    sys.stdout.buffer.write(out.stdout.bytes)
+    return out.exit_code
+
+code = asyncio.run(main())
+sys.stdout.flush()
+# As the launcher does: the runtime's threads can abort a normal interpreter shutdown.
+os._exit(code)
+"""
+
+
+def _wheel_venv(b: Bench) -> tuple[Path, Path]:
+    """Build nano's wheel, install it into a fresh venv; its ``nano`` script and module."""
+    root = b.scratch("launcher")
+    b.wb("wheel", "nano", "--out", str(root / "dist"))
+    wheel = next((root / "dist" / "wheels").glob("wasix_nano-*.whl"))
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    if subprocess.run([py, "-c", "import wasmer_sdk"], capture_output=True).returncode != 0:
+        # Running inside a venv (e.g. nox's): its packages are not the "system" ones.
+        import wasmer_sdk
+
+        site = Path(wasmer_sdk.__file__).resolve().parent.parent
+        purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        Path(purelib, "bench-wasmer-sdk.pth").write_text(f"{site}\n")
+    run_timed([py, "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)], what="pip install")
+    module = Path(subprocess.run(
+        [py, "-c", "import wasix_nano, pathlib; print(pathlib.Path(wasix_nano.__file__).parent / 'bin' / 'nano.wasm')"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    return venv / "bin" / "nano", module
+
+
+def measure_launcher(b: Bench) -> Section:
+    """``nano --version`` through the wheel's console script against wasmer-sdk directly."""
+    sec = Section("launcher", "Launcher start-up: `nano --version`")
+    if not b.nano_ok:
+        sec.status = NANO_MISSING
+        return sec
+    script, module = _wheel_venv(b)
+    direct = b.scratch("direct") / "direct.py"
+    direct.write_text(_DIRECT_SDK)
+    warm_cache, direct_cache = b.scratch("wheels-cache"), b.scratch("sdk-cache")
+    env = {"WASIX_RUNTIME": "sdk", "WASIX_WHEELS_CACHE": str(warm_cache)}
+    launcher_cmd = [str(script), "--version"]
+    direct_cmd = [sys.executable, str(direct), str(module), str(direct_cache), "--version"]
+    for cmd, cmd_env in ((launcher_cmd, env), (direct_cmd, None)):  # warm both caches, check both
+        text = run_timed(cmd, env=cmd_env).stdout
+        if "GNU nano, version" not in text:
+            raise BenchError(f"{cmd[0]} --version printed {text[:200]!r}, not nano's version")
+    warm, sdk, first = [], [], []
+    for _ in range(b.repeat):
+        warm.append(run_timed(launcher_cmd, env=env).seconds)
+        sdk.append(run_timed(direct_cmd).seconds)
+        fresh = b.scratch("wheels-cold")
+        first.append(run_timed(launcher_cmd, env={**env, "WASIX_WHEELS_CACHE": str(fresh)}).seconds)
+        shutil.rmtree(fresh, ignore_errors=True)
+    sec.rows += [
+        Row("console script `nano --version`, warm", warm, "s"),
+        Row("wasmer-sdk directly, minimal script, warm", sdk, "s"),
+        ratio_row("launcher / direct", warm, sdk, target=1.3),
+        Row("console script, first run (empty $WASIX_WHEELS_CACHE)", first, "s"),
+        ratio_row("first run / warm run", first, warm, target=None),
+    ]
+    sec.notes.append("wheel from `wasix-build wheel nano`, pip install --no-deps into a "
+                     "--system-site-packages venv; WASIX_RUNTIME=sdk")
+    return sec
+
+
+def measure_size(b: Bench) -> Section:
+    """``nano.wasm`` against a native ``gcc -Os`` build of the same sources and flags."""
+    import native
+
+    sec = Section("size", "Size: nano.wasm against native nano (gcc -Os, static ncurses)")
+    if not b.nano_ok:
+        sec.status = NANO_MISSING
+        return sec
+    out = b.scratch("size-out")
+    summary = json.loads(b.wb("build", "nano", "--out", str(out), "--json").stdout)
+    wasm = Path(summary["outputs"]["nano"])
+    work = b.scratch("native")
+    prefixes = native.build_native("nano", work)
+    binary = prefixes["nano"] / "bin" / "nano"
+    linked = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+    if "ncurses" in linked or "tinfo" in linked:
+        raise BenchError(f"native nano links a shared ncurses, not the static one just built:\n{linked}")
+    wasm_size, native_full = wasm.stat().st_size, binary.stat().st_size
+    native_stripped = native.stripped_size(binary, work)
+    shutil.rmtree(work, ignore_errors=True)
+    ratio = wasm_size / native_stripped
+    sec.rows += [
+        Row("nano.wasm", [wasm_size], "B"),
+        Row("native nano, stripped", [native_stripped], "B"),
+        Row("native nano, as installed (symbols kept)", [native_full], "B"),
+        Row("nano.wasm / native stripped", [ratio], "x", target="< 1.5x", met=ratio < 1.5),
+    ]
+    sec.notes.append("native: host gcc -Os, the recipes' sources, patches and configure "
+                     "arguments; ncursesw static, the C library shared (nano.wasm carries its libc)")
+    return sec
+
+
+MEASUREMENTS: dict[str, Callable[[Bench], Section]] = {
+    "noop": measure_noop,
+    "overhead": measure_overhead,
+    "parallel": measure_parallel,
+    "launcher": measure_launcher,
+    "size": measure_size,
+}
+
+
+# ---------------------------------------------------------------------------- output ---
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "%":
+        return f"{value:.2f} %"
+    if unit == "B":
+        return f"{value:,.0f} B"
+    return f"{value:g}"
+
+
+def print_table(sections: list[Section], machine: dict[str, object]) -> None:
+    """The results as one rich table; each section's notes are listed under it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    # Not a terminal (nox, CI logs): rich would wrap at 80 columns and mangle the rows.
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    table = Table(title="wasix-backend benchmarks", title_justify="left")
+    for col, justify in (("figure", "left"), ("min", "right"), ("median", "right"),
+                         ("max", "right"), ("target", "right"), ("result", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    notes: list[str] = []
+    for sec in sections:
+        table.add_section()
+        status = "" if sec.status == "measured" else f"[yellow]{sec.status}[/]"
+        refs = ""
+        if sec.notes:
+            first = len(notes) + 1
+            notes += sec.notes
+            refs = f" [dim]\\[note {first}{f'-{len(notes)}' if len(notes) > first else ''}][/]"
+        load = f" [dim](load {sec.load[0]}→{sec.load[1]})[/]" if sec.load[0] is not None else ""
+        table.add_row(f"[bold]{sec.title}[/]{load}{refs}", "", "", "", "", status)
+        for row in sec.rows:
+            verdict = "" if row.met is None else ("[green]met[/]" if row.met else "[red]MISSED[/]")
+            if row.note:
+                verdict = f"{verdict} {row.note}".strip()
+            n = f" (n={len(row.samples)})" if len(row.samples) > 1 else ""
+            table.add_row(f"  {row.label}{n}", _fmt(row.min, row.unit), _fmt(row.median, row.unit),
+                          _fmt(row.max, row.unit), row.target, verdict)
+    console.print(table)
+    for i, note in enumerate(notes, 1):
+        console.print(f"  [dim]note {i}:[/] {textwrap.shorten(note, 600)}", highlight=False)
+    console.print(
+        f"cores: {machine['cores']}   toolchain provider: {machine['provider']}   "
+        f"load average before/after: {machine['load_before']} / {machine['load_after']}   "
+        f"python {machine['python']}   {machine['platform']}   git {machine['git']}",
+        highlight=False,
+    )
+
+
+def _git_revision() -> str:
+    proc = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain"],
+                           capture_output=True, text=True).stdout.strip()
+    rev = proc.stdout.strip() or "unknown"
+    return f"{rev}+dirty" if dirty else rev
+
+
+def _load() -> float | None:
+    with contextlib.suppress(OSError, AttributeError):
+        return round(os.getloadavg()[0], 2)
+    return None
+
+
+def write_results(path: Path, doc: dict[str, object]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each cheap figure (default 5)")
+    parser.add_argument("--cold-repeat", type=int, default=2, help="runs of each cold build (default 2)")
+    parser.add_argument("--quick", action="store_true", help="3 cheap runs, 1 cold run")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument("--keep-temp", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeat, args.cold_repeat = 3, 1
+    chosen = [k.strip() for k in args.only.split(",") if k.strip()] or list(MEASUREMENTS)
+    unknown = set(chosen) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
+    load_before = _load()
+    tmp = Path(tempfile.mkdtemp(prefix="wasix-bench-"))
+    # Measure Python as installed code runs it: bytecode cached (pip writes .pyc files). A
+    # shell with PYTHONDONTWRITEBYTECODE=1 would recompile every module on every start; the
+    # no-op section shows that case too. The cache goes to the scratch dir, not the tree.
+    dont_write = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    b = Bench(repeat=max(1, args.repeat), cold_repeat=max(1, args.cold_repeat), tmp=tmp,
+              dont_write_bytecode=bool(dont_write))
+    sections: list[Section] = []
+    try:
+        print("preparing: building every package into the store (also the warm-up) …", file=sys.stderr)
+        prepare(b)
+        for key in chosen:
+            print(f"measuring {key} …", file=sys.stderr, flush=True)
+            before = _load()
+            try:
+                sec = MEASUREMENTS[key](b)
+            except BenchError as exc:
+                sec = Section(key, MEASUREMENTS[key].__doc__.splitlines()[0].rstrip("."))
+                sec.status = f"not measured ({last_error_line(str(exc))})"
+                sec.notes.append(str(exc)[:2000])
+            sec.load = (before, _load())
+            sections.append(sec)
+    finally:
+        if not args.keep_temp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    machine = {
+        "cores": os.cpu_count(),
+        "provider": b.provider,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git": _git_revision(),
+        "bytecode_cache": "on (PYTHONPYCACHEPREFIX in the scratch dir)",
+        # Other work on the machine skews every figure: the 1-minute load average says how much.
+        "load_before": load_before,
+        "load_after": _load(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    doc = {
+        "machine": machine,
+        "settings": {"repeat": b.repeat, "cold_repeat": b.cold_repeat},
+        "packages": {"buildable": b.buildable, "not_buildable": b.unbuildable},
+        "sections": [s.to_json() for s in sections],
+    }
+    write_results(args.output, doc)
+    print_table(sections, machine)
+    print(f"results written to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
