@@ -200,3 +200,19 @@ def test_keys_typed_one_at_a_time_while_nano_runs(built) -> None:
                 return await sb.fs.read("/workspace/n.txt")
 
     assert asyncio.run(session()) == b"hi one\n"
+
+
+def test_wasmer_package_webc_wheel_and_index_of_nano(built, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WASIX_STORE", str(built["store"]))
+    out = tmp_path / "dist"
+    assert main(["wasmer", "nano", "--out", str(out)]) == 0
+    assert "GNU nano, version 7.2" in run(out / "pkg" / "nano", ["--version"], command="nano").text
+    webc = (out / "nano-7.2.webc").read_bytes()
+    assert "GNU nano, version 7.2" in run(webc, ["--version"], command="nano").text
+    assert main(["wheel", "nano", "--out", str(out)]) == 0
+    assert (out / "wheels" / "wasix_nano-7.2-py3-none-any.whl").is_file()
+    assert main(["index", "--out", str(out)]) == 0
+    assert "wasix_nano-7.2-py3-none-any.whl#sha256=" in (out / "simple" / "wasix-nano" / "index.html").read_text()
+    capsys.readouterr()
+    assert main(["wheel", "ncurses", "--out", str(out)]) == 1
+    assert "ncurses is a library" in capsys.readouterr().err

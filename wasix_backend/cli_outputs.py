@@ -8,42 +8,44 @@ from pathlib import Path
 from .errors import WasixError
 
 
-def cmd_wasmer(args: argparse.Namespace) -> int:
-    from .cli import _plugins, _targets, build_targets, err, finish
-    from .outputs.wasmer_pkg import write_wasmer_package
-    from .outputs.webc import write_webc
+def _build_programs(args: argparse.Namespace, what: str):
+    """Build the named programs (a library is an error naming ``what``); yield each built
+    recipe with its store path, then raise the first failure, if any (``--keep-going``)."""
+    from .cli import _plugins, _targets, build_targets, finish
 
     loaded = _plugins(args)
     targets = _targets(args, loaded, programs_only=True)
     for name in targets:
         if loaded.get(name).kind != "program":
-            raise WasixError(f"{name} is a library: Wasmer packages are made for programs")
+            raise WasixError(f"{name} is a library: {what} are made for programs (build a program that uses it)")
     _, results, failure = build_targets(args, targets, loaded)
-    out = Path(args.out)
     for name in (t for t in targets if t in results):
-        recipe = loaded.recipes[name]
-        pkg_dir = write_wasmer_package(recipe, results[name].path, out, namespace=args.namespace)
+        yield loaded.recipes[name], results[name].path
+    finish(failure)
+
+
+def cmd_wasmer(args: argparse.Namespace) -> int:
+    from .cli import err
+    from .outputs.wasmer_pkg import write_wasmer_package
+    from .outputs.webc import write_webc
+
+    out = Path(args.out)
+    for recipe, prefix in _build_programs(args, "Wasmer packages"):
+        pkg_dir = write_wasmer_package(recipe, prefix, out, namespace=args.namespace)
         err.print(f"  → {pkg_dir}/wasmer.toml")
         if not args.no_webc:
             webc = write_webc(pkg_dir, out / f"{recipe.name}-{recipe.version}.webc")
             err.print(f"  → {webc} ({webc.stat().st_size:,} bytes)")
-    return finish(failure)
+    return 0
 
 
 def cmd_wheel(args: argparse.Namespace) -> int:
-    from .cli import _plugins, _targets, build_targets, err, finish
+    from .cli import err
     from .outputs.wheel import write_wheel
 
-    loaded = _plugins(args)
-    targets = _targets(args, loaded, programs_only=True)
-    for name in targets:
-        if loaded.get(name).kind != "program":
-            raise WasixError(f"{name} is a library: wheels are made for programs (build a program that uses it)")
-    _, results, failure = build_targets(args, targets, loaded)
-    for name in (t for t in targets if t in results):
-        wheel = write_wheel(loaded.recipes[name], results[name].path, Path(args.out) / "wheels")
-        err.print(f"  → {wheel}")
-    return finish(failure)
+    for recipe, prefix in _build_programs(args, "wheels"):
+        err.print(f"  → {write_wheel(recipe, prefix, Path(args.out) / 'wheels')}")
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
