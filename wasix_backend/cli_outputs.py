@@ -57,7 +57,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not any(wheels.glob("*.whl")):
         raise WasixError(f"no wheels in {wheels}: run `wasix-build wheel --all` first")
     simple = write_index(wheels, out / "simple")
-    err.print(f"  → {simple}/index.html  (pip install --index-url {simple.absolute().as_uri()} …)")
+    err.print(f"  → {simple}/index.html  (pip install --index-url {simple.absolute().as_uri()} …)", soft_wrap=True)
     return 0
 
 
