@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wasix_backend.runtime import run
+from wasix_backend.runtime import run, wasmer_cache_dir
 from wasix_backend.toolchain import compat, driver_bin_dir
 
 
@@ -293,7 +293,7 @@ def test_a_zero_timeout_poll_answers_at_once_while_stdin_is_still_open(tmp_path:
     wasm = build(tmp_path, ZERO_POLL).read_bytes()
 
     async def late_key() -> bytes:
-        async with Wasmer() as wasmer:
+        async with Wasmer(cache_root=wasmer_cache_dir()) as wasmer:
             pkg = await wasmer.packages.load(wasm)
             async with await wasmer.sandboxes.create(packages=[pkg]) as sb:
                 proc = await sb.command(pkg).spawn(stdin="pipe")

@@ -17,7 +17,7 @@ from conftest import write_plugin
 from wasix_backend.cli import main
 from wasix_backend.inspect import inspect_module
 from wasix_backend.paths import builtin_plugins_dir
-from wasix_backend.runtime import run
+from wasix_backend.runtime import run, wasmer_cache_dir
 from wasix_backend.toolchain import select_toolchain
 
 pytestmark = pytest.mark.slow
@@ -187,7 +187,7 @@ def test_keys_typed_one_at_a_time_while_nano_runs(built) -> None:
     from wasmer_sdk import Wasmer
 
     async def session() -> bytes:
-        async with Wasmer() as wasmer:
+        async with Wasmer(cache_root=wasmer_cache_dir()) as wasmer:
             pkg = await wasmer.packages.load(built["nano"].read_bytes())
             env = {"TERM": "xterm-256color", "HOME": "/workspace"}
             async with await wasmer.sandboxes.create(packages=[pkg], files={"/workspace/n.txt": "one\n"}, env=env) as sb:
