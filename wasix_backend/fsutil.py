@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,3 +36,16 @@ def atomic_write_bytes(dest: Path, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return dest
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Put the finished directory ``new`` at ``final``: the old one is renamed aside first and
+    removed last, so ``final`` is always a complete tree (briefly absent, never half-written)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old.{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(new, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,6 @@ well as any static web server.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import os
 import shutil
@@ -19,14 +18,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from ..errors import WasixError
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from ..fsutil import file_sha256, replace_dir
 
 
 def _page(title: str, links: list[tuple[str, str]]) -> str:
@@ -70,18 +62,11 @@ def write_index(wheel_dir: Path, simple_dir: Path) -> Path:
             links = []
             for wheel in wheels:
                 _link_or_copy(wheel, pdir / wheel.name)
-                links.append((f"{wheel.name}#sha256={_sha256(wheel)}", wheel.name))
+                links.append((f"{wheel.name}#sha256={file_sha256(wheel)}", wheel.name))
             (pdir / "index.html").write_text(_page(f"Links for {project}", links), encoding="utf-8")
         root = [(f"{p}/", p) for p in sorted(projects)]
         (tmp / "index.html").write_text(_page("Simple index", root), encoding="utf-8")
-        old = None
-        if simple_dir.exists():
-            old = simple_dir.with_name(f".{simple_dir.name}.old.{os.getpid()}")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(simple_dir, old)
-        os.replace(tmp, simple_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, simple_dir)
     except BaseException:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)

@@ -6,7 +6,6 @@ The directory is what ``wasmer package build`` and ``wasmer run DIR`` take, and 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import tomlkit
 
 from ..errors import WasixError
+from ..fsutil import replace_dir
 from ..recipe import Recipe
 
 WASI_RUNNER = "https://webc.org/runner/wasi"
@@ -159,20 +159,8 @@ def write_wasmer_package(
             else:
                 shutil.copyfile(src, dest)
         (tmp / "wasmer.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
-        _swap_into_place(tmp, final)
+        replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-def _swap_into_place(new: Path, final: Path) -> None:
-    """Replace ``final`` by ``new``: rename the old one aside first, then drop it."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old.{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(new, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
