@@ -27,15 +27,8 @@ int dup(int fd) {
 	return (int)out;
 }
 
-int dup2(int fd, int target) {
-	if (fd == target) {
-		/* POSIX: only check that fd is open. */
-		return is_open(fd) ? target : (errno = EBADF, -1);
-	}
-	int copy = dup(fd);
-	if (copy < 0)
-		return -1;
-	/* fd_renumber moves `copy` onto `target`, closing whatever target was. */
+/* Move the descriptor `copy` onto `target` (closing whatever target was): target, or -1. */
+static int move_onto(int copy, int target) {
 	int err = __wasi_fd_renumber((__wasi_fd_t)copy, (__wasi_fd_t)target);
 	if (err != 0) {
 		close(copy);
@@ -43,6 +36,15 @@ int dup2(int fd, int target) {
 		return -1;
 	}
 	return target;
+}
+
+int dup2(int fd, int target) {
+	if (fd == target) {
+		/* POSIX: only check that fd is open. */
+		return is_open(fd) ? target : (errno = EBADF, -1);
+	}
+	int copy = dup(fd);
+	return copy < 0 ? -1 : move_onto(copy, target);
 }
 
 int dup3(int fd, int target, int flags) {
@@ -81,15 +83,8 @@ static int dup_at_least(int fd, int min) {
 	if (copy < 0 || copy >= min)
 		return copy;
 	for (int target = min; target < min + 4096; target++) {
-		if (!is_open(target)) {
-			int err = __wasi_fd_renumber((__wasi_fd_t)copy, (__wasi_fd_t)target);
-			if (err != 0) {
-				close(copy);
-				errno = err;
-				return -1;
-			}
-			return target;
-		}
+		if (!is_open(target))
+			return move_onto(copy, target);
 	}
 	close(copy);
 	errno = EMFILE;
