@@ -11,8 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from wasix_backend import extract as extract_module
 from wasix_backend.errors import FetchError
 from wasix_backend.extract import extract
+
+
+@pytest.fixture(autouse=True, params=["stdlib", "python-3.11.2"])
+def tarfile_flavour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: with this Python's tarfile, and with one like Debian 12's 3.11.2,
+    which has no extraction filters (extraction must then use backports.tarfile)."""
+    if request.param == "python-3.11.2":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+        monkeypatch.delattr(tarfile, "FilterError", raising=False)
+        chosen = extract_module._tarfile_with_filters()
+        assert chosen is not tarfile and hasattr(chosen, "data_filter")
+        monkeypatch.setattr(extract_module, "tarfile", chosen)
+    return request.param
 
 FILES = {"pkg-1.0/README": b"read me\n", "pkg-1.0/src/main.c": b"int main(void){return 0;}\n"}
 

@@ -13,13 +13,32 @@ import os
 import posixpath
 import shutil
 import stat
-import tarfile
+import tarfile as _stdlib_tarfile
 import tempfile
 import zipfile
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 from .errors import FetchError
+
+
+def _tarfile_with_filters() -> ModuleType:
+    """The standard ``tarfile`` when it has extraction filters (3.11.4+), else PyPI's
+    ``backports.tarfile`` (the same module from a newer Python; Debian 12 ships 3.11.2)."""
+    if hasattr(_stdlib_tarfile, "data_filter"):
+        return _stdlib_tarfile
+    try:
+        from backports import tarfile as backport  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise FetchError(
+            "this Python's tarfile has no extraction filters (added in 3.11.4) and "
+            "backports.tarfile is not installed: pip install backports.tarfile"
+        ) from None
+    return backport
+
+
+tarfile = _tarfile_with_filters()
 
 _TAR_SUFFIXES = (
     ".tar",
@@ -113,8 +132,6 @@ def _tar_filter(strip: int):  # type: ignore[no-untyped-def]
 
 
 def _extract_tar(archive: Path, into: Path, strip: int) -> None:
-    if not hasattr(tarfile, "data_filter"):  # added in 3.11.4; our checks build on it
-        raise FetchError(f"unpacking {archive} needs Python >= 3.11.4 (tarfile extraction filters)")
     with tarfile.open(archive, "r:*") as tar:
         tar.errorlevel = 1
         tar.extractall(into, filter=_tar_filter(strip))
