@@ -254,7 +254,24 @@ def _parse_source(plugin: str, i: int, table: Any) -> Source:
             raise RecipeError(plugin, f"{where}.file", "a `debian` source needs the pool file name")
     if src.subdir.startswith("/") or ".." in Path(src.subdir).parts:
         raise RecipeError(plugin, f"{where}.subdir", "must be a relative path inside the source tree")
+    if not src.git:
+        # The name becomes a path in the source cache and the mirror: a plain file name only.
+        field = f"{where}.file" if src.file else f"{where}.url"
+        if not _is_plain_file_name(src.filename):
+            raise RecipeError(
+                plugin, field, f"the archive's file name {src.filename!r} must be a plain file name "
+                "(no '/', '\\', '..' or control characters); set `file` to one"
+            )
     return src
+
+
+def _is_plain_file_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(c in name for c in "/\\")
+        and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
 
 
 def recipe_from_dict(data: dict[str, Any], *, plugin: str, plugin_dir: Path | None = None) -> Recipe:
