@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import email.message
+import email.policy
 import hashlib
 import io
 import json
@@ -52,36 +54,47 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + digest.decode("ascii")
 
 
+#: Core metadata is an RFC 822 message; this policy refuses CR/LF in a header value (so no
+#: field can start another) and neither folds nor encodes, as installers read it verbatim.
+_METADATA_POLICY = email.policy.EmailPolicy(utf8=True, max_line_length=0, linesep="\n")
+
+
 def _metadata(recipe: Recipe, commands: dict[str, str]) -> str:
     from packaging.version import Version
 
-    lines = [
-        "Metadata-Version: 2.1",
-        f"Name: {dist_name(recipe)}",
-        f"Version: {Version(recipe.version)}",
-        f"Summary: {recipe.description or f'{recipe.name} compiled to WebAssembly (WASIX)'}",
+    msg = email.message.EmailMessage(policy=_METADATA_POLICY)
+    headers: list[tuple[str, str, str]] = [  # (field, value, recipe field it comes from)
+        ("Metadata-Version", "2.1", ""),
+        ("Name", dist_name(recipe), "package.name"),
+        ("Version", str(Version(recipe.version)), "package.version"),
+        ("Summary", recipe.description or f"{recipe.name} compiled to WebAssembly (WASIX)", "package.description"),
     ]
     if recipe.license:
-        lines.append(f"License: {recipe.license}")
+        headers.append(("License", recipe.license, "package.license"))
     if recipe.homepage:
-        lines.append(f"Home-page: {recipe.homepage}")
-        lines.append(f"Project-URL: Homepage, {recipe.homepage}")
-    lines += [
-        "Requires-Python: >=3.9",
-        f"Requires-Dist: {RUNTIME_REQUIREMENT}",
-        "Classifier: Environment :: Console",
-        "Classifier: Programming Language :: Other",
-        "Description-Content-Type: text/markdown",
-        "",
-        f"# {dist_name(recipe)}",
-        "",
-        f"`{recipe.name}` {recipe.version} compiled to WebAssembly (WASIX), run through the "
-        "Wasmer runtime (`wasmer` on PATH, else the `wasmer-sdk` package).",
-        "",
-        "Commands: " + ", ".join(f"`{c}`" for c in commands) + ".",
-        "",
+        headers.append(("Home-page", recipe.homepage, "package.homepage"))
+        headers.append(("Project-URL", f"Homepage, {recipe.homepage}", "package.homepage"))
+    headers += [
+        ("Requires-Python", ">=3.9", ""),
+        ("Requires-Dist", RUNTIME_REQUIREMENT, ""),
+        ("Classifier", "Environment :: Console", ""),
+        ("Classifier", "Programming Language :: Other", ""),
+        ("Description-Content-Type", "text/markdown", ""),
     ]
-    return "\n".join(lines)
+    for name, value, source in headers:
+        if any(c in value for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+            raise WasixError(
+                f"{recipe.name}: recipe field {source or name!r} must be a single line for the wheel's "
+                f"{name} metadata, got {value!r}"
+            )
+        msg[name] = value  # the policy raises on anything the check above let through
+    msg.set_payload(
+        f"# {dist_name(recipe)}\n\n"
+        f"`{recipe.name}` {recipe.version} compiled to WebAssembly (WASIX), run through the "
+        "Wasmer runtime (`wasmer` on PATH, else the `wasmer-sdk` package).\n\n"
+        "Commands: " + ", ".join(f"`{c}`" for c in commands) + ".\n"
+    )  # the body is the long description: free text, written as is
+    return msg.as_string()
 
 
 def _check_library(recipe: Recipe) -> None:
