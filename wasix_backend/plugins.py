@@ -185,7 +185,9 @@ def load_plugins(
                 file = getattr(plugin, "__file__", None)
                 files = _plugin_files(Path(file).parent) if file and Path(file).name == "__init__.py" else ([Path(file)] if file else [])
             pm.register(plugin, name=name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() or any BaseException at import: report, go on
             loaded.errors.append(_error(name, f"({origin}) failed to load", exc))
             continue
         loaded.origins[name] = origin
@@ -193,7 +195,9 @@ def load_plugins(
         loaded.package_plugins.append(plugin)
         try:
             declared = _declared_recipes(plugin, source if isinstance(source, Path) else None)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             pm.unregister(plugin)
             loaded.package_plugins.remove(plugin)
             loaded.errors.append(_error(name, f"({origin}) could not declare its recipes", exc))
