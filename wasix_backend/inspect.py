@@ -7,6 +7,7 @@ from ``wasix_32v1`` (or ``wasix_64v1``). The module is read with PyPI's ``wasmti
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from .errors import WasixError
 WASIX_MODULES = ("wasix_32v1", "wasix_64v1")
 WASI_P1_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 _MAGIC = b"\0asm"
+#: Modules past 4 GiB cannot be loaded by wasm32 engines; anything larger is refused unread.
+MAX_MODULE_SIZE = 4 << 30
 
 
 @dataclass
@@ -90,6 +93,32 @@ def verdict_for(import_modules: list[str] | set[str]) -> str:
     return "neither"
 
 
+def _read_module_file(path: Path) -> bytes:
+    """The bytes of a regular file, read only if it starts like a module and is not larger
+    than a module can be. Devices (``/dev/zero``), FIFOs and directories are refused
+    without reading: opened non-blocking, so a FIFO without a writer cannot hang us."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise WasixError(f"inspect: cannot read {path}: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise WasixError(f"inspect: {path} is not a regular file; give the path of a .wasm file")
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_size > MAX_MODULE_SIZE:
+            raise WasixError(
+                f"inspect: {path} is {st.st_size:,} bytes, larger than any module a 32-bit "
+                f"engine loads ({MAX_MODULE_SIZE:,}); not a module"
+            )
+        head = fh.read(8)
+        if not head.startswith(_MAGIC):
+            return head  # the caller names what it starts with
+        return head + fh.read(st.st_size - len(head))
+
+
 def inspect_module(path: Path) -> ModuleInfo:
     """Read ``path`` and list its imports, exports and memories, with a WASIX/WASI verdict.
 
@@ -99,10 +128,7 @@ def inspect_module(path: Path) -> ModuleInfo:
     import wasmtime
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise WasixError(f"inspect: cannot read {path}: {exc.strerror or exc}") from None
+    data = _read_module_file(path)
     if not data.startswith(_MAGIC):
         head = data[:8].hex(" ") if data else "an empty file"
         raise WasixError(
