@@ -95,8 +95,15 @@ def _inside(root: str, path: str) -> bool:
 
 
 def _tar_filter(strip: int):  # type: ignore[no-untyped-def]
+    seen: set[str] = set()  # members so far: a hard link may only name an earlier one
+
     def check(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
         original = member.name
+        if member.islnk() and posixpath.normpath(member.linkname) not in seen:
+            raise _Refused(
+                original, f"is a hard link to {member.linkname!r}, which is not an earlier member of the archive"
+            )
+        seen.add(posixpath.normpath(original))
         if member.ischr() or member.isblk():
             raise _Refused(original, "is a device file")
         if member.isfifo():
@@ -221,6 +228,8 @@ def extract(archive: Path, dest: Path, *, strip: int = 0, what: str = "") -> Non
             ) from None
         except tarfile.FilterError as exc:
             raise FetchError(f"{label}refusing to unpack {archive}: {exc}") from None
+        except KeyError as exc:  # tarfile's own word for a link to a member it cannot find
+            raise FetchError(f"{label}{archive} is a bad archive: {exc.args[0] if exc.args else exc}") from None
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as exc:
             raise FetchError(f"{label}{archive} is corrupt or truncated: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
