@@ -7,19 +7,22 @@ the proof that it is complete and correct; nothing half-written ever carries tha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from . import __version__, paths
 from .errors import FetchError
@@ -28,6 +31,10 @@ if TYPE_CHECKING:
     from .recipe import Source
 
 TIMEOUT = 30.0  # seconds without progress before a download is given up
+#: Defaults of the limits below; each can be set through its environment variable.
+DEADLINE = 3600.0  # WASIX_DOWNLOAD_DEADLINE: seconds one download may take in all
+MIN_RATE = 1024.0  # WASIX_DOWNLOAD_MIN_RATE: bytes/s, averaged over each WASIX_DOWNLOAD_TIMEOUT
+LOCK_NOTICE = 1.0  # seconds of waiting on another process's download before saying so
 _CHUNK = 256 * 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _USER_AGENT = f"wasix-backend/{__version__}"
@@ -68,6 +75,113 @@ def _progress(what: str, url: str, total: int | None, enabled: bool) -> Iterator
         yield lambda n: bar.advance(task, n)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long a download may stall, take in all, and how slow it may get."""
+
+    stall: float = TIMEOUT
+    deadline: float = DEADLINE
+    min_rate: float = MIN_RATE
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(
+            stall=_env_number("WASIX_DOWNLOAD_TIMEOUT", TIMEOUT),
+            deadline=_env_number("WASIX_DOWNLOAD_DEADLINE", DEADLINE),
+            min_rate=_env_number("WASIX_DOWNLOAD_MIN_RATE", MIN_RATE, zero_ok=True),
+        )
+
+
+def _env_number(name: str, default: float, *, zero_ok: bool = False) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and not zero_ok):
+        raise FetchError(f"${name} must be a positive number, got {text!r}")
+    return value
+
+
+class _Pace:
+    """Checks a transfer against :class:`Limits` after each read."""
+
+    def __init__(self, limits: Limits, what: str, url: str) -> None:
+        self.limits, self.what, self.url = limits, what, url
+        self.start = self.window_start = time.monotonic()
+        self.window_bytes = 0
+
+    def timeout(self) -> float:
+        """The socket timeout for the next read: the stall limit, cut to the time left."""
+        left = self.limits.deadline - (time.monotonic() - self.start)
+        if left <= 0:
+            self._over_deadline()
+        return max(0.01, min(self.limits.stall, left))
+
+    def _over_deadline(self) -> None:
+        raise FetchError(
+            f"{self.what}: {self.url}: gave up after {self.limits.deadline:g} s in all "
+            "($WASIX_DOWNLOAD_DEADLINE); try again, or put the file in $WASIX_MIRROR"
+        )
+
+    def advance(self, n: int) -> None:
+        now = time.monotonic()
+        if now - self.start > self.limits.deadline:
+            self._over_deadline()
+        self.window_bytes += n
+        window = now - self.window_start
+        if window >= self.limits.stall:
+            rate = self.window_bytes / window
+            if rate < self.limits.min_rate:
+                raise FetchError(
+                    f"{self.what}: {self.url}: too slow: {rate:.0f} bytes/s over the last {window:.0f} s, "
+                    f"below the minimum of {self.limits.min_rate:g} ($WASIX_DOWNLOAD_MIN_RATE)"
+                )
+            self.window_start, self.window_bytes = now, 0
+
+
+def _set_read_timeout(response: object, seconds: float) -> None:
+    # urllib gives no public handle on the socket; without one only the stall limit applies.
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def _part_prefix(dest: Path) -> str:
+    return f".{dest.name}."
+
+
+def remove_dead_parts(directory: Path, name: str | None = None) -> list[Path]:
+    """Delete ``.part`` files of downloads whose process is gone (the pid is in the name:
+    ``.<file>.<pid>.<random>.part``); return them. Live downloads' files stay."""
+    removed = []
+    pattern = f".{name}.*.part" if name else ".*.part"
+    for part in Path(directory).glob(pattern):
+        pid = _part_pid(part)
+        if pid is not None and not pid_alive(pid):
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+                removed.append(part)
+    return removed
+
+
+def _part_pid(part: Path) -> int | None:
+    match = re.search(r"\.(\d+)\.[^.]+\.part$", part.name)
+    return int(match.group(1)) if match else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = True) -> Path:
     """Download ``url`` to ``dest``, verifying its sha256; return ``dest``.
 
@@ -79,34 +193,44 @@ def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = T
     sha = _check_hash(sha256, what)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    limits = Limits.from_env()
+    remove_dead_parts(dest.parent, dest.name)
+    # The pid in the name lets a later run tell a dead download's leftover from a live one.
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f"{_part_prefix(dest)}{os.getpid()}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
         received = 0
         total: int | None = None
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        pace = _Pace(limits, what, url)
         with os.fdopen(fd, "wb") as out:
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                with urllib.request.urlopen(request, timeout=pace.timeout()) as response:
                     length = response.headers.get("Content-Length")
                     total = int(length) if length and length.isdigit() else None
                     with _progress(what, url, total, progress) as advance:
-                        while chunk := response.read(_CHUNK):
+                        while True:
+                            _set_read_timeout(response, pace.timeout())
+                            chunk = response.read1(_CHUNK)  # returns what has arrived
+                            if not chunk:
+                                break
                             digest.update(chunk)
                             out.write(chunk)
                             received += len(chunk)
                             advance(len(chunk))  # type: ignore[operator]
+                            pace.advance(len(chunk))
             except urllib.error.HTTPError as exc:
                 raise FetchError(f"{what}: {url}: HTTP {exc.code} {exc.reason}") from None
             except urllib.error.URLError as exc:
                 reason = exc.reason
                 if isinstance(reason, TimeoutError):
-                    reason = f"timed out after {TIMEOUT:.0f} s"
+                    reason = f"timed out after {limits.stall:g} s"
                 raise FetchError(f"{what}: {url}: cannot connect: {reason}") from None
             except TimeoutError:
+                pace.timeout()  # past the deadline: say that rather than "no data"
                 raise FetchError(
-                    f"{what}: {url}: timed out after {TIMEOUT:.0f} s without data"
+                    f"{what}: {url}: timed out after {limits.stall:g} s without data ($WASIX_DOWNLOAD_TIMEOUT)"
                 ) from None
             except OSError as exc:  # connection reset, disk full, ...
                 raise FetchError(f"{what}: {url}: transfer failed: {exc}") from None
@@ -159,12 +283,13 @@ def fetch_source(
     mirror = Path(mirror) if mirror is not None else paths.mirror_dir()
     apt_root = Path(apt_root) if apt_root is not None else Path("/")
     dest = cache_dir / cached_name(source)
-    if _is_cached(dest):
+    if _verified_cached(dest, source.sha256, what):
         return dest
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(dest) + ".lock"):
-        if _is_cached(dest):  # another process finished it while we waited
+    with _download_lock(dest, what):
+        if _verified_cached(dest, source.sha256, what):  # another process finished it while we waited
             return dest
+        remove_dead_parts(cache_dir, dest.name)
         tried: list[str] = []
         if mirror is None:
             tried.append("mirror: $WASIX_MIRROR is not set")
@@ -203,6 +328,58 @@ def fetch_source(
             f"To proceed, get the file by other means and put it in {where} as "
             f"{source.filename!r}; it is verified by its sha256 before use."
         )
+
+
+def _verified_cached(dest: Path, sha256: str, what: str) -> bool:
+    """Whether ``dest`` is there and still has its pinned hash. A cached file is re-hashed
+    on every use (cheap next to a compile): one changed behind our back is reported,
+    removed, and fetched again."""
+    if not _is_cached(dest):
+        return False
+    from .fsutil import file_sha256
+
+    actual = file_sha256(dest)
+    if actual == sha256.strip().lower():
+        return True
+    print(
+        f"warning: {what}: the cached {dest} no longer matches its pin (sha256 {actual}); "
+        "removed, fetching it again",
+        file=sys.stderr,
+    )
+    dest.unlink(missing_ok=True)
+    return False
+
+
+@contextmanager
+def _download_lock(dest: Path, what: str) -> Iterator[None]:
+    """The per-file download lock; after a second of waiting, say whom we wait for."""
+    lock = FileLock(str(dest) + ".lock")
+    try:
+        lock.acquire(timeout=LOCK_NOTICE)
+    except Timeout:
+        holder = lock_holder(Path(lock.lock_file))
+        who = f"process {holder}" if holder else "another process"
+        print(f"waiting for {who} to finish downloading {what}", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def lock_holder(lock_file: Path) -> int | None:
+    """The pid holding an flock on ``lock_file``, from ``/proc/locks`` (Linux), else None."""
+    try:
+        inode = os.stat(lock_file).st_ino
+        with open("/proc/locks", encoding="ascii") as fh:
+            for line in fh:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 925 fe:00:2146370 0 EOF"
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+                    return int(fields[4])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _is_cached(dest: Path) -> bool:
