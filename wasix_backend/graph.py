@@ -44,6 +44,21 @@ def closure(recipes: Mapping[str, Recipe], targets: Iterable[str]) -> list[str]:
     return order
 
 
+def closure_each(recipes: Mapping[str, Recipe], targets: Iterable[str]) -> tuple[list[str], list[GraphError]]:
+    """Like :func:`closure`, but a target whose graph is broken (a cycle, a missing
+    dependency) is left out instead of failing all: (the order of the rest, the problems)."""
+    order: list[str] = []
+    problems: dict[str, GraphError] = {}
+    for target in targets:
+        try:
+            sub = closure(recipes, [target])
+        except GraphError as exc:
+            problems.setdefault(str(exc), exc)
+            continue
+        order += [n for n in sub if n not in order]
+    return order, list(problems.values())
+
+
 def dependents_count(recipes: Mapping[str, Recipe], names: Iterable[str]) -> dict[str, int]:
     """How many of ``names`` depend on each name, directly or not (scheduling priority)."""
     names = list(names)
