@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BuildError
+from .interrupt import run_child
 
 if TYPE_CHECKING:
     from .recipe import Recipe
@@ -90,7 +91,8 @@ class BuildContext:
         start = time.perf_counter()
         with open(self.log_file or os.devnull, "ab") as out:
             try:
-                proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                # Own process group: an interrupt stops the whole command tree (interrupt.py).
+                proc = run_child(argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             except FileNotFoundError:
                 raise BuildError(self.recipe.name, self.phase, f"command not found: {argv[0]}", self.log_file) from None
             finally:
