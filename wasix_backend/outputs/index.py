@@ -12,13 +12,12 @@ import contextlib
 import html
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from ..errors import WasixError
-from ..fsutil import file_sha256, replace_dir
+from ..fsutil import file_sha256, make_temp_dir, replace_dir
 
 
 def _page(title: str, links: list[tuple[str, str]]) -> str:
@@ -53,8 +52,7 @@ def write_index(wheel_dir: Path, simple_dir: Path) -> Path:
             raise WasixError(f"{wheel}: not a valid wheel file name ({exc}); remove or rename it") from None
         projects.setdefault(str(canonicalize_name(name)), []).append(wheel)
 
-    simple_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{simple_dir.name}.", dir=simple_dir.parent))
+    tmp = make_temp_dir(simple_dir)
     try:
         for project, wheels in sorted(projects.items()):
             pdir = tmp / project

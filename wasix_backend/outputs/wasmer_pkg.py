@@ -7,13 +7,12 @@ The directory is what ``wasmer package build`` and ``wasmer run DIR`` take, and 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import tomlkit
 
 from ..errors import WasixError
-from ..fsutil import replace_dir
+from ..fsutil import make_temp_dir, replace_dir
 from ..recipe import Recipe
 
 WASI_RUNNER = "https://webc.org/runner/wasi"
@@ -145,8 +144,7 @@ def write_wasmer_package(
         doc["fs"] = fs
 
     final = Path(out_dir) / "pkg" / recipe.name
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{recipe.name}.", dir=final.parent))
+    tmp = make_temp_dir(final)
     try:
         (tmp / "bin").mkdir()
         for name in modules:
