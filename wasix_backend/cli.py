@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import __version__
-from .errors import WasixError
+from .errors import WasixError, os_error
 
 err = Console(stderr=True, highlight=False)
 Handler = Callable[[argparse.Namespace], int]
@@ -137,10 +137,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from .graph import closure, to_dot
+    from .graph import closure, closure_each, to_dot
 
     loaded = _plugins(args)
-    order = closure(loaded.recipes, args.names or sorted(loaded.recipes))
+    if args.names:
+        order, problems = closure(loaded.recipes, args.names), []
+    else:  # the whole graph: one broken corner must not hide the rest
+        order, problems = closure_each(loaded.recipes, sorted(loaded.recipes))
     if args.json:
         _print_json({n: [d.name for d in loaded.recipes[n].deps] for n in order})
     elif args.dot:
@@ -149,23 +152,32 @@ def cmd_graph(args: argparse.Namespace) -> int:
         for n in order:
             deps = ", ".join(str(d) for d in loaded.recipes[n].deps)
             print(f"{n}" + (f"  <- {deps}" if deps else ""))
-    return 0
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        left_out = sorted(set(loaded.recipes) - set(order))
+        print(f"error: left out of the graph because of the above: {', '.join(left_out)}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     loaded = _plugins(args)
     targets = _targets(args, loaded)
     _, results, failure = build_targets(args, targets, loaded)
+    from .fsutil import atomic_copy
+
     out = Path(args.out) / "bin"
+    store = _store(args)
     written = {}
     for name in (t for t in targets if t in results):
         recipe, result = loaded.recipes[name], results[name]
         for binary in recipe.binaries:
-            out.mkdir(parents=True, exist_ok=True)
             dest = out / f"{binary}.wasm"
-            tmp = dest.with_suffix(".wasm.tmp")
-            shutil.copyfile(result.path / "bin" / f"{binary}.wasm", tmp)
-            os.replace(tmp, dest)
+            try:  # unique temp name, then rename: concurrent builds never splice a file
+                atomic_copy(result.path / "bin" / f"{binary}.wasm", dest)
+            except OSError as exc:
+                raise os_error(exc, dest, "output", "pass --out DIR") from None
+            store.add_root(dest, result.path)
             written[binary] = str(dest)
     summary = [
         {"name": r.name, "version": r.version, "cached": r.cached, "seconds": round(r.seconds, 2),
@@ -316,26 +328,43 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[..., None]]:
     """Sub-commands defined next to the code they drive (outputs, scaffolding, updates)."""
-    from . import cli_authoring, cli_outputs
+    from . import cli_authoring, cli_maintenance, cli_outputs
 
-    return [cli_outputs.register, cli_authoring.register]
+    return [cli_outputs.register, cli_authoring.register, cli_maintenance.register]
+
+
+def signal_name(status: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(status - 128).name
+    except ValueError:
+        return f"status {status}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     args.plugin_dir = [*args.plugin_dir, *getattr(args, "plugin_dir_after", [])]
+    from .interrupt import Interrupted, handle_signals, reset
+
+    reset()  # a new command (in-process callers may run several)
     try:
-        return args.handler(args)
+        with handle_signals():  # SIGTERM stops a build like Ctrl-C: children, staging, status
+            return args.handler(args)
     except WasixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        status = exc.status if isinstance(exc, Interrupted) else 130
+        print(f"interrupted ({signal_name(status)}): nothing half-built was kept", file=sys.stderr)
+        return status
     except BrokenPipeError:  # `wasix-build … | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a write no command anticipated: still one line, with the path
+        print(f"error: {exc.filename or type(exc).__name__}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WasixError
+from .errors import WasixError, os_error
 
 
 def _build_programs(args: argparse.Namespace, what: str):
@@ -24,6 +26,20 @@ def _build_programs(args: argparse.Namespace, what: str):
     finish(failure)
 
 
+@contextmanager
+def _writing(args: argparse.Namespace, dest: Path, entry: Path | None) -> Iterator[None]:
+    """Around one output's writer: a failed write is one line naming ``dest`` (the writers
+    leave nothing half-written); a finished one is recorded as a root of its store entry."""
+    try:
+        yield
+    except OSError as exc:
+        raise os_error(exc, dest, "output", "pass --out DIR") from None
+    if entry is not None:
+        from .cli import _store
+
+        _store(args).add_root(dest, entry)
+
+
 def cmd_wasmer(args: argparse.Namespace) -> int:
     from .cli import err
     from .outputs.wasmer_pkg import write_wasmer_package
@@ -31,20 +47,27 @@ def cmd_wasmer(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     for recipe, prefix in _build_programs(args, "Wasmer packages"):
-        pkg_dir = write_wasmer_package(recipe, prefix, out, namespace=args.namespace)
+        pkg_dir = out / "pkg" / recipe.name
+        with _writing(args, pkg_dir, prefix):
+            write_wasmer_package(recipe, prefix, out, namespace=args.namespace)
         err.print(f"  → {pkg_dir}/wasmer.toml")
         if not args.no_webc:
-            webc = write_webc(pkg_dir, out / f"{recipe.name}-{recipe.version}.webc")
+            webc = out / f"{recipe.name}-{recipe.version}.webc"
+            with _writing(args, webc, prefix):
+                write_webc(pkg_dir, webc)
             err.print(f"  → {webc} ({webc.stat().st_size:,} bytes)")
     return 0
 
 
 def cmd_wheel(args: argparse.Namespace) -> int:
     from .cli import err
-    from .outputs.wheel import write_wheel
+    from .outputs.wheel import wheel_filename, write_wheel
 
     for recipe, prefix in _build_programs(args, "wheels"):
-        err.print(f"  → {write_wheel(recipe, prefix, Path(args.out) / 'wheels')}")
+        dest = Path(args.out) / "wheels" / wheel_filename(recipe)
+        with _writing(args, dest, prefix):
+            write_wheel(recipe, prefix, dest.parent)
+        err.print(f"  → {dest}")
     return 0
 
 
@@ -56,7 +79,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     wheels = out / "wheels"
     if not any(wheels.glob("*.whl")):
         raise WasixError(f"no wheels in {wheels}: run `wasix-build wheel --all` first")
-    simple = write_index(wheels, out / "simple")
+    with _writing(args, out / "simple", None):
+        simple = write_index(wheels, out / "simple")
     err.print(f"  → {simple}/index.html  (pip install --index-url {simple.absolute().as_uri()} …)", soft_wrap=True)
     return 0
 

@@ -8,7 +8,9 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,9 +18,10 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from .context import BuildContext, log_tail
-from .errors import BuildError, WasixError
+from .errors import BuildError, WasixError, os_error
 from .finalize import finalize_outputs
 from .graph import closure, dependents_count
+from .interrupt import stop_children
 from .plugins import GENERIC_PLUGINS, LoadedPlugins
 from .store import Store, build_key
 
@@ -66,6 +69,18 @@ def dependency_env(deps: dict[str, Path], base: dict[str, str]) -> dict[str, str
         "PKG_CONFIG_PATH": "",
     }
     return env
+
+
+@contextmanager
+def _stop_on_interrupt(pool: ThreadPoolExecutor) -> Iterator[None]:
+    """On Ctrl-C/SIGTERM in the main thread: start nothing more and kill the running
+    commands, so the pool's shutdown does not wait for builds to finish on their own."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_children()
+        raise
 
 
 class Engine:
@@ -144,7 +159,7 @@ class Engine:
         pending = list(order)
         running: dict[Future[BuildResult], str] = {}
 
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool, _stop_on_interrupt(pool):
             while pending or running:
                 stop = failed and not self.keep_going
                 if not stop:
@@ -163,6 +178,10 @@ class Engine:
                         done[name] = fut.result()
                     except WasixError as exc:
                         failed.append(BuildFailure(name, exc))
+                        self._block_dependents(name, pending, blocked, failed)
+                    except OSError as exc:  # the store cannot be written: say where and what to do
+                        error = os_error(exc, self.store.root, "to the store", "pass --store DIR or set $WASIX_STORE")
+                        failed.append(BuildFailure(name, BuildError(name, "store", str(error))))
                         self._block_dependents(name, pending, blocked, failed)
                     except Exception as exc:  # an engine bug: still report per package
                         failed.append(BuildFailure(name, BuildError(name, "engine", repr(exc))))
@@ -183,11 +202,12 @@ class Engine:
         self.console.print(text)
 
     def _build_one(self, recipe: Recipe, key: str, deps: dict[str, Path], ready: int) -> BuildResult:
-        hit = self.store.lookup(recipe, key)
+        damaged = lambda text: self._say(f"[yellow]warning:[/] {recipe.name}: {text}")  # noqa: E731
+        hit = self.store.lookup(recipe, key, on_damage=damaged)  # re-checks the entry's files
         if hit is not None:
             return self._cached(recipe, key, hit)
-        with self.store.lock(key):
-            hit = self.store.lookup(recipe, key)  # another process may have finished it
+        with self.store.locked(key):
+            hit = self.store.lookup(recipe, key, on_damage=damaged)  # another process may have finished it
             if hit is not None:
                 return self._cached(recipe, key, hit)
             with self._lock:
@@ -246,6 +266,9 @@ class Engine:
                     if phase == "configure":
                         ctx.build_dir.mkdir(parents=True, exist_ok=True)
                     self._call_phase(ctx, phase)
+            except KeyboardInterrupt:  # stopped (interrupt.py): nothing of this build stays
+                shutil.rmtree(work, ignore_errors=True)
+                raise
             except BuildError as exc:
                 self._note_failure(exc, work)
                 raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -48,3 +49,25 @@ class BuildError(WasixError):
                 "    " + line for line in tail.rstrip().splitlines()
             )
         super().__init__(text)
+
+
+_WHAT_TO_DO = {
+    errno.EACCES: "make it writable or choose another directory",
+    errno.EPERM: "make it writable or choose another directory",
+    errno.EROFS: "it is on a read-only file system: choose another directory",
+    errno.ENOSPC: "the disk is full: free some space and run again",
+    errno.EDQUOT: "the disk quota is exceeded: free some space and run again",
+    errno.EFBIG: "the file is larger than this process may write (ulimit -f): raise the limit",
+}
+
+
+def os_error(exc: OSError, path: Path | str, what: str, hint: str = "") -> WasixError:
+    """A one-line message for a failed write: the path, the cause and what to do.
+
+    ``what`` says whose path it is ("output", "store"); ``hint`` names the option that
+    picks another place (``--out``, ``--store``)."""
+    where = exc.filename or path
+    todo = _WHAT_TO_DO.get(exc.errno or 0, "check the path and its permissions")
+    if hint and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo += f" ({hint})"
+    return WasixError(f"cannot write {what} {where}: {exc.strerror or exc}; {todo}")

@@ -9,19 +9,21 @@ swept by the next build of the same key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
 from . import __version__
-from .fsutil import file_sha256
+from .fsutil import atomic_write_bytes, file_sha256
+from .interrupt import acquire
 from .recipe import Recipe
 
 #: Bump when the store layout or the meaning of a key changes.
@@ -71,11 +73,89 @@ class Store:
         (self.root / "locks").mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / "locks" / f"{key[:32]}.lock"))
 
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold :meth:`lock`; waiting for another process ends at once on Ctrl-C/SIGTERM."""
+        lock = self.lock(key)
+        acquire(lock)
+        try:
+            yield
+        finally:
+            lock.release()
+
     # queries ----------------------------------------------------------------------------
-    def lookup(self, recipe: Recipe, key: str) -> Path | None:
-        """The finished entry for ``key``, or None. Only complete entries exist at all."""
+    def lookup(
+        self, recipe: Recipe, key: str, on_damage: Callable[[str], None] | None = None
+    ) -> Path | None:
+        """The finished entry for ``key``, or None. Only complete entries exist at all.
+
+        An entry whose files no longer match their recorded sizes and hashes (a disk error,
+        a hand edit) is moved to ``quarantine/``, reported through ``on_damage``, and taken
+        as absent, so the caller builds it again.
+        """
         path = self.entry(recipe, key)
-        return path if (path / RECORD).is_file() else None
+        if not (path / RECORD).is_file():
+            return None
+        problems = self.verify_entry(path)
+        if not problems:
+            return path
+        moved = self.quarantine(path)
+        if on_damage is not None:
+            where = f"moved to {moved}" if moved else "already moved aside by another process"
+            on_damage(f"store entry {path} is damaged ({'; '.join(problems[:3])}); {where}, rebuilding")
+        return None
+
+    def verify_entry(self, path: Path) -> list[str]:
+        """What no longer matches the entry's record (empty: all recorded files intact).
+
+        Entries recorded before file hashes were kept have nothing to check against."""
+        try:
+            record = self.record(path)
+        except (OSError, ValueError) as exc:
+            return [f"its record {RECORD} cannot be read: {exc}"]
+        problems = []
+        for rel, (size, sha) in sorted(record.get("files", {}).items()):
+            file = path / rel
+            try:
+                actual = file.stat().st_size if not file.is_symlink() else -1
+            except OSError:
+                problems.append(f"{rel} is missing")
+                continue
+            if actual != size:
+                problems.append(f"{rel} is {actual} bytes, recorded {size}")
+            elif file_sha256(file) != sha:
+                problems.append(f"{rel} does not match its recorded sha256")
+        return problems
+
+    def quarantine(self, path: Path) -> Path | None:
+        """Move a damaged entry out of the way (kept for inspection; ``gc`` removes it)."""
+        dest = self.root / "quarantine" / f"{path.name}.{time.time_ns()}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(path, dest)
+        except FileNotFoundError:  # another process quarantined it first
+            return None
+        return dest
+
+    # roots (what gc keeps) -----------------------------------------------------------------
+    def add_root(self, output: Path, entry: Path) -> None:
+        """Note that ``output`` (a file or directory under ``--out``) was made from ``entry``.
+
+        Best effort: a store that cannot be written (read-only, shared) still serves builds;
+        without the note ``gc`` keeps the entry only among the package's latest builds."""
+        output = Path(output).absolute()
+        name = hashlib.sha256(str(output).encode()).hexdigest()[:32]
+        doc = {"output": str(output), "entry": Path(entry).name}
+        with contextlib.suppress(OSError):
+            atomic_write_bytes(self.root / "roots" / f"{name}.json", json.dumps(doc).encode())
+
+    def roots(self) -> list[tuple[Path, dict[str, str]]]:
+        """(root file, its content) of every recorded output."""
+        out = []
+        for file in sorted((self.root / "roots").glob("*.json")):
+            with contextlib.suppress(OSError, ValueError):
+                out.append((file, json.loads(file.read_text())))
+        return out
 
     def record(self, path: Path) -> dict[str, Any]:
         return json.loads((path / RECORD).read_text())
@@ -103,7 +183,8 @@ class Store:
         """Move a finished install tree into place, record last-but-one, rename last."""
         final = self.entry(recipe, key)
         staged_prefix.mkdir(parents=True, exist_ok=True)
-        doc = {"name": recipe.name, "version": recipe.version, "key": key, "engine": __version__, **record}
+        doc = {"name": recipe.name, "version": recipe.version, "key": key, "engine": __version__,
+               "files": _file_hashes(staged_prefix), **record}
         tmp_record = staged_prefix / (RECORD + ".tmp")
         tmp_record.write_text(json.dumps(doc, indent=2, sort_keys=True))
         os.replace(tmp_record, staged_prefix / RECORD)
@@ -118,3 +199,15 @@ class Store:
         if self.root.is_dir():
             shutil.rmtree(self.root)
         return count
+
+
+def _file_hashes(tree: Path) -> dict[str, list[Any]]:
+    """``relative path -> [size, sha256]`` of every regular file (what a cache hit re-checks)."""
+    out: dict[str, list[Any]] = {}
+    for dirpath, _dirs, files in os.walk(tree):
+        for name in files:
+            path = Path(dirpath) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            out[path.relative_to(tree).as_posix()] = [path.stat().st_size, file_sha256(path)]
+    return dict(sorted(out.items()))

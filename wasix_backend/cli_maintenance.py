@@ -1,0 +1,85 @@
+"""``wasix-build verify | gc``: checking and tidying the store and the source cache."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from .errors import WasixError
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)  # plain: paths must not be wrapped or marked up
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-check every store entry against its record and every cached source against its
+    pin (the name starts with its sha256), as ``nix store verify`` does."""
+    from . import paths
+    from .cli import _store
+    from .fsutil import file_sha256
+
+    store = _store(args)
+    damaged = unverifiable = 0
+    for entry in store.entries():
+        problems = store.verify_entry(entry)
+        if not problems and "files" not in store.record(entry):
+            unverifiable += 1
+        if problems:
+            damaged += 1
+            _say(f"damaged: {entry}: {'; '.join(problems)}")
+            if args.repair:
+                _say(f"  quarantined to {store.quarantine(entry)}; the next build rebuilds it")
+    sources = paths.sources_dir()
+    for file in sorted(sources.glob("*")) if sources.is_dir() else []:
+        match = re.match(r"([0-9a-f]{64})-", file.name)
+        if not match or file.suffix == ".lock" or not file.is_file():
+            continue
+        if file_sha256(file) != match.group(1):
+            damaged += 1
+            _say(f"damaged: {file}: does not match the sha256 in its name")
+            if args.repair:
+                file.unlink()
+                _say("  removed; the next build fetches it again")
+    note = f" ({unverifiable} entries from an older version have no recorded hashes)" if unverifiable else ""
+    if damaged and not args.repair:
+        raise WasixError(f"verify: {damaged} damaged item(s) in {store.root} and {sources}{note}; "
+                         "run `wasix-build verify --repair` to set them aside for rebuilding")
+    _say(f"verify: {len(store.entries())} store entries and the source cache checked, "
+              f"{damaged} damaged{' (repaired)' if damaged else ''}{note}")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from . import paths
+    from .cli import _store
+    from .gc import find_garbage, remove
+
+    if args.keep < 0:
+        raise WasixError(f"gc: --keep must be 0 or more, got {args.keep}")
+    store = _store(args)
+    sources = paths.sources_dir()
+    garbage = find_garbage(store, sources if sources.is_dir() else None, keep=args.keep)
+    removed = 0
+    for item in garbage:
+        if args.dry_run:
+            print(f"would remove {item.path}  ({item.reason})")
+        elif remove(item):
+            removed += 1
+            print(f"removed {item.path}  ({item.reason})")
+    if args.dry_run:
+        _say(f"gc: {len(garbage)} item(s) would go (dry run: nothing removed)")
+    else:
+        _say(f"gc: removed {removed} item(s)")
+    return 0
+
+
+def register(add) -> None:  # `add` is cli.make_parser's sub-command helper
+    p = add("verify", cmd_verify, "re-check store entries and cached sources against their recorded hashes")
+    p.add_argument("--store", default=None)
+    p.add_argument("--repair", action="store_true", help="quarantine damaged entries, delete damaged sources")
+    p = add("gc", cmd_gc, "remove dead staging trees, stale locks, partial downloads and unreferenced store entries")
+    p.add_argument("--store", default=None)
+    p.add_argument("--keep", type=int, default=3, help="builds of each package kept besides those dist/ outputs came from (default: 3)")
+    p.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
