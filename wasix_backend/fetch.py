@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 
 from . import __version__, paths
 from .errors import FetchError
+from .interrupt import acquire, check
 
 if TYPE_CHECKING:
     from .recipe import Source
@@ -127,6 +128,7 @@ class _Pace:
         )
 
     def advance(self, n: int) -> None:
+        check()  # Ctrl-C/SIGTERM: stop between reads, the .part file goes
         now = time.monotonic()
         if now - self.start > self.limits.deadline:
             self._over_deadline()
@@ -360,7 +362,7 @@ def _download_lock(dest: Path, what: str) -> Iterator[None]:
         holder = lock_holder(Path(lock.lock_file))
         who = f"process {holder}" if holder else "another process"
         print(f"waiting for {who} to finish downloading {what}", file=sys.stderr, flush=True)
-        lock.acquire()
+        acquire(lock)  # ends at once on Ctrl-C/SIGTERM
     try:
         yield
     finally:

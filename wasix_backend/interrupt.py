@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterator
 from types import FrameType
 
+from filelock import BaseFileLock, Timeout
+
 #: Seconds a child group gets between SIGTERM and SIGKILL.
 GRACE = 3.0
 
@@ -62,6 +64,15 @@ def check() -> None:
     """Raise :class:`Interrupted` when a stop was asked for (call between steps)."""
     if _stopping.is_set():
         raise Interrupted()
+
+
+def acquire(lock: BaseFileLock, poll: float = 0.25) -> None:
+    """Take a file lock held by another process, giving up at once on a stop."""
+    while True:
+        check()
+        with contextlib.suppress(Timeout):
+            lock.acquire(timeout=poll)
+            return
 
 
 def run_child(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
