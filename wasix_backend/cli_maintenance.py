@@ -30,7 +30,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             damaged += 1
             _say(f"damaged: {entry}: {'; '.join(problems)}")
             if args.repair:
-                _say(f"  quarantined to {store.quarantine(entry)}; the next build rebuilds it")
+                moved = store.quarantine(entry)
+                _say(f"  quarantined to {moved}; the next build rebuilds it" if moved else "  already moved aside by another process")
     sources = paths.sources_dir()
     for file in sorted(sources.glob("*")) if sources.is_dir() else []:
         match = re.match(r"([0-9a-f]{64})-", file.name)

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +91,18 @@ def find_garbage(store: Store, sources: Path | None, *, keep: int) -> list[Garba
     if sources is not None:
         for part in sorted(sources.glob(".*.part")):
             pid = _part_pid(part)
-            if pid is None or not pid_alive(pid):
+            # Partial files without a pid (older versions, other writers): only when a day old.
+            dead = not pid_alive(pid) if pid is not None else _age(part) > 86400
+            if dead:
                 out.append(Garbage(part, "partial file of a download that is no longer running"))
     return out
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _building(root: Path, key12: str) -> bool:
