@@ -95,3 +95,31 @@ def test_recipes_are_collected_through_pluggy(tmp_path) -> None:
     problems = "\n".join(map(str, loaded.errors))
     assert "'unmarked'" in problems and "without @hookimpl" in problems
     assert "'badresult'" in problems and "list of Recipe" in problems
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "problem"),
+    [
+        ({"package": {"name": "x", "version": "1", "licence": "MIT"}}, "package.licence", "did you mean 'license'?"),
+        ({"dependancies": {"build": ["ncurses"]}}, "dependancies", "did you mean 'dependencies'?"),
+        ({"build": {"configure_args": ["--disable-nls"]}}, "build.configure_args", "did you mean 'configure-args'?"),
+        ({"outputs": {"binz": ["x"]}}, "outputs.binz", "did you mean 'bin'?"),
+        ({"build": {"cmake-args": ["-DX=1"]}}, "build.cmake-args", "a setting of the cmake build system, not of 'autotools'"),
+        ({"build": {"system": "cargo", "features": "serde"}}, "build.features", "expected list of strings"),
+        ({"update": {"listing": "u", "url_template": "t"}}, "update.url_template", "did you mean 'url-template'?"),
+        ({"mytool": {"x": 1}}, "mytool", "must be claimed"),
+    ],
+)
+def test_the_schema_rejects_unknown_keys_with_the_closest_name(extra, field, problem, tmp_path) -> None:
+    data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}}
+    for key, value in extra.items():
+        data[key] = {**data.get(key, {}), **value}
+    with pytest.raises(RecipeError) as info:
+        recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path)
+    assert info.value.field == field and problem in str(info.value), str(info.value)
+
+
+def test_a_plugin_claims_its_own_table(tmp_path) -> None:
+    data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "mytool": {"anything": [1]}}
+    recipe = recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path, extra_tables=["mytool"])
+    assert recipe.extra["mytool"] == {"anything": [1]}
