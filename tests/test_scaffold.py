@@ -133,6 +133,9 @@ def test_library_scaffold(workdir: Path, wb) -> None:
         ("ncurses-6.4.tar.gz", None, "6.4"),
         ("foo-bar-v2.0.1.zip", "foo-bar", "2.0.1"),
         ("tool-1.0rc2.tgz", "tool", "1.0rc2"),
+        ("bc-1.07.1.tar.gz", "bc", "1.07.1"),  # upstream's spelling, not PEP 440's 1.7.1
+        ("bc_1.07.1.orig.tar.gz", "bc", "1.07.1"),
+        ("less-590.tar.gz", "less", "590"),
         ("noversion.tar.gz", "noversion", None),
     ],
 )

@@ -152,16 +152,16 @@ def build_wheel(
 
 
 def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:
-    from packaging.version import Version
 
     from .fetch import fetch_source
     from .gitsource import bundle_source
     from .graph import closure
     from .outputs.wheel import import_name, metadata_files
+    from .versions import pep440
 
     source_dir = Path.cwd()
     loaded, recipe = _load(source_dir)
-    base = f"{import_name(recipe)}-{Version(recipe.version)}"
+    base = f"{import_name(recipe)}-{pep440(recipe.version)}"
     staging = Path(sdist_directory) / f".{base}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     root = staging / base
