@@ -24,6 +24,7 @@ import pluggy
 
 from . import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl, hookspecs
 from .errors import PluginError, WasixError
+from .excludes import excluded
 from .paths import builtin_plugins_dir
 from .recipe import Recipe, load_recipe
 
@@ -94,10 +95,11 @@ class LoadedPlugins:
 
 
 def _plugin_files(folder: Path) -> list[Path]:
-    skip = {"__pycache__", "tests", "build", "dist", ".pytest_cache"}
     out = []
     for path in folder.rglob("*"):
-        if path.is_file() and not skip.intersection(path.relative_to(folder).parts) and path.suffix not in {".pyc", ".whl"}:
+        rel = path.relative_to(folder)
+        # Tests do not change what is built; caches and build output are not the plugin.
+        if path.is_file() and rel.parts[0] != "tests" and not excluded(rel):
             out.append(path)
     return out
 
