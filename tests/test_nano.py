@@ -207,7 +207,7 @@ def test_wasmer_package_webc_wheel_and_index_of_nano(built, tmp_path, monkeypatc
     out = tmp_path / "dist"
     assert main(["wasmer", "nano", "--out", str(out)]) == 0
     assert "GNU nano, version 7.2" in run(out / "pkg" / "nano", ["--version"], command="nano").text
-    webc = (out / "nano-7.2.webc").read_bytes()
+    webc = (out / "nano-7.2.0.webc").read_bytes()  # named by the manifest's SemVer (wasix_backend.versions)
     assert "GNU nano, version 7.2" in run(webc, ["--version"], command="nano").text
     assert main(["wheel", "nano", "--out", str(out)]) == 0
     assert (out / "wheels" / "wasix_nano-7.2-py3-none-any.whl").is_file()

@@ -70,3 +70,56 @@ def test_plugin_dir_may_be_one_plugin_folder(tmp_path) -> None:
 def test_builtin_plugins_load_cleanly() -> None:
     loaded = load_plugins(entry_points=False)
     assert not loaded.errors, loaded.errors
+
+
+def test_a_misspelt_hook_is_an_error_naming_the_plugin_and_the_right_name(tmp_path) -> None:
+    write_plugin(tmp_path, "good", GOOD)
+    write_plugin(tmp_path, "typo", GOOD.replace("good", "typo"),
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef configur(ctx):\n    return True\n")
+    loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
+    assert set(loaded.recipes) == {"good"}  # the broken plugin does not half-load
+    problems = "\n".join(map(str, loaded.errors))
+    assert "'typo'" in problems and "'configur'" in problems and "did you mean 'configure'" in problems
+    assert "plugin.py:2" in problems
+
+
+def test_recipes_are_collected_through_pluggy(tmp_path) -> None:
+    # Without @hookimpl pluggy never calls it: say so rather than load nothing silently.
+    write_plugin(tmp_path, "unmarked", GOOD.replace("good", "unmarked"),
+                 "from pathlib import Path\nfrom wasix_backend.recipe import load_recipe\n"
+                 "def recipes():\n    return [load_recipe(Path(__file__).with_name('recipe.toml'))]\n")
+    write_plugin(tmp_path, "badresult", GOOD.replace("good", "badresult"),
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef recipes():\n    return ['not a recipe']\n")
+    loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
+    assert not loaded.recipes
+    problems = "\n".join(map(str, loaded.errors))
+    assert "'unmarked'" in problems and "without @hookimpl" in problems
+    assert "'badresult'" in problems and "list of Recipe" in problems
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "problem"),
+    [
+        ({"package": {"name": "x", "version": "1", "licence": "MIT"}}, "package.licence", "did you mean 'license'?"),
+        ({"dependancies": {"build": ["ncurses"]}}, "dependancies", "did you mean 'dependencies'?"),
+        ({"build": {"configure_args": ["--disable-nls"]}}, "build.configure_args", "did you mean 'configure-args'?"),
+        ({"outputs": {"binz": ["x"]}}, "outputs.binz", "did you mean 'bin'?"),
+        ({"build": {"cmake-args": ["-DX=1"]}}, "build.cmake-args", "a setting of the cmake build system, not of 'autotools'"),
+        ({"build": {"system": "cargo", "features": "serde"}}, "build.features", "expected list of strings"),
+        ({"update": {"listing": "u", "url_template": "t"}}, "update.url_template", "did you mean 'url-template'?"),
+        ({"mytool": {"x": 1}}, "mytool", "must be claimed"),
+    ],
+)
+def test_the_schema_rejects_unknown_keys_with_the_closest_name(extra, field, problem, tmp_path) -> None:
+    data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}}
+    for key, value in extra.items():
+        data[key] = {**data.get(key, {}), **value}
+    with pytest.raises(RecipeError) as info:
+        recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path)
+    assert info.value.field == field and problem in str(info.value), str(info.value)
+
+
+def test_a_plugin_claims_its_own_table(tmp_path) -> None:
+    data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "mytool": {"anything": [1]}}
+    recipe = recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path, extra_tables=["mytool"])
+    assert recipe.extra["mytool"] == {"anything": [1]}

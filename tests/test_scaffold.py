@@ -133,6 +133,9 @@ def test_library_scaffold(workdir: Path, wb) -> None:
         ("ncurses-6.4.tar.gz", None, "6.4"),
         ("foo-bar-v2.0.1.zip", "foo-bar", "2.0.1"),
         ("tool-1.0rc2.tgz", "tool", "1.0rc2"),
+        ("bc-1.07.1.tar.gz", "bc", "1.07.1"),  # upstream's spelling, not PEP 440's 1.7.1
+        ("bc_1.07.1.orig.tar.gz", "bc", "1.07.1"),
+        ("less-590.tar.gz", "less", "590"),
         ("noversion.tar.gz", "noversion", None),
     ],
 )
@@ -167,16 +170,37 @@ def _doc_block(text: str, after: str, lang: str) -> str:
 @pytest.mark.slow
 @pytest.mark.skipif(not apt_uris(), reason="no apt URIs configured: GNU Hello comes from the Debian pool")
 def test_the_worked_example_of_the_docs_builds_and_runs(workdir: Path, wb, capsys) -> None:
-    """docs/plugins.md's GNU Hello example, step by step, with the docs' own code blocks."""
+    """docs/plugins.md's GNU Hello example, step by step, with the docs' own code blocks: a library
+    with headers in a sub-directory (ncursesw), a host-side helper program and a patch."""
     docs = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    example = docs[docs.index("## Worked example"):]
     url = pool_urls("hello", "hello_2.10.orig.tar.gz")[0]
     assert wb("new", "hello", "--from-url", url) == 0
     folder = workdir / "plugins" / "hello"
     assert load_recipe(folder / "recipe.toml").build_system == "autotools"
     pinned = load_recipe(folder / "recipe.toml").sources[0].sha256
-    (folder / "recipe.toml").write_text(_doc_block(docs, "**2. Edit", "toml"))
-    assert load_recipe(folder / "recipe.toml").sources[0].sha256 == pinned  # the docs pin what `new` computed
-    (folder / "plugin.py").write_text(_doc_block(docs, "**3. A hook", "python"))
+    (folder / "recipe.toml").write_text(_doc_block(example, "**2. Edit", "toml"))
+    recipe = load_recipe(folder / "recipe.toml")
+    assert recipe.sources[0].sha256 == pinned  # the docs pin what `new` computed
+    assert [d.name for d in recipe.build_deps] == ["ncurses"]
+    assert any("{dep:ncurses}/include/ncursesw" in a for a in recipe.build["configure-args"])
+    (folder / "patches" / "0001-centre-and-languages.patch").write_text(_doc_block(example, "**3. A patch", "diff"))
+    (folder / "tools").mkdir()
+    (folder / "tools" / "mkgreetings.c").write_text(_doc_block(example, "**4. A helper", "c"))
+    (folder / "tools" / "greetings.txt").write_text(_doc_block(example, "and its input", "text"))
+    (folder / "plugin.py").write_text(_doc_block(example, "**5. Hooks", "python"))
     assert wb("build", "hello", "--plugin-dir", "plugins") == 0
-    assert run(Path("dist/bin/hello.wasm"), ["-g", "Hi from WASIX"]).text == "Hi from WASIX\n"
-    assert run(Path("dist/bin/hello.wasm"), ["--version"]).text.startswith("hello (GNU Hello) 2.10\n")
+    hello = Path("dist/bin/hello.wasm")
+    assert run(hello, ["-g", "Hi from WASIX"]).text == "Hi from WASIX\n"
+    assert run(hello, ["--version"]).text.startswith("hello (GNU Hello) 2.10\n")
+    # The table the host-side helper generated, compiled in through the patch:
+    assert run(hello, ["-l", "de"]).text == "Hallo, Welt!\n"
+    assert run(hello, ["-l", "es"], env={"LC_ALL": "C.UTF-8"}).text == "\u00a1Hola, mundo!\n"
+    missing = run(hello, ["-l", "xx"])
+    assert missing.exit_code == 1 and "no greeting in language 'xx'" in missing.stderr.decode()
+    # ncursesw's terminfo, found through the sub-directory: the width from COLUMNS, else the terminal's 80.
+    assert run(hello, ["-c", "-l", "fr"], env={"TERM": "xterm", "COLUMNS": "40"}).text == " " * 10 + "Bonjour, le monde !\n"
+    assert run(hello, ["-c"], env={"TERM": "xterm"}).text == " " * 33 + "Hello, world!\n"
+    # The docs' interactive session says the same.
+    for line in ('\'Hallo, Welt!\\n\'', "'          Bonjour, le monde !\\n'"):
+        assert line in example

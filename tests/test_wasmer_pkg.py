@@ -173,3 +173,25 @@ def test_semver(pep440, expected):
     from wasix_backend.outputs.wasmer_pkg import semver
 
     assert semver(pep440) == expected
+
+
+# WASIX's own getcwd (wasix_32v1), which wasix-libc's getcwd and relative paths use.
+GETCWD_C = r"""
+#include <stdio.h>
+#include <stdint.h>
+__attribute__((import_module("wasix_32v1"), import_name("getcwd")))
+uint16_t wasix_getcwd(char *buf, uint32_t *len);
+int main(void) { char b[256]; uint32_t n = sizeof b;
+  if (wasix_getcwd(b, &n)) return 1; printf("%.*s\n", (int)n, b); return 0; }
+"""
+
+
+def test_programs_start_in_workspace_unless_told_otherwise(tmp_path) -> None:
+    """docs/plugins.md: the working directory is /workspace (runtime.run's default ``cwd``)."""
+    from wasix_backend.toolchain import select_toolchain
+
+    (tmp_path / "g.c").write_text(GETCWD_C)
+    tc = select_toolchain()
+    subprocess.run([str(tc.tool("wasixcc")), "-O2", "g.c", "-o", "g.wasm"], cwd=tmp_path, env={**os.environ, **tc.env()}, check=True)
+    assert run(tmp_path / "g.wasm").text.rstrip("\0\n") == "/workspace"
+    assert run(tmp_path / "g.wasm", cwd="/tmp").text.rstrip("\0\n") == "/tmp"

@@ -45,6 +45,16 @@ def cmd_update(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_self_wheel(args: argparse.Namespace) -> int:
+    from .cli import err
+    from .selfwheel import write_self_wheel
+
+    wheel = write_self_wheel(Path(args.dir))
+    err.print(f"[green]✓[/] wrote {wheel}")
+    err.print(f"  build a plugin distribution with it: pip wheel --find-links {args.dir} plugins/NAME")
+    return 0
+
+
 def register(add) -> None:  # `add`: the helper of cli.make_parser
     from .recipe import BUILD_SYSTEMS  # not .scaffold: every command would pay for its imports
 
@@ -59,3 +69,5 @@ def register(add) -> None:  # `add`: the helper of cli.make_parser
     p = add("update", cmd_update, "look for newer upstream releases ([update] tables) and rewrite the pins")
     p.add_argument("names", nargs="*", metavar="NAME", help="default: every recipe with an [update] table")
     p.add_argument("--check", action="store_true", help="only report; change nothing")
+    p = add("self-wheel", cmd_self_wheel, "write wasix-backend's own wheel into DIR (pip wheel --find-links DIR plugins/NAME)")
+    p.add_argument("dir", metavar="DIR")

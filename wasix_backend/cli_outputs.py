@@ -44,6 +44,7 @@ def cmd_wasmer(args: argparse.Namespace) -> int:
     from .cli import err
     from .outputs.wasmer_pkg import write_wasmer_package
     from .outputs.webc import write_webc
+    from .versions import webc_filename
 
     out = Path(args.out)
     for recipe, prefix in _build_programs(args, "Wasmer packages"):
@@ -52,7 +53,7 @@ def cmd_wasmer(args: argparse.Namespace) -> int:
             write_wasmer_package(recipe, prefix, out, namespace=args.namespace)
         err.print(f"  → {pkg_dir}/wasmer.toml")
         if not args.no_webc:
-            webc = out / f"{recipe.name}-{recipe.version}.webc"
+            webc = out / webc_filename(recipe.name, recipe.version)
             with _writing(args, webc, prefix):
                 write_webc(pkg_dir, webc)
             err.print(f"  → {webc} ({webc.stat().st_size:,} bytes)")
@@ -88,7 +89,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def register(add) -> None:  # `add` is cli.make_parser's sub-command helper
     from .cli import _build_opts
 
-    p = add("wasmer", cmd_wasmer, "Wasmer packages: OUT/pkg/NAME/wasmer.toml and OUT/NAME-VERSION.webc")
+    p = add("wasmer", cmd_wasmer, "Wasmer packages: OUT/pkg/NAME/wasmer.toml and OUT/NAME-SEMVER.webc")
     _build_opts(p)
     p.add_argument("--namespace", default=None, help="package owner (default: the recipe's, else 'wasmer')")
     p.add_argument("--no-webc", action="store_true", help="only the package directory")

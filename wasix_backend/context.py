@@ -14,10 +14,21 @@ from typing import TYPE_CHECKING
 
 from .errors import BuildError
 from .interrupt import run_child
+from .logsummary import summarize
 
 if TYPE_CHECKING:
     from .recipe import Recipe
     from .toolchain import Toolchain
+
+
+#: Placeholders filled in by :meth:`BuildContext.expand` (docs/plugins.md's table comes from here).
+PLACEHOLDERS = {
+    "prefix": "the package's final install prefix (what `--prefix` gets)",
+    "host": "the toolchain's `--host` triple (`wasm32-wasi`)",
+    "build_cc": "a C compiler for programs that run on the build machine (code generators); also `$CC_FOR_BUILD`",
+    "jobs": "the number of parallel jobs of this build",
+    "dep:NAME": "the install prefix of dependency `NAME` (headers in `{dep:NAME}/include`, libraries in `{dep:NAME}/lib`)",
+}
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -98,33 +109,32 @@ class BuildContext:
             finally:
                 self.subprocess_seconds += time.perf_counter() - start
         if check and proc.returncode != 0:
-            raise BuildError(
-                self.recipe.name,
-                self.phase,
-                f"`{' '.join(argv[:4])}{' …' if len(argv) > 4 else ''}` exited with status {proc.returncode}",
-                self.log_file,
-                log_tail(self.log_file) if self.log_file else "",
-            )
+            raise self._error(f"`{' '.join(argv[:4])}{' …' if len(argv) > 4 else ''}` exited with status {proc.returncode}")
         return proc.returncode
 
     def expand(self, text: str) -> str:
-        """Fill recipe placeholders: ``{prefix}``, ``{host}``, ``{build_cc}``, ``{jobs}`` and
-        ``{dep:NAME}`` (a dependency's install prefix). Unknown ones are an error."""
+        """Fill the recipe placeholders of :data:`PLACEHOLDERS`; an unknown one is an error."""
 
         def sub(match: re.Match[str]) -> str:
             key = match.group(1)
             if key.startswith("dep:"):
                 if key[4:] not in self.deps:
-                    raise self.fail(f"{{{key}}}: {key[4:]!r} is not a dependency of {self.recipe.name}")
+                    known = ", ".join(sorted(self.deps)) or "none"
+                    raise self.fail(f"{{{key}}}: {key[4:]!r} is not a dependency of {self.recipe.name} (its dependencies: {known})")
                 return str(self.deps[key[4:]])
             values = {"prefix": self.prefix, "host": self.toolchain.host, "build_cc": self.toolchain.build_cc, "jobs": self.jobs}
             if key not in values:
-                raise self.fail(f"unknown placeholder {{{key}}} (known: prefix, host, build_cc, jobs, dep:NAME)")
+                raise self.fail(f"unknown placeholder {{{key}}} (known: {', '.join(PLACEHOLDERS)})")
             return str(values[key])
 
         return re.sub(r"\{([a-z_]+(?::[a-z0-9._-]+)?)\}", sub, text)
 
     def fail(self, message: str) -> BuildError:
-        """A :class:`BuildError` for this package and phase (raise it)."""
-        return BuildError(self.recipe.name, self.phase, message, self.log_file,
-                          log_tail(self.log_file) if self.log_file else "")
+        """A :class:`BuildError` for this package and phase (raise it), with the log's summary."""
+        return self._error(message)
+
+    def _error(self, message: str) -> BuildError:
+        if self.log_file is None:
+            return BuildError(self.recipe.name, self.phase, message)
+        summary = summarize(self.log_file, phase=self.phase, build_dir=self.build_dir)
+        return BuildError(self.recipe.name, self.phase, message, self.log_file, "\n".join(summary.tail), summary.text())

@@ -38,13 +38,15 @@ class BuildError(WasixError):
     """A build phase failed. Names the package, the phase and the log file."""
 
     def __init__(
-        self, package: str, phase: str, message: str, log: Path | None = None, tail: str = ""
+        self, package: str, phase: str, message: str, log: Path | None = None, tail: str = "", details: str = ""
     ) -> None:
-        self.package, self.phase, self.log, self.tail = package, phase, log, tail
+        self.package, self.phase, self.log, self.tail, self.details = package, phase, log, tail, details
         text = f"{package}: {phase} failed: {message}"
         if log is not None:
             text += f"\n  log: {log}"
-        if tail:
+        if details:  # already laid out (first errors, config.log, tail): see logsummary
+            text += "\n" + "\n".join("  " + line for line in details.rstrip().splitlines())
+        elif tail:
             text += "\n  last lines of the log:\n" + "\n".join(
                 "    " + line for line in tail.rstrip().splitlines()
             )

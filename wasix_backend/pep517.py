@@ -30,6 +30,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .excludes import copytree_ignore, excluded
+
 __all__ = [
     "build_sdist",
     "build_wheel",
@@ -41,7 +43,7 @@ __all__ = [
 _PKG = Path(__file__).resolve().parent
 #: Not needed to *build*: the runtime (tests, launcher) and the inspector.
 _RUNTIME_ONLY = {"wasmer-sdk", "wasmtime"}
-_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "dist", ".pytest_cache", "_backend", "*.egg-info")
+_SKIP = copytree_ignore
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -79,7 +81,7 @@ def _plugin_payload(source_dir: Path) -> tuple[dict[str, bytes], dict[str, str]]
         files[f"{package}/__init__.py"] = b""
         for path in sorted(source_dir.rglob("*")):
             rel = path.relative_to(source_dir)
-            if path.is_file() and not _SKIP(str(path.parent), [path.name]) and not set(rel.parts) & {"tests", "__pycache__", "_backend"} and rel.parts[0] != "pyproject.toml":
+            if path.is_file() and not excluded(rel) and rel.parts[0] not in ("tests", "pyproject.toml"):
                 files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
     return files, dict(entry_points)
 
@@ -152,16 +154,16 @@ def build_wheel(
 
 
 def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:
-    from packaging.version import Version
 
     from .fetch import fetch_source
     from .gitsource import bundle_source
     from .graph import closure
     from .outputs.wheel import import_name, metadata_files
+    from .versions import pep440
 
     source_dir = Path.cwd()
     loaded, recipe = _load(source_dir)
-    base = f"{import_name(recipe)}-{Version(recipe.version)}"
+    base = f"{import_name(recipe)}-{pep440(recipe.version)}"
     staging = Path(sdist_directory) / f".{base}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     root = staging / base

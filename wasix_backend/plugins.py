@@ -8,6 +8,7 @@ others.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.metadata
@@ -23,6 +24,7 @@ import pluggy
 
 from . import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl, hookspecs
 from .errors import PluginError, WasixError
+from .excludes import excluded
 from .paths import builtin_plugins_dir
 from .recipe import Recipe, load_recipe
 
@@ -93,10 +95,11 @@ class LoadedPlugins:
 
 
 def _plugin_files(folder: Path) -> list[Path]:
-    skip = {"__pycache__", "tests", "build", "dist", ".pytest_cache"}
     out = []
     for path in folder.rglob("*"):
-        if path.is_file() and not skip.intersection(path.relative_to(folder).parts) and path.suffix not in {".pyc", ".whl"}:
+        rel = path.relative_to(folder)
+        # Tests do not change what is built; caches and build output are not the plugin.
+        if path.is_file() and rel.parts[0] != "tests" and not excluded(rel):
             out.append(path)
     return out
 
@@ -190,11 +193,17 @@ def load_plugins(
         except BaseException as exc:  # sys.exit() or any BaseException at import: report, go on
             loaded.errors.append(_error(name, f"({origin}) failed to load", exc))
             continue
+        unknown = _unknown_hooks(pm, plugin)
+        if unknown:
+            # As pytest's check_pending: a misspelt hook would otherwise never run, silently.
+            pm.unregister(plugin)
+            loaded.errors.append(PluginError(f"plugin {name!r} ({origin}) failed to load: {unknown}"))
+            continue
         loaded.origins[name] = origin
         loaded.files[name] = files
         loaded.package_plugins.append(plugin)
         try:
-            declared = _declared_recipes(plugin, source if isinstance(source, Path) else None)
+            declared = _declared_recipes(pm, plugin, source if isinstance(source, Path) else None)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
@@ -209,16 +218,48 @@ def load_plugins(
                 continue
             loaded.recipes[recipe.name] = replace(recipe, plugin=name)
             loaded.owners[recipe.name] = plugin
+    pm.check_pending()  # every plugin left registered was checked above: this cannot fail
     return loaded
 
 
-def _declared_recipes(plugin: object, folder: Path | None) -> list[Recipe]:
-    hook = getattr(plugin, "recipes", None)
-    if hook is not None:
-        result = hook()
-        if not isinstance(result, list | tuple) or not all(isinstance(r, Recipe) for r in result):
-            raise PluginError("recipes() must return a list of Recipe objects")
-        return list(result)
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
+    """'' when every ``@hookimpl`` of ``plugin`` has a spec, else what is wrong and the fix."""
+    known = sorted(n for n in dir(hookspecs) if isinstance(getattr(pm.hook, n, None), pluggy.HookCaller) and getattr(pm.hook, n).has_spec())
+    problems = []
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and not impl.optionalhook:
+                close = difflib.get_close_matches(caller.name, known, n=1)
+                where = _where(impl.function)
+                hint = f"did you mean {close[0]!r}?" if close else f"hooks are: {', '.join(known)}"
+                problems.append(f"@hookimpl {caller.name!r}{where} is not a wasix-backend hook ({hint})")
+    return "; ".join(problems)
+
+
+def _where(function: object) -> str:
+    code = getattr(function, "__code__", None)
+    return f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+
+
+def _declared_recipes(pm: pluggy.PluginManager, plugin: object, folder: Path | None) -> list[Recipe]:
+    """The plugin's ``recipes()`` results, called through pluggy (only this plugin's hook).
+
+    A plugin without the hook declares the ``recipe.toml`` beside it (a folder, or an installed
+    package's directory).
+    """
+    impls = [i for i in pm.hook.recipes.get_hookimpls() if i.plugin is plugin]
+    if impls:
+        others = [p for p in pm.get_plugins() if p is not plugin]
+        declared: list[Recipe] = []
+        for result in pm.subset_hook_caller("recipes", remove_plugins=others)():
+            if not isinstance(result, list | tuple) or not all(isinstance(r, Recipe) for r in result):
+                raise PluginError("recipes() must return a list of Recipe objects")
+            declared += result
+        return declared
+    if callable(getattr(plugin, "recipes", None)):
+        raise PluginError("has a function recipes() without @hookimpl: mark it `@wasix_backend.hookimpl`")
     if folder is None and getattr(plugin, "__file__", None):  # an installed plugin package
         folder = Path(plugin.__file__).parent  # type: ignore[attr-defined]
     if folder is not None and (folder / "recipe.toml").is_file():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,11 +18,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import schema
 from .errors import RecipeError
+from .schema import BUILD_SYSTEMS, check_table, unknown_key
+
+__all__ = ["BUILD_SYSTEMS", "KINDS", "Dependency", "Recipe", "Source", "load_recipe", "recipe_from_dict"]
 
 Kind = Literal["program", "library"]
 KINDS = ("program", "library")
-BUILD_SYSTEMS = ("autotools", "make", "cmake", "cargo", "none")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 #: A full commit id: SHA-1 (40 hex) or SHA-256 (64 hex) repositories. Nothing shorter.
@@ -219,10 +223,7 @@ def _parse_git_source(plugin: str, where: str, table: dict[str, Any]) -> Source:
 def _parse_source(plugin: str, i: int, table: Any) -> Source:
     where = f"source[{i}]"
     _expect(plugin, where, table, dict)
-    known = {"url", "urls", "sha256", "file", "debian", "subdir", "strip", "git", "rev"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise RecipeError(plugin, f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(known))})")
+    check_table(plugin, where, table, schema.SOURCE)
     is_git = "git" in table or "rev" in table
     if is_git and "sha256" in table:
         raise RecipeError(plugin, where, "give either `sha256` (an archive) or `git` + `rev` (a commit), not both")
@@ -274,13 +275,39 @@ def _is_plain_file_name(name: str) -> bool:
     )
 
 
-def recipe_from_dict(data: dict[str, Any], *, plugin: str, plugin_dir: Path | None = None) -> Recipe:
+def _check_build(plugin: str, build: dict[str, Any], system: str) -> None:
+    """``[build]`` holds the shared keys and the chosen build system's own, nothing else."""
+    own = schema.BUILD_SYSTEM_FIELDS[system]
+    for key in build:
+        if schema.BUILD_COMMON.get(key) is None and own.get(key) is None:
+            elsewhere = [s for s, sec in schema.BUILD_SYSTEM_FIELDS.items() if sec.get(key) is not None]
+            if elsewhere:
+                raise RecipeError(plugin, f"build.{key}", f"is a setting of the {' and '.join(elsewhere)} build system, not of {system!r}")
+            raise unknown_key(plugin, "build", key, [*schema.BUILD_COMMON.names(), *own.names()], f"(system {system!r})")
+    check_table(plugin, "build", build, schema.BUILD_COMMON, own)
+
+
+def recipe_from_dict(
+    data: dict[str, Any], *, plugin: str, plugin_dir: Path | None = None, extra_tables: Iterable[str] = ()
+) -> Recipe:
     """Validate a recipe's TOML data and build a :class:`Recipe`.
 
+    Every key must be declared in :mod:`wasix_backend.schema`; ``extra_tables`` names the
+    top-level tables the calling plugin claims for itself (kept verbatim in ``extra``).
     Raises :class:`RecipeError` naming ``plugin``, the offending field and the problem.
     """
+    claimed = set(extra_tables)
+    for key in data:
+        if schema.TOP.get(key) is None and key not in claimed:
+            raise unknown_key(plugin, "", key, [*schema.TOP.names(), *claimed],
+                              "(a plugin's own table must be claimed: load_recipe(path, extra_tables=[NAME]))")
+    check_table(plugin, "", {k: v for k, v in data.items() if k not in claimed}, schema.TOP)
+    for name, section in schema.EXTRA_TABLES.items():
+        if name in data and name not in claimed:
+            check_table(plugin, name, data[name], section)
+    known_top = set(schema.TOP.names()) - set(schema.EXTRA_TABLES)
     pkg = _expect(plugin, "package", data.get("package"), dict)
-    known_top = {"package", "source", "dependencies", "build", "outputs", "patches"}
+    check_table(plugin, "package", pkg, schema.PACKAGE)
     name = _expect(plugin, "package.name", pkg.get("name"), str)
     if not _NAME_RE.match(name):
         raise RecipeError(plugin, "package.name", f"{name!r} must be lower-case letters, digits, '.', '-' or '_'")
@@ -298,6 +325,7 @@ def recipe_from_dict(data: dict[str, Any], *, plugin: str, plugin_dir: Path | No
     )
 
     deps = _expect(plugin, "dependencies", data.get("dependencies", {}), dict)
+    check_table(plugin, "dependencies", deps, schema.DEPENDENCIES)
     build_deps = _parse_deps(plugin, "dependencies.build", deps.get("build", []))
     run_deps = _parse_deps(plugin, "dependencies.run", deps.get("run", []))
     if name in {d.name for d in build_deps + run_deps}:
@@ -307,8 +335,10 @@ def recipe_from_dict(data: dict[str, Any], *, plugin: str, plugin_dir: Path | No
     system = _expect(plugin, "build.system", build.pop("system", "autotools"), str)
     if system not in BUILD_SYSTEMS:
         raise RecipeError(plugin, "build.system", f"{system!r} is not one of {', '.join(BUILD_SYSTEMS)}")
+    _check_build(plugin, build, system)
 
     outputs = _expect(plugin, "outputs", data.get("outputs", {}), dict)
+    check_table(plugin, "outputs", outputs, schema.OUTPUTS)
     binaries = _str_list(plugin, "outputs.bin", outputs.get("bin", []))
     if kind == "program" and not binaries:
         raise RecipeError(plugin, "outputs.bin", "a program must name at least one binary")
@@ -352,8 +382,11 @@ def recipe_from_dict(data: dict[str, Any], *, plugin: str, plugin_dir: Path | No
     )
 
 
-def load_recipe(path: Path | str, *, plugin: str | None = None) -> Recipe:
-    """Load ``recipe.toml`` (patches resolve relative to its folder)."""
+def load_recipe(path: Path | str, *, plugin: str | None = None, extra_tables: Iterable[str] = ()) -> Recipe:
+    """Load ``recipe.toml`` (patches resolve relative to its folder).
+
+    ``extra_tables``: top-level tables this plugin reads itself (any other unknown one is an error).
+    """
     path = Path(path)
     plugin = plugin or path.parent.name
     try:
@@ -362,4 +395,4 @@ def load_recipe(path: Path | str, *, plugin: str | None = None) -> Recipe:
         raise RecipeError(plugin, "recipe.toml", f"no such file: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(plugin, "recipe.toml", f"not valid TOML: {exc}") from None
-    return recipe_from_dict(data, plugin=plugin, plugin_dir=path.parent)
+    return recipe_from_dict(data, plugin=plugin, plugin_dir=path.parent, extra_tables=extra_tables)

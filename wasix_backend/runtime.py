@@ -14,6 +14,10 @@ from pathlib import Path
 
 from platformdirs import user_cache_path
 
+#: The guest working directory programs start in: where ``files`` usually go. The SDK's own
+#: default is ``/``, which would make ``files={"/workspace/in.txt": …}`` + ``args=["in.txt"]`` fail.
+GUEST_CWD = "/workspace"
+
 
 def wasmer_cache_dir() -> Path:
     """Where Wasmer keeps compiled modules (so a second run of a module starts fast)."""
@@ -41,7 +45,7 @@ async def run_async(
     stdin: bytes | None = None,
     files: Mapping[str, bytes | str] | None = None,
     env: Mapping[str, str] | None = None,
-    cwd: str | None = None,
+    cwd: str | None = GUEST_CWD,
     read_back: Sequence[str] = (),
     timeout: float = 120.0,
 ) -> RunResult:
@@ -50,6 +54,8 @@ async def run_async(
     ``files`` are written into the sandbox first (guest absolute paths, e.g.
     ``/workspace/a.txt``); ``read_back`` lists guest paths whose contents are returned.
     ``command`` picks a named command of a package; the default is its entrypoint.
+    The program starts in ``cwd``, by default :data:`GUEST_CWD` (``/workspace``), so relative
+    paths name the files given there; ``cwd=None`` leaves the sandbox's own default, ``/``.
     """
     from wasmer_sdk import Wasmer
 

@@ -58,10 +58,12 @@ class SourceInfo:
 
 # --------------------------------------------------------------------------- archives
 def version_from_filename(filename: str, name: str | None = None) -> str | None:
-    """The PEP 440 version in an archive name (``nano-7.2.tar.xz`` → ``7.2``), or None.
+    """The version in an archive name as upstream writes it (``bc-1.07.1.tar.gz`` → ``1.07.1``,
+    not PEP 440's normalised ``1.7.1``: it is what the program prints), or None.
 
-    Debian's ``NAME_VERSION.orig.tar.*`` works too; a suffix that is not PEP 440
-    (``1.2.13.dfsg``) is cut back to its numeric part.
+    Debian's ``NAME_VERSION.orig.tar.*`` works too; a suffix that PEP 440 cannot read
+    (``1.2.13.dfsg``) is cut back to its numeric part. Each output derives its own spelling
+    (:mod:`wasix_backend.versions`).
     """
     stem = filename
     for suffix in _ARCHIVE_SUFFIXES:
@@ -78,7 +80,8 @@ def version_from_filename(filename: str, name: str | None = None) -> str | None:
         candidate = match.group(1)
     candidate = candidate.removeprefix("v")
     try:
-        return str(Version(candidate))
+        Version(candidate)
+        return candidate
     except InvalidVersion:
         numeric = re.match(r"\d+(?:\.\d+)*", candidate)
         return numeric.group(0) if numeric else None

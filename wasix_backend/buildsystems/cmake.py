@@ -176,7 +176,7 @@ def configure(ctx: BuildContext) -> bool | None:
         "BUILD_SHARED_LIBS": False,
         "CMAKE_BUILD_TYPE": build_type,
     })
-    args = [str(a) for a in build.get("cmake-args", [])]
+    args = [ctx.expand(str(a)) for a in build.get("cmake-args", [])]  # placeholders, as autotools
     tc = toolchain_file(ctx, ctx.build_dir)
     ctx.state["cmake"] = cmake.cmake_path
     ctx.log.info("CMake %s at %s; toolchain file %s", cmake.version, cmake.cmake_path, tc)

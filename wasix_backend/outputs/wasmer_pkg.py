@@ -14,6 +14,7 @@ import tomlkit
 from ..errors import WasixError
 from ..fsutil import make_temp_dir, replace_dir
 from ..recipe import Recipe
+from ..versions import semver
 
 WASI_RUNNER = "https://webc.org/runner/wasi"
 DEFAULT_NAMESPACE = "wasmer"
@@ -35,36 +36,6 @@ def package_commands(recipe: Recipe, prefix: Path) -> dict[str, str]:
     if commands:
         return commands
     return {p.stem: p.stem for p in sorted((prefix / "bin").glob("*.wasm"))}
-
-
-def semver(version: str) -> str:
-    """A PEP 440 version as the SemVer wasmer insists on: ``7.2`` -> ``7.2.0``.
-
-    Pre-releases become ``-alpha.N``/``-beta.N``/``-rc.N`` (``.dev`` -> ``-dev.N``); release
-    parts past the third, post-releases and local labels go into build metadata.
-    """
-    from packaging.version import Version
-
-    v = Version(version)
-    release = list(v.release) + [0] * (3 - len(v.release))
-    text = ".".join(str(n) for n in release[:3])
-    pre = []
-    if v.pre:
-        pre.append(f"{dict(a='alpha', b='beta', rc='rc')[v.pre[0]]}.{v.pre[1]}")
-    if v.dev is not None:
-        pre.append(f"dev.{v.dev}")
-    build = [str(n) for n in release[3:]]
-    if v.post is not None:
-        build.append(f"post.{v.post}")
-    if v.local:
-        build.append(v.local.replace("_", ".").replace("-", "."))
-    if v.epoch:
-        build.append(f"epoch.{v.epoch}")
-    if pre:
-        text += "-" + ".".join(pre)
-    if build:
-        text += "+" + ".".join(build)
-    return text
 
 
 def _description(recipe: Recipe) -> str:

@@ -24,6 +24,7 @@ from .. import ENTRY_POINT_GROUP
 from ..errors import WasixError
 from ..fsutil import atomic_write_bytes
 from ..recipe import Recipe
+from ..versions import pep440
 from .wasmer_pkg import package_commands
 
 #: The launcher's runtime; the SDK publishes wheels for Linux and macOS only.
@@ -44,9 +45,7 @@ def import_name(recipe: Recipe) -> str:
 
 def wheel_filename(recipe: Recipe) -> str:
     """``wasix_NAME-VERSION-py3-none-any.whl`` (distribution name escaped per the spec)."""
-    from packaging.version import Version
-
-    return f"{import_name(recipe)}-{Version(recipe.version)}-py3-none-any.whl"
+    return f"{import_name(recipe)}-{pep440(recipe.version)}-py3-none-any.whl"
 
 
 def _record_hash(data: bytes) -> str:
@@ -60,13 +59,11 @@ _METADATA_POLICY = email.policy.EmailPolicy(utf8=True, max_line_length=0, linese
 
 
 def _metadata(recipe: Recipe, commands: dict[str, str]) -> str:
-    from packaging.version import Version
-
     msg = email.message.EmailMessage(policy=_METADATA_POLICY)
     headers: list[tuple[str, str, str]] = [  # (field, value, recipe field it comes from)
         ("Metadata-Version", "2.1", ""),
         ("Name", dist_name(recipe), "package.name"),
-        ("Version", str(Version(recipe.version)), "package.version"),
+        ("Version", pep440(recipe.version), "package.version"),
         ("Summary", recipe.description or f"{recipe.name} compiled to WebAssembly (WASIX)", "package.description"),
     ]
     if recipe.license:
@@ -111,11 +108,9 @@ def metadata_files(
     """The wheel's ``.dist-info`` files but RECORD; needs no build (PEP 517's
     ``prepare_metadata_for_build_wheel``). ``commands`` defaults to the recipe's."""
     _check_library(recipe)
-    from packaging.version import Version
-
     commands = commands if commands is not None else recipe.command_map()
     pkg = import_name(recipe)
-    dist_info = f"{pkg}-{Version(recipe.version)}.dist-info"
+    dist_info = f"{pkg}-{pep440(recipe.version)}.dist-info"
     for cmd in commands:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cmd):
             raise WasixError(f"{recipe.name}: command name {cmd!r} cannot be a console script")
@@ -150,14 +145,15 @@ def build_wheel_files(
         files[f"{pkg}/bin/{module}.wasm"] = src.read_bytes()
     meta = {
         "name": recipe.name,
-        "version": recipe.version,
+        "version": pep440(recipe.version),
+        "upstream-version": recipe.version,
         "entrypoint": next(iter(commands)),
         "commands": {cmd: f"bin/{module}.wasm" for cmd, module in commands.items()},
     }
     files[f"{pkg}/_commands.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
     files[f"{pkg}/__init__.py"] = (
         f'"""{recipe.name} {recipe.version} as WebAssembly (WASIX); see the console scripts."""\n\n'
-        f"__version__ = {recipe.version!r}\n"
+        f"__version__ = {pep440(recipe.version)!r}\n"
     ).encode()
     files[f"{pkg}/_launcher.py"] = _LAUNCHER.read_bytes()
     files[f"{pkg}/__main__.py"] = b"from ._launcher import main\n\nmain()\n"
