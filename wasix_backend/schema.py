@@ -104,7 +104,7 @@ SOURCE = Section("source", (
     Field("sha256", "string", "required (archives)", "64 hex digits; nothing is used before it matches"),
     Field("url", "string", "—", "where to download it"),
     Field("urls", "list of strings", "`[]`", "more places, tried in order after `url`"),
-    Field("file", "string", "last part of the first URL", "the archive's file name (looked up in `$WASIX_MIRROR` and the Debian pool)"),
+    Field("file", "string", "last part of the first URL", "the archive's file name (looked up in `$WASIX_MIRROR` and the Debian pool); a plain name, no `/`, `\\` or `..`"),
     Field("debian", "string", '`""`', "a Debian *source* package whose pool holds `file` (needs `file`)"),
     Field("subdir", "string", '`""`', "unpack into this sub-folder of the source tree (several sources)"),
     Field("strip", "integer", "`1`", "leading path components removed when unpacking"),
