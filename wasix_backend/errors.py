@@ -48,3 +48,32 @@ class BuildError(WasixError):
                 "    " + line for line in tail.rstrip().splitlines()
             )
         super().__init__(text)
+
+
+class MissingRequirement(WasixError):
+    """Something a package needs is not available on this machine (a compiler, its sources).
+
+    Not a fault of the package: the engine *skips* it (and what depends on it) instead of
+    failing, and says ``how`` to get what is missing. ``reason`` is the one-line cause shown
+    in the summary table; ``str(err)`` is the full explanation.
+    """
+
+    def __init__(self, message: str, *, how: str, reason: str | None = None) -> None:
+        self.how = how
+        self.reason = reason or message.splitlines()[0]
+        super().__init__(message)
+
+
+class MissingToolchain(MissingRequirement, ToolchainError):
+    """No usable compiler of a kind a package needs (e.g. no Rust with a WASI target)."""
+
+
+class SourcesUnreachable(MissingRequirement, FetchError):
+    """Every place a source (archive, commit, crate) may come from is unreachable here.
+
+    Only raised when no place gave a wrong file: a hash mismatch stays a :class:`FetchError`.
+    """
+
+
+class Unreachable(FetchError):
+    """One download place could not be reached, or does not have the file (network, HTTP)."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock
 
 from . import __version__, paths
-from .errors import FetchError
+from .errors import FetchError, SourcesUnreachable, Unreachable
 
 if TYPE_CHECKING:
     from .recipe import Source
@@ -98,20 +98,22 @@ def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = T
                             received += len(chunk)
                             advance(len(chunk))  # type: ignore[operator]
             except urllib.error.HTTPError as exc:
-                raise FetchError(f"{what}: {url}: HTTP {exc.code} {exc.reason}") from None
+                raise Unreachable(f"{what}: {url}: HTTP {exc.code} {exc.reason}") from None
             except urllib.error.URLError as exc:
                 reason = exc.reason
                 if isinstance(reason, TimeoutError):
                     reason = f"timed out after {TIMEOUT:.0f} s"
-                raise FetchError(f"{what}: {url}: cannot connect: {reason}") from None
+                raise Unreachable(f"{what}: {url}: cannot connect: {reason}") from None
             except TimeoutError:
-                raise FetchError(
+                raise Unreachable(
                     f"{what}: {url}: timed out after {TIMEOUT:.0f} s without data"
                 ) from None
-            except OSError as exc:  # connection reset, disk full, ...
+            except ConnectionError as exc:  # reset, refused mid-transfer
+                raise Unreachable(f"{what}: {url}: transfer failed: {exc}") from None
+            except OSError as exc:  # disk full, ...: not the network's fault
                 raise FetchError(f"{what}: {url}: transfer failed: {exc}") from None
         if total is not None and received != total:
-            raise FetchError(
+            raise Unreachable(
                 f"{what}: {url}: truncated download: got {received} of {total} bytes (connection closed early)"
             )
         actual = digest.hexdigest()
@@ -147,9 +149,11 @@ def fetch_source(
     Places are tried in order: the mirror directory (a file named ``source.filename``),
     then ``source.urls``, then the Debian source pool when ``source.debian`` is set (URIs
     from the apt configuration under ``apt_root``, default ``/``). A place that fails — not
-    there, HTTP error, wrong hash — is noted and the next one tried; if all fail, one
-    :class:`FetchError` lists every place and why, and how to proceed. A per-file lock
-    keeps two processes from downloading the same file at once.
+    there, HTTP error, wrong hash — is noted and the next one tried; if all fail, one error
+    lists every place and why, and how to proceed: :class:`SourcesUnreachable` (the package
+    is skipped) when no place could be reached or had the file, :class:`FetchError` when one
+    gave a wrong file. A per-file lock keeps two processes from downloading the same file at
+    once.
     """
     from .debian import apt_uris, pool_urls
 
@@ -166,6 +170,7 @@ def fetch_source(
         if _is_cached(dest):  # another process finished it while we waited
             return dest
         tried: list[str] = []
+        wrong = False  # did some place give a file that is not the pinned one?
         if mirror is None:
             tried.append("mirror: $WASIX_MIRROR is not set")
         else:
@@ -174,22 +179,21 @@ def fetch_source(
                 try:
                     return download(local.as_uri(), dest, source.sha256, what=what, progress=False)
                 except FetchError as exc:
+                    wrong = True
                     tried.append(f"mirror {local}: {_reason(exc, what, local.as_uri())}")
             else:
                 tried.append(f"mirror {local}: not there")
-        for url in source.urls:
-            try:
-                return download(url, dest, source.sha256, what=what, progress=progress)
-            except FetchError as exc:
-                tried.append(f"{url}: {_reason(exc, what, url)}")
+        urls = list(source.urls)
         if source.debian:
             if not apt_uris(apt_root):
                 tried.append(f"Debian pool: no apt URIs in {apt_root / 'etc/apt'}")
-            for url in pool_urls(source.debian, source.filename, root=apt_root):
-                try:
-                    return download(url, dest, source.sha256, what=what, progress=progress)
-                except FetchError as exc:
-                    tried.append(f"{url}: {_reason(exc, what, url)}")
+            urls += pool_urls(source.debian, source.filename, root=apt_root)
+        for url in urls:
+            try:
+                return download(url, dest, source.sha256, what=what, progress=progress)
+            except FetchError as exc:
+                wrong = wrong or not isinstance(exc, Unreachable)
+                tried.append(f"{url}: {_reason(exc, what, url)}")
         lines = (
             "\n".join(f"  - {t}" for t in tried) or "  (no place to try: the source has no URLs)"
         )
@@ -198,10 +202,16 @@ def fetch_source(
             if mirror is not None
             else "a directory named by $WASIX_MIRROR"
         )
-        raise FetchError(
+        how = f"put {source.filename} into {where}; it is verified by its sha256 before use"
+        message = (
             f"{package}: could not fetch {source.filename} (sha256 {source.sha256}). Tried:\n{lines}\n"
             f"To proceed, get the file by other means and put it in {where} as "
             f"{source.filename!r}; it is verified by its sha256 before use."
+        )
+        if wrong:
+            raise FetchError(message)
+        raise SourcesUnreachable(
+            message, how=how, reason=f"{source.filename}: no place to fetch it from is reachable"
         )
 
 
