@@ -3,49 +3,62 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import WasixError
 
+if TYPE_CHECKING:
+    from .recipe import Recipe
 
-def _build_programs(args: argparse.Namespace, what: str):
-    """Build the named programs (a library is an error naming ``what``); yield each built
-    recipe with its store path, then raise the first failure, if any (``--keep-going``)."""
-    from .cli import _plugins, _targets, build_targets, finish
+
+def _make_outputs(args: argparse.Namespace, what: str, write: Callable[[Recipe, Path], list[Path]]) -> int:
+    """Build the named programs (a library is an error naming ``what``), ``write`` the
+    outputs of each one that built (one that cannot be written fails that package only),
+    then print the summary; the exit status."""
+    from .cli import _plugins, _targets, build_targets, err, finish
 
     loaded = _plugins(args)
     targets = _targets(args, loaded, programs_only=True)
     for name in targets:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library: {what} are made for programs (build a program that uses it)")
-    _, results, failure = build_targets(args, targets, loaded)
+    _, results, summary = build_targets(args, targets, loaded)
+    written: dict[str, list[str]] = {}
     for name in (t for t in targets if t in results):
-        yield loaded.recipes[name], results[name].path
-    finish(failure)
+        try:
+            paths = write(loaded.recipes[name], results[name].path)
+        except WasixError as exc:
+            summary.output_failed(name, exc)
+            continue
+        written[name] = [str(p) for p in paths]
+        for path in paths:
+            size = f" ({path.stat().st_size:,} bytes)" if path.is_file() else ""
+            err.print(f"  → {path}{size}")
+    return finish(args, summary, written)
 
 
 def cmd_wasmer(args: argparse.Namespace) -> int:
-    from .cli import err
     from .outputs.wasmer_pkg import write_wasmer_package
     from .outputs.webc import write_webc
 
     out = Path(args.out)
-    for recipe, prefix in _build_programs(args, "Wasmer packages"):
+
+    def write(recipe: Recipe, prefix: Path) -> list[Path]:
         pkg_dir = write_wasmer_package(recipe, prefix, out, namespace=args.namespace)
-        err.print(f"  → {pkg_dir}/wasmer.toml")
+        paths = [pkg_dir / "wasmer.toml"]
         if not args.no_webc:
-            webc = write_webc(pkg_dir, out / f"{recipe.name}-{recipe.version}.webc")
-            err.print(f"  → {webc} ({webc.stat().st_size:,} bytes)")
-    return 0
+            paths.append(write_webc(pkg_dir, out / f"{recipe.name}-{recipe.version}.webc"))
+        return paths
+
+    return _make_outputs(args, "Wasmer packages", write)
 
 
 def cmd_wheel(args: argparse.Namespace) -> int:
-    from .cli import err
     from .outputs.wheel import write_wheel
 
-    for recipe, prefix in _build_programs(args, "wheels"):
-        err.print(f"  → {write_wheel(recipe, prefix, Path(args.out) / 'wheels')}")
-    return 0
+    return _make_outputs(args, "wheels", lambda recipe, prefix: [write_wheel(recipe, prefix, Path(args.out) / "wheels")])
 
 
 def cmd_index(args: argparse.Namespace) -> int:
