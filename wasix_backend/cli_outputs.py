@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +64,8 @@ def cmd_wheel(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from packaging.utils import parse_wheel_filename
+
     from .cli import err
     from .outputs.index import write_index
 
@@ -70,7 +74,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not any(wheels.glob("*.whl")):
         raise WasixError(f"no wheels in {wheels}: run `wasix-build wheel --all` first")
     simple = write_index(wheels, out / "simple")
-    err.print(f"  → {simple}/index.html  (pip install --index-url {simple.absolute().as_uri()} …)", soft_wrap=True)
+    err.print(f"  → {simple}/index.html")
+    # --find-links, not --index-url: pip then asks the index it is configured with for the
+    # wheels' dependencies (wasmer-sdk) instead of looking for them in dist/simple/.
+    links = shlex.quote(str(wheels.absolute()))
+    for project in sorted({parse_wheel_filename(w.name)[0] for w in wheels.glob("*.whl")}):
+        print(f"  install: pip install --find-links {links} {project}", file=sys.stderr)
     return 0
 
 
