@@ -69,20 +69,25 @@ def c_source(upstream: Path, name: str, text: str = "int main(void){return 0;}\n
     return make_tarball(upstream / f"{name}-1.0.tar.gz", f"{name}-1.0", {f"{name}.c": text, "Makefile": PROGRAM_MK.format(name=name)})
 
 
-@pytest.fixture
-def no_rust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This machine's tools, without any Rust: links to everything on PATH but Rust's."""
-    farm = tmp_path / "tools"
-    farm.mkdir()
-    for folder in os.environ["PATH"].split(os.pathsep):
-        if not folder or not Path(folder).is_dir() or ".cargo" in folder:
+def tools_without_rust(farm: Path, folders: list[str]) -> Path:
+    """``farm``: links to every tool in ``folders`` (first one wins) except Rust's."""
+    farm.mkdir(parents=True)
+    for folder in folders:
+        if not folder or not Path(folder).is_dir():
             continue
-        for tool in Path(folder).iterdir():
+        for tool in sorted(Path(folder).iterdir()):
             name = tool.name
             if name in RUST_TOOLS or name.startswith(("rust-", "cargo-")) or (farm / name).exists():
                 continue
             (farm / name).symlink_to(tool)
-    monkeypatch.setenv("PATH", str(farm))
+    return farm
+
+
+@pytest.fixture
+def no_rust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's tools, without any Rust: links to everything on PATH but Rust's."""
+    folders = [f for f in os.environ["PATH"].split(os.pathsep) if ".cargo" not in f]
+    monkeypatch.setenv("PATH", str(tools_without_rust(tmp_path / "tools", folders)))
     monkeypatch.setenv("RUSTUP_HOME", str(tmp_path / "no-rustup"))
     monkeypatch.setenv("CARGO_HOME", str(tmp_path / "no-cargo"))
     monkeypatch.delenv("WASIX_RUST_TOOLCHAIN", raising=False)
