@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,7 @@ def mixed(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, no_rust)
     """``rusty`` (cargo; no Rust here) <- ``wrapper`` (needs it), and ``plain`` (C) that builds."""
     upstream = tmp_path / "upstream"
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WASIX_MIRROR", raising=False)
     with serve(upstream) as srv:
         plugins = tmp_path / "plugins"
         write_plugin(plugins, "plain", c_recipe("plain", srv.url_for("plain-1.0.tar.gz"), c_source(upstream, "plain")))
@@ -161,6 +164,11 @@ def test_unreachable_sources_skip_but_a_wrong_hash_fails(mixed, capsys) -> None:
         dead = gone.url
     recipe = mixed.plugins / "wrapper" / "recipe.toml"
     recipe.write_text(recipe.read_text().replace(mixed.server.url, dead).replace('"rusty"', ""))
+    # A pin no earlier test has fetched (the sources cache is shared), then a wrong file for it.
+    plain = mixed.plugins / "plain" / "recipe.toml"
+    old_sha = re.search(r'sha256 = "(\w+)"', plain.read_text()).group(1)
+    new_sha = c_source(mixed.upstream, "plain", f"/* {uuid.uuid4()} */ int main(void){{return 0;}}\n")
+    plain.write_text(plain.read_text().replace(old_sha, new_sha))
     (mixed.upstream / "plain-1.0.tar.gz").write_bytes(b"not the pinned file")
     code = main(["--plugin-dir", str(mixed.plugins), "build", "plain", "wrapper", "--keep-going", "--json"])
     captured = capsys.readouterr()
