@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -85,3 +86,30 @@ def test_empty_wheel_dir_gives_an_empty_index(tmp_path):
     (tmp_path / "none").mkdir()
     simple = write_index(tmp_path / "none", tmp_path / "simple")
     assert links(simple / "index.html") == []
+
+
+def test_printed_install_command_works_as_pasted_in_a_fresh_venv(tmp_path, wheels, capsys):
+    """The index step's pip command is complete (no `…`), and pip never looks for the
+    wheels' dependency (wasmer-sdk) in our dist/ (pip warns about every place it lacks)."""
+    import shlex
+    import subprocess
+
+    from wasix_backend.cli import main
+
+    dist = tmp_path / "my dist"  # a space: the command must be quoted to paste
+    shutil.copytree(wheels, dist / "wheels")
+    capsys.readouterr()
+    assert main(["index", "--out", str(dist)]) == 0
+    printed = [ln.split("install: ", 1)[1] for ln in capsys.readouterr().err.splitlines() if "install: pip install" in ln]
+    assert len(printed) == 2 and all("…" not in c for c in printed)
+    command = next(c for c in printed if c.endswith(" wasix-hello"))
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    argv = shlex.split(command)
+    assert argv[:2] == ["pip", "install"]
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", *argv], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    warnings = [ln for ln in (done.stdout + done.stderr).splitlines() if "WARNING" in ln and str(dist) in ln]
+    assert warnings == []
+    assert (venv / "bin" / "x").is_file()  # the wheel's console script
+    assert "Successfully installed" in done.stdout and "wasix-hello-1.1" in done.stdout

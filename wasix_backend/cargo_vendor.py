@@ -39,7 +39,7 @@ from pathlib import Path
 import tomlkit
 
 from . import paths
-from .errors import FetchError
+from .errors import FetchError, SourcesUnreachable, Unreachable
 from .extract import extract
 from .fetch import download
 from .fsutil import file_sha256
@@ -59,6 +59,22 @@ class CrateError(FetchError):
     def __init__(self, name: str, version: str, problem: str) -> None:
         self.crate, self.version = name, version
         super().__init__(f"crate {name} {version}: {problem}")
+
+
+class CratesUnavailable(CrateError, SourcesUnreachable):
+    """Crates that no configured place has or can deliver here: the package is skipped."""
+
+    def __init__(self, crates: list[LockedCrate], problem: str) -> None:
+        self.crate, self.version = crates[0].name, crates[0].version
+        names = ", ".join(f"{c.name} {c.version}" for c in crates)
+        files = " ".join(f"{c.key}.crate" for c in crates)
+        SourcesUnreachable.__init__(
+            self,
+            f"crate {self.crate} {self.version}: {problem}",
+            how=f"put {files} into $WASIX_MIRROR, or set {DL_ENV} to your crate registry's "
+            "download URL template",
+            reason=f"crates not available offline: {names}",
+        )
 
 
 @dataclass(frozen=True)
@@ -305,13 +321,16 @@ def _fetch_one(entry: PlannedCrate, into: Path, cache: Path) -> None:
         _unpack_crate(entry, Path(entry.location), into)
     elif entry.origin == "registry":
         assert crate.checksum  # the plan only picks the registry for crates with one
-        archive = download(
-            entry.location,
-            cache / f"{crate.key}.crate",
-            crate.checksum,
-            what=f"crate {crate.name} {crate.version}",
-            progress=False,
-        )
+        try:
+            archive = download(
+                entry.location,
+                cache / f"{crate.key}.crate",
+                crate.checksum,
+                what=f"crate {crate.name} {crate.version}",
+                progress=False,
+            )
+        except Unreachable as exc:  # the only place for it: missing here, not broken
+            raise CratesUnavailable([crate], str(exc)) from None
         _unpack_crate(entry, archive, into)
     elif entry.origin == "debian":
         shutil.copytree(
@@ -331,8 +350,7 @@ def vendor(plan: VendorPlan, dest: Path, *, cache: Path | None = None) -> Path:
     ``dest`` is replaced as a whole, and only once every crate is in place.
     """
     if plan.missing:
-        first = plan.missing[0].crate
-        raise CrateError(first.name, first.version, how_to_provide(plan.missing))
+        raise CratesUnavailable([c.crate for c in plan.missing], how_to_provide(plan.missing))
     cache = cache or paths.cache_root() / "crates"
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

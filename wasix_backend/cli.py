@@ -64,30 +64,29 @@ def _print_json(data: object) -> None:
 
 
 def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
-    """Build ``targets`` (and dependencies). Returns (loaded, results, failure).
+    """Build ``targets`` (and dependencies). Returns (loaded, results, summary).
 
-    Without ``--keep-going`` a failure is raised at once; with it, the caller makes the
-    outputs of what did build and then raises ``failure`` (see :func:`finish`).
+    A package that cannot be built here is skipped (or, with ``--strict``, failed), one that
+    fails stops the scheduling of new builds unless ``--keep-going``; either way the caller
+    makes the outputs of what did build and ends with :func:`finish`.
     """
     from .engine import Engine
+    from .summary import Summary
 
     loaded = loaded or _plugins(args)
     for t in targets:
         loaded.get(t)
-    engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err, keep_going=args.keep_going)
+    engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err,
+                    keep_going=args.keep_going, strict=args.strict)
     results, failures = engine.build(targets)
-    for f in failures[1:]:
-        print(f"error: {f.error}", file=sys.stderr)
-    failure = failures[0].error if failures else None
-    if failure is not None and not args.keep_going:
-        raise failure  # main() prints it and exits 1
-    return loaded, results, failure
+    return loaded, results, Summary(results, failures)
 
 
-def finish(failure: WasixError | None) -> int:
-    if failure is not None:
-        raise failure
-    return 0
+def finish(args: argparse.Namespace, summary, outputs: dict[str, object]) -> int:
+    """Print the summary (and with ``--json`` the machine-readable one); the exit status."""
+    if args.json:
+        _print_json({"packages": summary.as_json(), "outputs": outputs})
+    return summary.report(err)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -131,8 +130,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
     else:
-        for k, v in data.items():
-            print(f"{k:>13}: {v}")
+        from .textfmt import format_tree
+
+        print("\n".join(format_tree(data)))
     return 0
 
 
@@ -163,7 +163,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     loaded = _plugins(args)
     targets = _targets(args, loaded)
-    _, results, failure = build_targets(args, targets, loaded)
+    _, results, summary = build_targets(args, targets, loaded)
     from .fsutil import atomic_copy
 
     out = Path(args.out) / "bin"
@@ -179,17 +179,10 @@ def cmd_build(args: argparse.Namespace) -> int:
                 raise os_error(exc, dest, "output", "pass --out DIR") from None
             store.add_root(dest, result.path)
             written[binary] = str(dest)
-    summary = [
-        {"name": r.name, "version": r.version, "cached": r.cached, "seconds": round(r.seconds, 2),
-         "store": str(r.path), "sizes": r.sizes}
-        for r in results.values()
-    ]
-    if args.json:
-        _print_json({"packages": summary, "outputs": written})
-    else:
+    if not args.json:
         for dest in written.values():
             err.print(f"  → {dest} ({Path(dest).stat().st_size:,} bytes)")
-    return finish(failure)
+    return finish(args, summary, written)
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -251,17 +244,17 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
         return 0
+    from .textfmt import format_tree
+
     print("active provider:")
-    for k, v in report["active"].items():
-        print(f"  {k}: {v}")
+    print("\n".join(format_tree(report["active"], 2)))
     print("pinned upstream components:")
     for c in report["components"]:
         state = "installed at " + str(c.get("path")) if c.get("installed") else "not installed"
         print(f"  {c['name']} {c['version']}: {state}")
     if "rust" in report:
         print("rust:")
-        for k, v in report["rust"].items():
-            print(f"  {k}: {v}")
+        print("\n".join(format_tree(report["rust"], 2)))
     return 0
 
 
@@ -280,6 +273,8 @@ def _build_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, help="store directory (default: $WASIX_STORE or the user cache)")
     p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix when installed, else zig)")
     p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
+    p.add_argument("--strict", action="store_true",
+                   help="a package that cannot be built here (missing compiler or sources) fails instead of being skipped")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
 
 
@@ -305,9 +300,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--dot", action="store_true", help="Graphviz output")
     _build_opts(add("build", cmd_build, "build packages; programs land in OUT/bin/NAME.wasm"))
-    p = add("clean", cmd_clean, "remove the output directory (and with --store, the build store)")
-    p.add_argument("--out", default="dist")
-    p.add_argument("--store", default=None)
+    p = add("clean", cmd_clean, "remove the output directory (and with --store-too, the build store's entries)")
+    p.add_argument("--out", default="dist", help="output directory (default: dist)")
+    p.add_argument("--store", default=None, help="the store --store-too empties (default: $WASIX_STORE or the user cache)")
     p.add_argument("--store-too", "--store-entries", dest="store_too", action="store_true", help="also empty the build store")
     p = add("shell", cmd_shell, "a shell (or `-- COMMAND`) with CC, CFLAGS … set for the active toolchain")
     p.add_argument("--provider", default=None)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from .context import BuildContext, log_tail
-from .errors import BuildError, WasixError, os_error
+from .errors import BuildError, GraphError, MissingRequirement, WasixError, os_error
 from .finalize import finalize_outputs
 from .graph import closure, dependents_count
 from .interrupt import stop_children
@@ -49,8 +49,18 @@ class BuildResult:
 
 @dataclass
 class BuildFailure:
+    """A package that was not built: *skipped* when something it needs is missing here (a
+    :class:`MissingRequirement`, unless the engine is strict), else *failed*."""
+
     name: str
     error: WasixError
+    skipped: bool = False
+    version: str = ""
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return "skipped" if self.skipped else "failed"
 
 
 def dependency_env(deps: dict[str, Path], base: dict[str, str]) -> dict[str, str]:
@@ -93,6 +103,7 @@ class Engine:
         jobs: int | None = None,
         console: Console | None = None,
         keep_going: bool = False,
+        strict: bool = False,
     ) -> None:
         self.plugins = plugins
         self.store = store
@@ -100,6 +111,8 @@ class Engine:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.console = console or Console(stderr=True, highlight=False)
         self.keep_going = keep_going
+        #: A missing requirement fails the package instead of skipping it.
+        self.strict = strict
         self._running = 0
         self._lock = threading.Lock()
         self._generic_fp = self._generic_fingerprint()
@@ -118,23 +131,42 @@ class Engine:
                 h.update(Path(spec.origin).read_bytes())
         return h.hexdigest()
 
-    def plan(self, targets: list[str]) -> tuple[list[str], dict[str, str]]:
-        """Build order and store key of every package needed for ``targets``."""
+    def plan(self, targets: list[str]) -> tuple[list[str], dict[str, str], dict[str, WasixError]]:
+        """Build order and store key of every package needed for ``targets``, and the
+        packages that cannot be planned with why (a broken graph, no compiler for them).
+
+        Per package: one that cannot be planned never stops another. A package missing
+        from ``keys`` and ``problems`` depends on one in ``problems``.
+        """
         recipes = self.plugins.recipes
         for t in targets:
             self.plugins.get(t)
-        order = closure(recipes, targets)
+        order: list[str] = []
+        problems: dict[str, WasixError] = {}
+        for t in targets:
+            try:
+                needed = closure(recipes, [t])
+            except GraphError as exc:
+                problems[t] = exc
+                continue
+            order += [n for n in needed if n not in order]  # each closure is dependencies-first
         keys: dict[str, str] = {}
         for name in order:
+            deps = self._all_deps(name)
+            if any(d not in keys for d in deps):
+                continue  # reported with the dependency that cannot be planned
             r = recipes[name]
-            keys[name] = build_key(
-                r,
-                toolchain=self._toolchain_identity(r),
-                plugin=self.plugins.fingerprint(name),
-                generic=self._generic_fp,
-                deps={d: keys[d] for d in self._all_deps(name)},
-            )
-        return order, keys
+            try:
+                keys[name] = build_key(
+                    r,
+                    toolchain=self._toolchain_identity(r),
+                    plugin=self.plugins.fingerprint(name),
+                    generic=self._generic_fp,
+                    deps={d: keys[d] for d in deps},
+                )
+            except WasixError as exc:
+                problems[name] = exc
+        return order, keys, problems
 
     def _toolchain_identity(self, recipe: Recipe) -> str:
         if recipe.build_system != "cargo":
@@ -150,53 +182,75 @@ class Engine:
     # building ---------------------------------------------------------------------------
     def build(self, targets: list[str]) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
         """Build ``targets`` and their dependencies; independent ones run in parallel."""
-        order, keys = self.plan(targets)
+        order, keys, problems = self.plan(targets)
         recipes = self.plugins.recipes
         priority = dependents_count(recipes, order)
         done: dict[str, BuildResult] = {}
         failed: list[BuildFailure] = []
         blocked: set[str] = set()
-        pending = list(order)
-        running: dict[Future[BuildResult], str] = {}
+        pending = [n for n in order if n not in problems]
+        running: dict[Future[BuildResult], tuple[str, float]] = {}
+        for name, exc in problems.items():
+            failed.append(self._failure(name, exc))
+            self._block_dependents(failed[-1], pending, blocked, failed)
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool, _stop_on_interrupt(pool):
             while pending or running:
-                stop = failed and not self.keep_going
+                # A skipped package never stops the others; a failed one does, unless --keep-going.
+                stop = not self.keep_going and any(not f.skipped for f in failed)
                 if not stop:
                     ready = [n for n in pending if all(d.name in done for d in recipes[n].deps)]
                     ready.sort(key=lambda n: (-priority[n], order.index(n)))
                     for name in ready[: self.jobs - len(running)]:
                         pending.remove(name)
                         deps = {d: done[d].path for d in self._all_deps(name)}
-                        running[pool.submit(self._build_one, recipes[name], keys[name], deps, len(ready))] = name
+                        fut = pool.submit(self._build_one, recipes[name], keys[name], deps, len(ready))
+                        running[fut] = (name, time.perf_counter())
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    name = running.pop(fut)
+                    name, started = running.pop(fut)
                     try:
                         done[name] = fut.result()
+                        continue
                     except WasixError as exc:
-                        failed.append(BuildFailure(name, exc))
-                        self._block_dependents(name, pending, blocked, failed)
+                        error = exc
                     except OSError as exc:  # the store cannot be written: say where and what to do
-                        error = os_error(exc, self.store.root, "to the store", "pass --store DIR or set $WASIX_STORE")
-                        failed.append(BuildFailure(name, BuildError(name, "store", str(error))))
-                        self._block_dependents(name, pending, blocked, failed)
+                        where = os_error(exc, self.store.root, "to the store", "pass --store DIR or set $WASIX_STORE")
+                        error = BuildError(name, "store", str(where))
                     except Exception as exc:  # an engine bug: still report per package
-                        failed.append(BuildFailure(name, BuildError(name, "engine", repr(exc))))
-                        self._block_dependents(name, pending, blocked, failed)
+                        error = BuildError(name, "engine", repr(exc))
+                    failed.append(self._failure(name, error, time.perf_counter() - started))
+                    self._block_dependents(failed[-1], pending, blocked, failed)
         for name in pending:
             if name not in blocked:
-                failed.append(BuildFailure(name, WasixError(f"{name}: not built (stopped after an earlier failure)")))
+                stopped = WasixError(f"{name}: not built: stopped after an earlier failure (--keep-going builds the rest)")
+                failed.append(self._failure(name, stopped))
         return done, failed
 
-    def _block_dependents(self, name: str, pending: list[str], blocked: set[str], failed: list[BuildFailure]) -> None:
+    def _failure(self, name: str, error: WasixError, seconds: float = 0.0) -> BuildFailure:
+        recipe = self.plugins.recipes.get(name)
+        skipped = isinstance(error, MissingRequirement) and not self.strict
+        return BuildFailure(name, error, skipped, recipe.version if recipe else "", seconds)
+
+    def _block_dependents(self, cause: BuildFailure, pending: list[str], blocked: set[str], failed: list[BuildFailure]) -> None:
         for other in list(pending):
-            if name in self._all_deps(other):
-                pending.remove(other)
-                blocked.add(other)
-                failed.append(BuildFailure(other, WasixError(f"{other}: not built because its dependency {name!r} failed")))
+            if cause.name not in self._all_deps(other):
+                continue
+            pending.remove(other)
+            blocked.add(other)
+            error: WasixError
+            if isinstance(cause.error, MissingRequirement):  # what it needs is missing, too
+                what = "was skipped" if cause.skipped else "failed"
+                error = MissingRequirement(
+                    f"{other}: not built because its dependency {cause.name!r} {what}: {cause.error.reason}",
+                    how=cause.error.how,
+                    reason=f"needs {cause.name}, which {what}: {cause.error.reason}",
+                )
+            else:
+                error = WasixError(f"{other}: not built because its dependency {cause.name!r} failed")
+            failed.append(self._failure(other, error))
 
     def _say(self, text: str) -> None:
         self.console.print(text)
@@ -268,6 +322,10 @@ class Engine:
                     self._call_phase(ctx, phase)
             except KeyboardInterrupt:  # stopped (interrupt.py): nothing of this build stays
                 shutil.rmtree(work, ignore_errors=True)
+                raise
+            except MissingRequirement as exc:
+                ctx.log.warning("not built here: %s", exc)
+                shutil.rmtree(work, ignore_errors=True)  # nothing failed: nothing to inspect
                 raise
             except BuildError as exc:
                 self._note_failure(exc, work)

@@ -73,3 +73,32 @@ def os_error(exc: OSError, path: Path | str, what: str, hint: str = "") -> Wasix
     if hint and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         todo += f" ({hint})"
     return WasixError(f"cannot write {what} {where}: {exc.strerror or exc}; {todo}")
+
+
+class MissingRequirement(WasixError):
+    """Something a package needs is not available on this machine (a compiler, its sources).
+
+    Not a fault of the package: the engine *skips* it (and what depends on it) instead of
+    failing, and says ``how`` to get what is missing. ``reason`` is the one-line cause shown
+    in the summary table; ``str(err)`` is the full explanation.
+    """
+
+    def __init__(self, message: str, *, how: str, reason: str | None = None) -> None:
+        self.how = how
+        self.reason = reason or message.splitlines()[0]
+        super().__init__(message)
+
+
+class MissingToolchain(MissingRequirement, ToolchainError):
+    """No usable compiler of a kind a package needs (e.g. no Rust with a WASI target)."""
+
+
+class SourcesUnreachable(MissingRequirement, FetchError):
+    """Every place a source (archive, commit, crate) may come from is unreachable here.
+
+    Only raised when no place gave a wrong file: a hash mismatch stays a :class:`FetchError`.
+    """
+
+
+class Unreachable(FetchError):
+    """One download place could not be reached, or does not have the file (network, HTTP)."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock, Timeout
 
 from . import __version__, paths
-from .errors import FetchError
+from .errors import FetchError, SourcesUnreachable, Unreachable
 from .interrupt import acquire, check
 
 if TYPE_CHECKING:
@@ -223,21 +223,23 @@ def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = T
                             advance(len(chunk))  # type: ignore[operator]
                             pace.advance(len(chunk))
             except urllib.error.HTTPError as exc:
-                raise FetchError(f"{what}: {url}: HTTP {exc.code} {exc.reason}") from None
+                raise Unreachable(f"{what}: {url}: HTTP {exc.code} {exc.reason}") from None
             except urllib.error.URLError as exc:
                 reason = exc.reason
                 if isinstance(reason, TimeoutError):
                     reason = f"timed out after {limits.stall:g} s"
-                raise FetchError(f"{what}: {url}: cannot connect: {reason}") from None
+                raise Unreachable(f"{what}: {url}: cannot connect: {reason}") from None
             except TimeoutError:
                 pace.timeout()  # past the deadline: say that rather than "no data"
-                raise FetchError(
+                raise Unreachable(
                     f"{what}: {url}: timed out after {limits.stall:g} s without data ($WASIX_DOWNLOAD_TIMEOUT)"
                 ) from None
-            except OSError as exc:  # connection reset, disk full, ...
+            except ConnectionError as exc:  # reset, refused mid-transfer
+                raise Unreachable(f"{what}: {url}: transfer failed: {exc}") from None
+            except OSError as exc:  # disk full, ...: not the network's fault
                 raise FetchError(f"{what}: {url}: transfer failed: {exc}") from None
         if total is not None and received != total:
-            raise FetchError(
+            raise Unreachable(
                 f"{what}: {url}: truncated download: got {received} of {total} bytes (connection closed early)"
             )
         actual = digest.hexdigest()
@@ -273,9 +275,11 @@ def fetch_source(
     Places are tried in order: the mirror directory (a file named ``source.filename``),
     then ``source.urls``, then the Debian source pool when ``source.debian`` is set (URIs
     from the apt configuration under ``apt_root``, default ``/``). A place that fails — not
-    there, HTTP error, wrong hash — is noted and the next one tried; if all fail, one
-    :class:`FetchError` lists every place and why, and how to proceed. A per-file lock
-    keeps two processes from downloading the same file at once.
+    there, HTTP error, wrong hash — is noted and the next one tried; if all fail, one error
+    lists every place and why, and how to proceed: :class:`SourcesUnreachable` (the package
+    is skipped) when no place could be reached or had the file, :class:`FetchError` when one
+    gave a wrong file. A per-file lock keeps two processes from downloading the same file at
+    once.
     """
     from .debian import apt_uris, pool_urls
 
@@ -293,6 +297,7 @@ def fetch_source(
             return dest
         remove_dead_parts(cache_dir, dest.name)
         tried: list[str] = []
+        wrong = False  # did some place give a file that is not the pinned one?
         if mirror is None:
             tried.append("mirror: $WASIX_MIRROR is not set")
         else:
@@ -301,22 +306,21 @@ def fetch_source(
                 try:
                     return download(local.as_uri(), dest, source.sha256, what=what, progress=False)
                 except FetchError as exc:
+                    wrong = True
                     tried.append(f"mirror {local}: {_reason(exc, what, local.as_uri())}")
             else:
                 tried.append(f"mirror {local}: not there")
-        for url in source.urls:
-            try:
-                return download(url, dest, source.sha256, what=what, progress=progress)
-            except FetchError as exc:
-                tried.append(f"{url}: {_reason(exc, what, url)}")
+        urls = list(source.urls)
         if source.debian:
             if not apt_uris(apt_root):
                 tried.append(f"Debian pool: no apt URIs in {apt_root / 'etc/apt'}")
-            for url in pool_urls(source.debian, source.filename, root=apt_root):
-                try:
-                    return download(url, dest, source.sha256, what=what, progress=progress)
-                except FetchError as exc:
-                    tried.append(f"{url}: {_reason(exc, what, url)}")
+            urls += pool_urls(source.debian, source.filename, root=apt_root)
+        for url in urls:
+            try:
+                return download(url, dest, source.sha256, what=what, progress=progress)
+            except FetchError as exc:
+                wrong = wrong or not isinstance(exc, Unreachable)
+                tried.append(f"{url}: {_reason(exc, what, url)}")
         lines = (
             "\n".join(f"  - {t}" for t in tried) or "  (no place to try: the source has no URLs)"
         )
@@ -325,10 +329,16 @@ def fetch_source(
             if mirror is not None
             else "a directory named by $WASIX_MIRROR"
         )
-        raise FetchError(
+        how = f"put {source.filename} into {where}; it is verified by its sha256 before use"
+        message = (
             f"{package}: could not fetch {source.filename} (sha256 {source.sha256}). Tried:\n{lines}\n"
             f"To proceed, get the file by other means and put it in {where} as "
             f"{source.filename!r}; it is verified by its sha256 before use."
+        )
+        if wrong:
+            raise FetchError(message)
+        raise SourcesUnreachable(
+            message, how=how, reason=f"{source.filename}: no place to fetch it from is reachable"
         )
 
 

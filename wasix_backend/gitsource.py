@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock
 
 from . import paths
-from .errors import FetchError
+from .errors import FetchError, SourcesUnreachable
 from .extract import extract
 
 if TYPE_CHECKING:
@@ -122,9 +122,11 @@ def _subcommand(args: list[str]) -> str:
 
 def _require_git(source: Source, package: str) -> None:
     if shutil.which("git") is None:
-        raise FetchError(
+        raise SourcesUnreachable(
             f"{_label(source, package)}: the `git` program is needed for git sources and was not "
-            "found on PATH: install git (e.g. `apt-get install git`)"
+            "found on PATH: install git (e.g. `apt-get install git`)",
+            how="apt-get install git",
+            reason="the `git` program is not installed",
         )
 
 
@@ -302,33 +304,46 @@ def fetch_git_source(
             _pin(repo, source.rev)
             return repo  # verified when it came in
         tried: list[str] = []
+        wrong = False  # a place that answered with something unusable: a real failure
         for place, get in _places(source, package, repo, mirror, tried):
             try:
                 get()
             except _GitFailed as exc:
+                # The repository URL failing is the network; a mirror entry failing is a bad file.
+                wrong = wrong or place != source.git
                 tried.append(f"{place}: {exc.reason}")
                 continue
             problem = _commit_problem(repo, source.rev)
             if problem is None:
                 _pin(repo, source.rev)
                 return repo
+            wrong = True
             tried.append(f"{place}: {problem}")
-        raise FetchError(_failure(source, package, mirror, tried))
+        message, how = _failure(source, package, mirror, tried)
+        if wrong:
+            raise FetchError(message)
+        raise SourcesUnreachable(
+            message, how=how, reason=f"commit {source.rev[:12]} of {source.git} is unreachable"
+        )
 
 
-def _failure(source: Source, package: str, mirror: Path | None, tried: list[str]) -> str:
+def _failure(
+    source: Source, package: str, mirror: Path | None, tried: list[str]
+) -> tuple[str, str]:
+    """The full message and the one-line way to provide the commit."""
     lines = "\n".join(f"  - {t}" for t in tried)
     where = (
         f"$WASIX_MIRROR ({mirror})" if mirror is not None else "a directory named by $WASIX_MIRROR"
     )
     bundle = f"{package}-{source.rev}.bundle"
+    how = f"put a bundle {bundle} of the commit into {where}"
     return (
         f"{package}: could not get commit {source.rev} of {source.git}. Tried:\n{lines}\n"
         f"To proceed, on a machine that can reach the repository run\n"
         f"  git clone {source.git} {source.repo_name} && cd {source.repo_name} && "
         f"git branch wasix-pin {source.rev} && git bundle create {bundle} wasix-pin\n"
         f"and put {bundle} into {where}; its content is verified by the commit id."
-    )
+    ), how
 
 
 def export_git_source(

@@ -6,8 +6,10 @@ Candidates, in order of preference:
    ``wasm32-wasmer-wasi`` target): ``cargo wasix build --release``.
 2. a **rustup toolchain** whose standard library for ``wasm32-wasip1`` is installed
    (``wasm32-wasi`` on Rust older than 1.78, which predates the rename);
-3. the **system** ``/usr/bin/rustc`` + ``/usr/bin/cargo`` (e.g. Debian's ``rustc``, ``cargo``
-   and ``libstd-rust-dev-wasm32`` packages, which compile ``--target wasm32-wasi`` offline).
+3. the **system** Rust: the first ``rustc`` on ``PATH`` that is not a rustup proxy, with the
+   ``cargo`` next to it (e.g. Debian's ``rustc``, ``cargo``, ``libstd-rust-dev-wasm32`` and
+   ``lld-14`` packages, which compile ``--target wasm32-wasi`` offline). Taken from ``PATH``
+   like every other tool, so a ``PATH`` without it means "no Rust here".
 
 A target counts as available only when its standard library is on disk
 (``<sysroot>/lib/rustlib/<target>/lib``): rustup may not be able to download one.
@@ -25,12 +27,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from .errors import ToolchainError
+from .errors import MissingToolchain, ToolchainError
 
 #: The WASI preview 1 target was called ``wasm32-wasi`` before Rust 1.78.
 WASIP1_RENAMED_IN = (1, 78)
 CARGO_WASIX_TARGET = "wasm32-wasmer-wasi"
-SYSTEM_PREFIX = Path("/usr")
+SYSTEM_PREFIX = Path("/usr")  # for WASIX_RUST_TOOLCHAIN=system
+#: Debian's packages for Rust to wasm32-wasi (its ``rust-lld`` is a link to ``lld-14``).
+DEBIAN_PACKAGES = "rustc cargo libstd-rust-dev-wasm32 lld-14"
 
 
 @dataclass(frozen=True)
@@ -209,13 +213,31 @@ def _rustup_toolchains() -> list[Candidate]:
     ]
 
 
+def _path_prefix() -> Path | None:
+    """The prefix of the first ``rustc`` on ``PATH`` that is not one of rustup's proxies
+    (those stand for rustup toolchains, which are looked at one by one)."""
+    proxies = _cargo_bin_dir().resolve()
+    for entry in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        folder = Path(entry) if entry else None
+        if folder is None or not os.access(folder / "rustc", os.X_OK):
+            continue
+        real = (folder / "rustc").resolve()
+        if folder.resolve() == proxies or real.name == "rustup":
+            continue
+        return real.parent.parent
+    return None
+
+
+def _system() -> Candidate:
+    prefix = _path_prefix()
+    if prefix is None:
+        return Candidate("system", "PATH", None, "no rustc on PATH")
+    return _from_prefix("system", str(prefix), prefix)
+
+
 def candidates() -> list[Candidate]:
     """Every toolchain looked at, best first."""
-    return [
-        _cargo_wasix(),
-        *_rustup_toolchains(),
-        _from_prefix("system", str(SYSTEM_PREFIX), SYSTEM_PREFIX),
-    ]
+    return [_cargo_wasix(), *_rustup_toolchains(), _system()]
 
 
 def _forced(choice: str) -> RustToolchain:
@@ -235,7 +257,8 @@ def _forced(choice: str) -> RustToolchain:
 def find_rust_toolchain(choice: str | None = None) -> RustToolchain:
     """The Rust toolchain to build with: ``choice``, ``$WASIX_RUST_TOOLCHAIN``, else the best found.
 
-    Raises :class:`ToolchainError` listing what was looked at when none is usable.
+    Raises :class:`MissingToolchain` listing what was looked at when none is usable (the
+    package is skipped), :class:`ToolchainError` when the forced choice is not usable.
     """
     choice = choice or os.environ.get("WASIX_RUST_TOOLCHAIN")
     if choice:
@@ -245,12 +268,14 @@ def find_rust_toolchain(choice: str | None = None) -> RustToolchain:
         if cand.toolchain is not None:
             return cand.toolchain
     lines = "\n".join(f"  - {c.kind} {c.name}: {c.problem}" for c in found)
-    raise ToolchainError(
-        "no Rust toolchain can build for WASI/WASIX:\n"
-        f"{lines}\n"
-        "Install one of: cargo-wasix (`cargo wasix` then its toolchain); "
-        "`rustup target add wasm32-wasip1`; or on Debian/Ubuntu "
-        "`apt-get install rustc cargo libstd-rust-dev-wasm32 lld` (wasm32-wasi, offline)."
+    how = (
+        f"on Debian/Ubuntu `apt-get install {DEBIAN_PACKAGES}` (wasm32-wasi, offline); "
+        "or `rustup target add wasm32-wasip1`; or cargo-wasix (`cargo wasix` then its toolchain)"
+    )
+    raise MissingToolchain(
+        f"no Rust toolchain can build for WASI/WASIX:\n{lines}\nInstall one: {how}.",
+        how=how,
+        reason="no Rust toolchain with a WASI target",
     )
 
 
