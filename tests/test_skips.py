@@ -154,7 +154,7 @@ def test_wheel_and_wasmer_of_all_programs_skip_and_exit_0(mixed, capsys) -> None
         rows = statuses(captured.out)
         assert rows["rusty"]["status"] == "skipped" and rows["plain"]["status"] in {"built", "cached"}
     assert (mixed.root / "dist" / "wheels" / "wasix_plain-1.0-py3-none-any.whl").is_file()
-    assert (mixed.root / "dist" / "plain-1.0.webc").is_file()
+    assert (mixed.root / "dist" / "plain-1.0.0.webc").is_file()
     assert not list((mixed.root / "dist" / "wheels").glob("wasix_rusty*"))
 
 
