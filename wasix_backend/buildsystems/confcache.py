@@ -35,8 +35,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock
-
 from ..paths import cache_root
 
 if TYPE_CHECKING:
@@ -129,7 +127,6 @@ class ConfigureCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.lock = FileLock(str(path.with_suffix(".lock")))
 
     def _read(self) -> dict[str, object]:
         try:
@@ -158,8 +155,10 @@ class ConfigureCache:
             for var, line in found.items()
             if is_shared(var) and not provided.owns(var) and not any(p in line for p in private)
         }
+        from filelock import FileLock  # only configures merge: a no-op never imports it
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.lock:
+        with FileLock(str(self.path.with_suffix(".lock"))):
             doc = self._read()
             entries: dict[str, str] = doc["entries"]  # type: ignore[assignment]
             unstable = set(doc["unstable"])  # type: ignore[arg-type]

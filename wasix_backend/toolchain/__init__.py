@@ -9,8 +9,10 @@ call), which hand anything unusual over to the Python driver (:mod:`.driver`, th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -114,11 +116,33 @@ class Toolchain:
 
 @functools.cache
 def _tool_version(path: Path) -> str:
+    """``path --version``, remembered by the file's identity (path, size, mtime), so a no-op
+    build starts no subprocess; a replaced binary is asked again."""
     try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+        st = Path(path).stat()
     except OSError:
         return "unusable"
-    return out.stdout.strip() or out.stderr.strip()
+    ident = f"{Path(path).absolute()}\0{st.st_size}\0{st.st_mtime_ns}"
+    memo = cache_root() / "tool-versions.json"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if ident in known:
+        return str(known[ident])
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unusable"
+    version = out.stdout.strip() or out.stderr.strip()
+    if out.returncode == 0:
+        known[ident] = version
+        with contextlib.suppress(OSError):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+            os.replace(tmp, memo)
+    return version
 
 
 def _write_shims(directory: Path) -> None:
