@@ -44,7 +44,7 @@ def provider_env(name: str) -> tuple[dict[str, str], str]:
         return shlex.join(provider.tool_command(which, []))
 
     env = {
-        **provider.env(),
+        **{k: v for k, v in provider.env_defaults().items() if not os.environ.get(k)},
         "CC": shlex.join(cc),
         "CXX": shlex.join(cxx),
         "CPPFLAGS": shlex.join(post),

@@ -181,7 +181,8 @@ def measure_driver(b: Bench) -> Section:
             settings, _ = parse_settings([], env)
             provider = select_provider(settings)
             own = provider.compile_command(parse_invocation(args, cxx=False))
-            own_env = {**env, **provider.env()}
+            # What the driver adds to this environment (its defaults unless already set).
+            own_env = {**env, **{k: v for k, v in provider.env_defaults().items() if not env.get(k)}}
             wrapper, python = tc.bin_dir / "wasixcc", tc.driver_dir / "wasixcc"
         finally:
             os.environ.clear()
