@@ -230,6 +230,9 @@ def test_merge_keeps_only_toolchain_answers(tmp_path: Path) -> None:
     }
     assert cache.merge(found, provided, ["/build/here"]) == 2
     assert sorted(cache.entries()) == ["ac_cv_header_stdio_h", "ac_cv_prog_cc_g"]
+    # The same answer as autoconf 2.52 writes it (quoted) is the same answer.
+    cache.merge({"ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g='yes'}"}, confcache.Provided(), [])
+    assert sorted(cache.entries()) == ["ac_cv_header_stdio_h", "ac_cv_prog_cc_g"]
     # A different answer to the same question: not the toolchain's alone, never shared again.
     cache.merge({"ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g=no}"}, confcache.Provided(), [])
     cache.merge({"ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g=no}"}, confcache.Provided(), [])

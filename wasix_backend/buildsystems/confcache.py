@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from ..paths import cache_root
 if TYPE_CHECKING:
     from ..context import BuildContext
 
-FORMAT = 1
+FORMAT = 2
 #: Autoconf cache variables whose answer depends on the toolchain alone.
 SHARED = (
     "ac_cv_header_*", "ac_cv_func_*", "ac_cv_sizeof_*", "ac_cv_alignof_*", "ac_cv_type_*",
@@ -49,8 +50,8 @@ SHARED = (
 )  # fmt: skip
 #: Compiler-flag variables whose package-given part goes into the cache's key.
 FLAG_VARS = ("CC", "CPP", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS")
-#: The two line forms of autoconf's cache file (2.5x-2.7x).
-_LINE = re.compile(r"^(?:(ac_cv_\w+)=\$\{\1=.*\}|test \"\$\{(ac_cv_\w+)\+set\}\" = set \|\| \2=.*)$")
+#: The two line forms of autoconf's cache file (2.5x-2.7x); the value is shell-quoted.
+_LINE = re.compile(r"^(?:(ac_cv_\w+)=\$\{\1=(.*)\}|test \"\$\{(ac_cv_\w+)\+set\}\" = set \|\| \3=(.*))$")
 
 
 def enabled() -> bool:
@@ -83,8 +84,19 @@ def parse_cache_file(path: Path) -> dict[str, str]:
     for line in text.splitlines():
         match = _LINE.match(line)
         if match:
-            entries[match.group(1) or match.group(2)] = line
+            entries[match.group(1) or match.group(3)] = line
     return entries
+
+
+def value_of(line: str) -> list[str] | str:
+    """The value a cache line assigns, quoting undone (``'yes'`` and ``yes`` are one answer:
+    autoconf 2.52 quotes every value, 2.7x only those that need it)."""
+    match = _LINE.match(line)
+    raw = (match.group(2) if match.group(1) else match.group(4)) if match else line
+    try:
+        return shlex.split(raw)
+    except ValueError:
+        return raw
 
 
 @dataclass
@@ -166,7 +178,7 @@ class ConfigureCache:
             for var, line in fresh.items():
                 if var in unstable:
                     continue
-                if var in entries and entries[var] != line:
+                if var in entries and value_of(entries[var]) != value_of(line):
                     # Two configures disagree: not the toolchain's answer alone.
                     unstable.add(var)
                     del entries[var]
