@@ -240,7 +240,7 @@ def measure_byhand(b: Bench) -> Section:
                         hand.append(time.perf_counter() - start)
                     shutil.rmtree(work, ignore_errors=True)
         except BenchError as exc:  # one provider failing says so and leaves the other's figures
-            sec.notes.append(f"{name} provider not measured: {textwrap.shorten(last_error_line(str(exc)), 300)}")
+            sec.notes.append(f"{name} provider not measured: {textwrap.shorten(str(exc), 600)}")
             continue
         sec.rows += [
             Row(f"{name}: engine, `wasix-build build ncurses nano -j2`", engine, "s"),
