@@ -1,4 +1,5 @@
-"""A native (host gcc) build of a recipe and its dependencies, for the size comparison.
+"""Plain builds of a recipe and its dependencies, no engine: native (host gcc) for the size
+comparison, and the by-hand cross build (:mod:`byhand`).
 
 Same sources (the recipes' pinned archives, from the source cache), same patches, same
 configure arguments as the WASIX build; only the compiler differs: the host's ``gcc -Os``.
@@ -45,6 +46,17 @@ def build_native(name: str, work: Path, *, cflags: str = "-Os") -> dict[str, Pat
     Returns each package's install prefix. The recipes' ``[build] env`` is not applied: it
     holds settings for the cross build (the native configure detects the host itself).
     """
+    host = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True, check=True).stdout.strip()
+    return build_tree(name, work, {"CC": "gcc", "CFLAGS": cflags}, host=host, cross=False, jobs=os.cpu_count() or 1)
+
+
+def build_tree(name: str, work: Path, tool_env: dict[str, str], *, host: str, cross: bool, jobs: int) -> dict[str, Path]:
+    """Unpack, patch, ``configure && make -jN && make install`` ``name`` and its dependencies
+    under ``work`` with the compiler variables ``tool_env``; each package's install prefix.
+
+    ``cross``: pass ``--host`` (the recipe's, else ``host``) and apply the recipes' ``[build]
+    env``, as the engine does; otherwise leave both out (a native build).
+    """
     from wasix_backend.context import BuildContext
     from wasix_backend.engine import dependency_env
     from wasix_backend.extract import extract
@@ -55,18 +67,18 @@ def build_native(name: str, work: Path, *, cflags: str = "-Os") -> dict[str, Pat
     loaded = load_plugins()
     order = closure(loaded.recipes, [name])
     prefixes: dict[str, Path] = {}
-    jobs = os.cpu_count() or 1
-    host = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True, check=True).stdout.strip()
     for pkg in order:
         recipe = loaded.recipes[pkg]
         if recipe.build_system != "autotools":
-            raise BenchError(f"native build: {pkg} uses {recipe.build_system!r}, only autotools is supported")
+            raise BenchError(f"plain build: {pkg} uses {recipe.build_system!r}, only autotools is supported")
         src = work / "src" / pkg
         for source in recipe.sources:
             archive = fetch_source(source, package=pkg, progress=False)
             extract(archive, src / source.subdir if source.subdir else src, strip=source.strip)
         log = work / f"{pkg}.log"
-        env = {**os.environ, "CC": "gcc", "CFLAGS": cflags}
+        env = {**os.environ, **tool_env}
+        if cross:
+            env.update({k: str(v) for k, v in recipe.build.get("env", {}).items()})
         for patch in recipe.patches:
             _run(["patch", "-p1", "--forward", "--batch", "-i", str(patch)], src, env, log)
         deps = {d: prefixes[d] for d in closure(loaded.recipes, [pkg]) if d != pkg}
@@ -81,7 +93,11 @@ def build_native(name: str, work: Path, *, cflags: str = "-Os") -> dict[str, Pat
         def setting(key: str) -> list[str]:
             return [ctx.expand(str(a)) for a in recipe.build.get(key, [])]  # noqa: B023
 
-        args = [a for a in setting("configure-args") if not a.startswith(_CROSS_ONLY)]
+        args = setting("configure-args")
+        if cross:
+            args = [f"--host={recipe.build.get('host', host)}", *args]
+        else:
+            args = [a for a in args if not a.startswith(_CROSS_ONLY)]
         script = src / str(recipe.build.get("configure-script", "configure"))
         _run([str(script), f"--prefix={prefix}", *args], src, env, log)
         _run(["make", f"-j{jobs}", *setting("make-args")], src, env, log)

@@ -1,5 +1,6 @@
-"""Benchmarks of wasix-backend: engine overhead, cache speed, parallel speed-up, launcher
-start-up and module size, each measured side by side with its baseline in one run.
+"""Benchmarks of wasix-backend: driver overhead, cache speed, engine overhead, parallel speed-up,
+launcher start-up, module size and the cold build against doing it by hand, each measured side
+by side with its baseline in one run.
 
     python benchmarks/run.py [--repeat N] [--cold-repeat M] [--quick] [--only KEY,...]
 
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +129,7 @@ def measure_noop(b: Bench) -> Section:
     sec.rows += [
         Row(label, rebuild, "s"),
         Row("python -c 'import wasix_backend'", imports, "s"),
-        ratio_row("no-op rebuild / bare import", rebuild, imports, target=3),
+        ratio_row("no-op rebuild / bare import", rebuild, imports, target=2),
     ]
     sec.notes.append("Python bytecode cached, as for any pip-installed code")
     if b.dont_write_bytecode:
@@ -140,6 +142,115 @@ def measure_noop(b: Bench) -> Section:
             Row("same, with this shell's PYTHONDONTWRITEBYTECODE=1", slow, "s"),
             ratio_row("  its ratio to a bare import (no target)", slow, slow_imports, target=None),
         ]
+    return sec
+
+
+def _usable_providers() -> dict[str, str]:
+    """Provider name -> why it cannot be measured here ("" when it can)."""
+    from wasix_backend.toolchain.providers import PROVIDERS
+    from wasix_backend.toolchain.settings import parse_settings
+
+    out = {}
+    for name, cls in PROVIDERS.items():
+        settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": name})
+        out[name] = cls(settings).problem() or ""
+    return out
+
+
+def measure_driver(b: Bench) -> Section:
+    """One compiler call through wasixcc against the provider's own command for it."""
+    from wasix_backend.toolchain import get_toolchain
+    from wasix_backend.toolchain.providers import parse_invocation, select_provider
+    from wasix_backend.toolchain.settings import parse_settings
+
+    sec = Section("driver", "Driver overhead: `wasixcc -O2 c.c -o a.wasm` (empty main)")
+    args = ["-O2", "c.c", "-o", "a.wasm"]
+    runs = max(10, 2 * b.repeat)
+    for name, problem in _usable_providers().items():
+        if problem:
+            sec.notes.append(f"{name} provider not measured: {problem}")
+            continue
+        work = b.scratch(f"driver-{name}")
+        (work / "c.c").write_text("int main(void) { return 0; }\n")
+        # As during configure, where nearly all compiler calls happen: no wasm-opt.
+        env = {**os.environ, "WASIXCC_PROVIDER": name, "WASIXCC_RUN_WASM_OPT": "no"}
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            tc = get_toolchain(name)
+            settings, _ = parse_settings([], env)
+            provider = select_provider(settings)
+            own = provider.compile_command(parse_invocation(args, cxx=False))
+            # What the driver adds to this environment (its defaults unless already set).
+            own_env = {**env, **{k: v for k, v in provider.env_defaults().items() if not env.get(k)}}
+            wrapper, python = tc.bin_dir / "wasixcc", tc.driver_dir / "wasixcc"
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        cmds = {"wrapper": ([str(wrapper), *args], env), "own": (own, own_env), "python": ([str(python), *args], env)}
+        samples: dict[str, list[float]] = {k: [] for k in cmds}
+        for cmd, cmd_env in cmds.values():  # warm: zig's cache, the OS file cache
+            run_timed(cmd, env=cmd_env, cwd=work)
+        for i in range(runs):  # interleaved, the order rotated against drift
+            keys = list(cmds)
+            for key in keys[i % 3 :] + keys[: i % 3]:
+                cmd, cmd_env = cmds[key]
+                samples[key].append(run_timed(cmd, env=cmd_env, cwd=work).seconds)
+        shutil.rmtree(work, ignore_errors=True)
+        sec.rows += [
+            Row(f"{name}: wasixcc (resolved wrapper)", samples["wrapper"], "s"),
+            Row(f"{name}: the provider's own command", samples["own"], "s"),
+            ratio_row(f"{name}: wasixcc / own command", samples["wrapper"], samples["own"], target=1.15),
+            Row(f"{name}: Python driver (the reference)", samples["python"], "s"),
+            ratio_row(f"{name}: Python driver / own command (no target)", samples["python"], samples["own"], target=None),
+        ]
+        if wrapper == python:
+            sec.notes.append(f"{name}: no resolved wrappers (the provider's commands could not be baked)")
+    sec.notes.append(f"{runs} paired runs; WASIXCC_RUN_WASM_OPT=no on every side, as configure runs it; "
+                     "the own command is what the provider's compile_command returns for these arguments")
+    return sec
+
+
+def measure_byhand(b: Bench) -> Section:
+    """Cold ncurses + nano, -j2: the engine against the same build done by hand."""
+    import byhand
+
+    sec = Section("byhand", "Cold ncurses + nano, -j2: engine against by hand (./configure && make -j2)")
+    if not b.nano_ok:
+        sec.status = NANO_MISSING
+        return sec
+    for name, problem in _usable_providers().items():
+        if problem:
+            sec.notes.append(f"{name} provider not measured: {problem}")
+            continue
+        engine, hand = [], []
+        env = {"WASIXCC_PROVIDER": name}
+        try:
+            for i in range(b.cold_repeat):
+                for side in (("engine", "hand") if i % 2 == 0 else ("hand", "engine")):
+                    work = b.scratch(f"cold-{side}-{name}")
+                    if side == "engine":
+                        # Empty store and empty configure cache: nothing from an earlier build.
+                        cold = {**env, "WASIX_CONFIGURE_CACHE": str(work / "configure-cache")}
+                        engine.append(b.wb("build", *COLD_PACKAGES, "-j2", "--provider", name, "--store", str(work / "store"),
+                                           "--out", str(work / "out"), env=cold).seconds)  # fmt: skip
+                    else:
+                        start = time.perf_counter()
+                        byhand.build_by_hand("nano", work, name, jobs=2)
+                        hand.append(time.perf_counter() - start)
+                    shutil.rmtree(work, ignore_errors=True)
+        except BenchError as exc:  # one provider failing says so and leaves the other's figures
+            sec.notes.append(f"{name} provider not measured: {textwrap.shorten(str(exc), 600)}")
+            continue
+        sec.rows += [
+            Row(f"{name}: engine, `wasix-build build ncurses nano -j2`", engine, "s"),
+            Row(f"{name}: by hand, same sources, compiler and flags", hand, "s"),
+            ratio_row(f"{name}: engine / by hand", engine, hand, target=0.8),
+        ]
+    sec.notes.append("by hand: unpack, patch, ./configure --host … && make -j2 && make install per package, "
+                     "CC/CPPFLAGS/LIBS/AR made of the provider's own commands (benchmarks/byhand.py), no "
+                     "driver, no cache; engine: fresh --store and an empty configure cache; zig's and the "
+                     "source cache warm for both")
     return sec
 
 
@@ -345,11 +456,13 @@ def measure_size(b: Bench) -> Section:
 
 
 MEASUREMENTS: dict[str, Callable[[Bench], Section]] = {
+    "driver": measure_driver,
     "noop": measure_noop,
     "overhead": measure_overhead,
     "parallel": measure_parallel,
     "launcher": measure_launcher,
     "size": measure_size,
+    "byhand": measure_byhand,
 }
 
 

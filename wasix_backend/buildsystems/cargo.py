@@ -36,14 +36,6 @@ import shutil
 from pathlib import Path
 
 from .. import hookimpl
-from ..cargo_vendor import (
-    CrateSources,
-    drop_unverified_checksums,
-    plan_vendoring,
-    read_lock,
-    vendor,
-    write_cargo_config,
-)
 from ..context import BuildContext
 from ..rust import RustToolchain, find_rust_toolchain
 
@@ -101,6 +93,16 @@ def _place_lock(ctx: BuildContext, manifest: Path) -> Path:
 def configure(ctx: BuildContext) -> bool | None:
     if not _ours(ctx):
         return None
+    # Imported here: every build (and every no-op) loads this plugin; few vendor crates.
+    from ..cargo_vendor import (
+        CrateSources,
+        drop_unverified_checksums,
+        plan_vendoring,
+        read_lock,
+        vendor,
+        write_cargo_config,
+    )
+
     tc = _toolchain(ctx)
     ctx.log.info("Rust toolchain: %s", json.dumps(tc.describe()))
     lock_path = _place_lock(ctx, _manifest(ctx))

@@ -2,13 +2,17 @@
 
 :func:`get_toolchain` picks a provider (see :mod:`.providers`) and returns a
 :class:`Toolchain` whose :meth:`~Toolchain.env` points ``CC``/``CXX``/``AR``… at the
-``wasixcc`` driver, so ``./configure``, ``make`` and CMake need nothing else.
+``wasixcc`` programs, so ``./configure``, ``make`` and CMake need nothing else. Those are
+shell wrappers resolved from the provider (:mod:`.wrappers`: no Python start-up per compiler
+call), which hand anything unusual over to the Python driver (:mod:`.driver`, the reference).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -20,7 +24,7 @@ from pathlib import Path
 from ..errors import ToolchainError
 from ..paths import cache_root
 from .driver import TOOLS
-from .providers import select_provider
+from .providers import Provider, select_provider
 from .settings import PROVIDERS, Settings, parse_settings
 
 __all__ = ["PROVIDERS", "Toolchain", "driver_bin_dir", "get_toolchain", "select_toolchain"]
@@ -42,8 +46,8 @@ class Toolchain:
 
     #: ``zig`` or ``wasix``.
     provider: str
-    #: Directory holding ``wasixcc``, ``wasix++``, ``wasixar`` ….
-    bin_dir: Path
+    #: Directory of the Python driver's programs (the reference implementation).
+    driver_dir: Path
     #: Names and versions of every part; goes into store keys so a new compiler rebuilds.
     description: str
     wasm_opt: Path | None = None
@@ -53,6 +57,19 @@ class Toolchain:
     host: str = "wasm32-wasi"
     #: A compiler for programs that run on the build machine (code generators).
     build_cc: str = field(default_factory=lambda: shutil.which("cc") or shutil.which("gcc") or "cc")
+    #: The provider the wrappers are made from (see :attr:`bin_dir`).
+    chosen: Provider | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def bin_dir(self) -> Path:
+        """Directory holding ``wasixcc``, ``wasix++``, ``wasixar`` …: resolved wrappers that
+        start the compiler directly (made on first use, see :mod:`.wrappers`), else the Python
+        driver's programs."""
+        if self.chosen is None:
+            return self.driver_dir
+        from .wrappers import wrapper_bin_dir
+
+        return wrapper_bin_dir(self.chosen, self.driver_dir) or self.driver_dir
 
     def tool(self, name: str) -> Path:
         """Path of a driver program (``wasixcc``, ``wasixar`` …)."""
@@ -99,11 +116,33 @@ class Toolchain:
 
 @functools.cache
 def _tool_version(path: Path) -> str:
+    """``path --version``, remembered by the file's identity (path, size, mtime), so a no-op
+    build starts no subprocess; a replaced binary is asked again."""
     try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+        st = Path(path).stat()
     except OSError:
         return "unusable"
-    return out.stdout.strip() or out.stderr.strip()
+    ident = f"{Path(path).absolute()}\0{st.st_size}\0{st.st_mtime_ns}"
+    memo = cache_root() / "tool-versions.json"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if ident in known:
+        return str(known[ident])
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unusable"
+    version = out.stdout.strip() or out.stderr.strip()
+    if out.returncode == 0:
+        known[ident] = version
+        with contextlib.suppress(OSError):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+            os.replace(tmp, memo)
+    return version
 
 
 def _write_shims(directory: Path) -> None:
@@ -157,10 +196,11 @@ def get_toolchain(provider: str | None = None, *, settings: Settings | None = No
     chosen.require()
     return Toolchain(
         provider=chosen.name,
-        bin_dir=driver_bin_dir(),
+        driver_dir=driver_bin_dir(),
         description=chosen.describe(),
         wasm_opt=chosen.wasm_opt(),
         wasm_opt_features=tuple(chosen.wasm_opt_features()),
+        chosen=chosen,
     )
 
 

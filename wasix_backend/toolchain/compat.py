@@ -18,8 +18,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from filelock import FileLock
-
 from ..errors import ToolchainError
 from ..paths import cache_root, project_toolchain_dir
 
@@ -76,6 +74,8 @@ def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str) -> P
     library = out_dir / LIBRARY_NAME
     if library.is_file():
         return library
+    from filelock import FileLock  # only when it is built: every compile reaches this function
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out_dir / ".lock")):
         if library.is_file():

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WasixError
@@ -47,23 +48,40 @@ def _run(cmd: Sequence[str], provider: Provider) -> int:
         return 127
 
 
-def _post_link(provider: Provider, output: str) -> int:
+@dataclass(frozen=True)
+class PostLink:
+    """What follows a successful link: a wasm-opt command, or a message and a status."""
+
+    command: list[str] | None = None
+    message: str | None = None
+    status: int = 0
+
+
+def post_link(provider: Provider, output: str) -> PostLink:
+    """The step after linking ``output`` (pure: the generated wrappers bake it, too)."""
     args = provider.wasm_opt_args()
     if args is None:
-        return 0
+        return PostLink()
     wasm_opt = provider.wasm_opt()
     if wasm_opt is None:
         if provider.settings.run_wasm_opt:
-            print("wasixcc: RUN_WASM_OPT is set but wasm-opt was not found (set WASIXCC_BINARYEN_LOCATION)", file=sys.stderr)
-            return 1
+            return PostLink(message="wasixcc: RUN_WASM_OPT is set but wasm-opt was not found (set WASIXCC_BINARYEN_LOCATION)", status=1)
         if "--asyncify" in args:
-            print(
-                f"wasixcc: warning: wasm-opt not found; {output} is not asyncified "
+            return PostLink(
+                message=f"wasixcc: warning: wasm-opt not found; {output} is not asyncified "
                 "(setjmp/longjmp and fork will not work). Set WASIXCC_BINARYEN_LOCATION.",
-                file=sys.stderr,
             )
-        return 0
-    return _run([str(wasm_opt), *args, output, "-o", output], provider)
+        return PostLink()
+    return PostLink(command=[str(wasm_opt), *args, output, "-o", output])
+
+
+def _post_link(provider: Provider, output: str) -> int:
+    step = post_link(provider, output)
+    if step.message:
+        print(step.message, file=sys.stderr)
+    if step.command is None:
+        return step.status
+    return _run(step.command, provider)
 
 
 def run_tool(tool: str, argv: Sequence[str], environ: dict[str, str] | None = None) -> int:

@@ -18,12 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-
 from .. import paths
 from ..errors import FetchError, ToolchainError
-from ..extract import extract
-from ..fetch import download
 from .pins import Asset, Component, default_pins_path, host_platform, load_pins
 
 MARKER = ".wasix-installed"
@@ -148,6 +144,7 @@ def _clean_leftovers(dest: Path, component: Component, downloads: Path, asset: A
 
 
 def _download(asset: Asset, archive: Path, what: str, progress: bool) -> None:
+    from ..fetch import download  # here: provider selection reads status() on every build
     """Fetch ``asset``: a copy in ``$WASIX_MIRROR`` first (machines without the network), then its URL."""
     mirror = paths.mirror_dir()
     local = mirror / asset.filename if mirror is not None else None
@@ -174,6 +171,9 @@ def _download(asset: Asset, archive: Path, what: str, progress: bool) -> None:
 
 
 def _install_one(component: Component, asset: Asset, dest: Path, host: str, progress: bool) -> Path:
+    from filelock import FileLock
+
+    from ..extract import extract
     what = f"toolchain {component.name} {component.version}"
     target = dest / component.dirname
     downloads = dest / ".downloads"

@@ -100,6 +100,10 @@ class Provider(ABC):
 
     def env(self) -> dict[str, str]:
         """Extra environment for the commands."""
+        return {k: v for k, v in self.env_defaults().items() if not os.environ.get(k)}
+
+    def env_defaults(self) -> dict[str, str]:
+        """Variables the commands need unless the caller's environment already sets them."""
         return {}
 
     def wasm_opt(self) -> Path | None:
@@ -184,9 +188,7 @@ class ZigProvider(Provider):
             return "WASM_EXCEPTIONS/PIC need the wasix provider's sysroot"
         return None
 
-    def env(self) -> dict[str, str]:
-        if os.environ.get("ZIG_GLOBAL_CACHE_DIR"):
-            return {}
+    def env_defaults(self) -> dict[str, str]:
         return {"ZIG_GLOBAL_CACHE_DIR": str(zig_cache_dir())}
 
     def _zig(self) -> str:

@@ -1,0 +1,67 @@
+"""The by-hand baseline: a recipe and its dependencies built the way a person would, with no
+engine — unpack, patch, ``./configure && make -j2 && make install`` — using the same compiler
+and flags as the toolchain provider's own commands (no driver, no wrappers, no cache).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import replace
+from pathlib import Path
+
+from harness import BenchError
+
+#: Stand-in for a command line's own arguments, to split the provider's commands around.
+_ARGS = "\x00args\x00"
+
+
+def _around(command: list[str]) -> tuple[list[str], list[str]]:
+    at = command.index(_ARGS)
+    return command[:at], command[at + 1 :]
+
+
+def provider_env(name: str) -> tuple[dict[str, str], str]:
+    """``CC``, ``CPPFLAGS``, ``LIBS``, ``AR`` … made of provider ``name``'s own commands, and the
+    host triple. Compile flags after the arguments go to CPPFLAGS, link-only ones to LIBS."""
+    from wasix_backend.toolchain import get_toolchain
+    from wasix_backend.toolchain.providers import parse_invocation, select_provider
+    from wasix_backend.toolchain.settings import parse_settings
+
+    settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": name})
+    provider = select_provider(settings)
+    provider.require()
+    # With an -O level (CFLAGS carries -O2, as the engine's environment does) and an output.
+    compile_inv = replace(parse_invocation(["-O2", "-c", "x.c"], cxx=False), args=[_ARGS])
+    link_inv = replace(parse_invocation(["-O2", "x.c", "-o", "x"], cxx=False), args=[_ARGS], output="x")
+    cc, post = _around(provider.compile_command(compile_inv))
+    link_cc, link_post = _around(provider.compile_command(link_inv))
+    cxx, _ = _around(provider.compile_command(replace(compile_inv, cxx=True)))
+    if link_cc != cc or link_post[: len(post)] != post:
+        raise BenchError(f"by-hand build: the {name} provider's link command does not extend its compile command")
+
+    def tool(which: str) -> str:
+        return shlex.join(provider.tool_command(which, []))
+
+    env = {
+        **{k: v for k, v in provider.env_defaults().items() if not os.environ.get(k)},
+        "CC": shlex.join(cc),
+        "CXX": shlex.join(cxx),
+        "CPPFLAGS": shlex.join(post),
+        "CFLAGS": "-O2",
+        "CXXFLAGS": "-O2",
+        "LDFLAGS": "",
+        "LIBS": shlex.join(link_post[len(post) :]),
+        "AR": tool("ar"),
+        "RANLIB": tool("ranlib"),
+        "NM": tool("nm"),
+    }
+    return env, get_toolchain(name).host
+
+
+def build_by_hand(name: str, work: Path, provider: str, *, jobs: int = 2) -> dict[str, Path]:
+    """Build recipe ``name`` and its dependencies by hand under ``work``; their prefixes."""
+    import native
+
+    tool_env, host = provider_env(provider)
+    return native.build_tree(name, work, tool_env, host=host, cross=True, jobs=jobs)

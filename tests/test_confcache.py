@@ -1,0 +1,242 @@
+"""Configure answers shared per toolchain: two different autotools packages, built for real."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import write_plugin
+
+from wasix_backend.buildsystems import confcache
+from wasix_backend.cli import main
+from wasix_backend.runtime import run
+
+pytestmark = pytest.mark.skipif(shutil.which("autoconf") is None, reason="autoconf is not installed (apt-get install autoconf)")
+
+# Both packages ask the same toolchain questions; beta also finds greet.h and greeting() in
+# its dependency, which alpha (no dependencies) answers "no" to.
+CONFIGURE_AC = """\
+AC_INIT([NAME], [1.0])
+AC_CONFIG_SRCDIR([prog.c])
+AC_CONFIG_HEADERS([config.h])
+AC_PROG_CC
+AC_C_INLINE
+AC_TYPE_SIZE_T
+AC_CHECK_SIZEOF([long])
+AC_CHECK_HEADERS([termios.h sys/ioctl.h pwd.h greet.h])
+EXTRA
+AC_CHECK_FUNCS([tcgetattr dup2 getpwuid greeting fork_not_a_function])
+AC_CONFIG_FILES([Makefile])
+AC_OUTPUT
+"""
+MAKEFILE_IN = """\
+CC = @CC@
+CFLAGS = @CFLAGS@
+CPPFLAGS = @CPPFLAGS@
+LDFLAGS = @LDFLAGS@
+LIBS = @LIBS@
+prefix = @prefix@
+prog: prog.c config.h
+\t$(CC) $(CPPFLAGS) $(CFLAGS) -I. -o prog prog.c $(LDFLAGS) $(LIBS)
+install: prog
+\tmkdir -p $(DESTDIR)$(prefix)/bin && cp prog $(DESTDIR)$(prefix)/bin/NAME
+"""
+PROG_C = """\
+#include "config.h"
+#include <stdio.h>
+#ifdef HAVE_GREET_H
+#include <greet.h>
+#endif
+#ifndef HAVE_GREETING
+#define HAVE_GREETING 0
+#endif
+#ifndef HAVE_TCGETATTR
+#define HAVE_TCGETATTR 0
+#endif
+#ifndef HAVE_FORK_NOT_A_FUNCTION
+#define HAVE_FORK_NOT_A_FUNCTION 0
+#endif
+int main(void) {
+#ifdef HAVE_GREET_H
+    printf("%s ", HAVE_GREETING ? greeting() : "no-greeting");
+#endif
+    printf("tcgetattr=%d fork_not_a_function=%d long=%d\\n", HAVE_TCGETATTR, HAVE_FORK_NOT_A_FUNCTION, (int)SIZEOF_LONG);
+    return 0;
+}
+"""
+GREET_MK = """\
+libgreet.a: greet.c
+\t$(CC) $(CFLAGS) -c greet.c -o greet.o
+\t$(AR) rcs libgreet.a greet.o
+install: libgreet.a
+\tmkdir -p $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+\tcp libgreet.a $(DESTDIR)$(PREFIX)/lib/
+\tcp greet.h $(DESTDIR)$(PREFIX)/include/
+"""
+
+
+def _tarball(dest: Path, top: str, files: dict[str, str]) -> str:
+    """``dest`` (.tar.gz) holding ``top/<name>`` (``configure`` executable); its sha256."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest, "w:gz") as tar:
+        for name, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size, info.mode, info.mtime = len(data), 0o755 if name == "configure" else 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(dest.read_bytes()).hexdigest()
+
+
+def _recipe(name: str, url: str, sha: str, *, system: str, deps: str = "", kind: str = "program") -> str:
+    outputs = f'bin = ["{name}"]' if kind == "program" else 'lib = ["libgreet.a"]'
+    install = "install-args = []" if system == "make" else ""
+    return textwrap.dedent(f"""\
+        [package]
+        name = "{name}"
+        version = "1.0"
+        kind = "{kind}"
+        description = "test package {name}"
+        license = "MIT"
+
+        [[source]]
+        url = "{url}"
+        sha256 = "{sha}"
+
+        [dependencies]
+        build = [{deps}]
+
+        [build]
+        system = "{system}"
+        in-tree = true
+        {install}
+
+        [outputs]
+        """) + outputs + "\n"
+
+
+def _autoconf_project(work: Path, name: str, extra: str) -> dict[str, str]:
+    """The files of an autoconf project, ``configure`` generated here."""
+    work.mkdir(parents=True)
+    files = {
+        "configure.ac": CONFIGURE_AC.replace("NAME", name).replace("EXTRA", extra),
+        "Makefile.in": MAKEFILE_IN.replace("NAME", name),
+        "prog.c": PROG_C,
+    }
+    for fname, text in files.items():
+        (work / fname).write_text(text)
+    for tool in ("autoheader", "autoconf"):
+        subprocess.run([tool], cwd=work, check=True, capture_output=True)
+    return {p.name: p.read_text() for p in work.iterdir() if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("confcache")
+    up = root / "upstream"
+    tarballs = {
+        "greet": (up / "greet-1.0.tar.gz", {"greet.c": 'const char *greeting(void) { return "hi"; }\n',
+                                              "greet.h": "const char *greeting(void);\n", "Makefile": GREET_MK}),
+        "alpha": (up / "alpha-1.0.tar.gz", _autoconf_project(root / "gen-alpha", "alpha", "")),
+        # beta also links its dependency: greeting() is found there, not in the toolchain.
+        "beta": (up / "beta-1.0.tar.gz", _autoconf_project(root / "gen-beta", "beta", "AC_CHECK_LIB([greet], [greeting])")),
+    }  # fmt: skip
+    folder = root / "plugins"
+    for name, (tarball, files) in tarballs.items():
+        sha = _tarball(tarball, f"{name}-1.0", files)
+        if name == "greet":
+            text = _recipe(name, tarball.as_uri(), sha, system="make", kind="library")
+        else:
+            text = _recipe(name, tarball.as_uri(), sha, system="autotools", deps='"greet"' if name == "beta" else "")
+        write_plugin(folder, name, text)
+    return folder
+
+
+def _build(plugins: Path, store: Path, out: Path, *names: str, capsys: pytest.CaptureFixture[str]) -> dict:
+    capsys.readouterr()
+    assert main(["--plugin-dir", str(plugins), "build", *names, "--store", str(store), "--out", str(out), "-j1", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _configure_log(store: Path, name: str) -> str:
+    return next((store / "logs").glob(f"{name}-1.0-*/configure.log")).read_text()
+
+
+def test_a_second_package_configures_from_the_first_ones_answers(
+    plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without sharing: the module beta makes on its own.
+    monkeypatch.setenv("WASIX_CONFIGURE_CACHE", "off")
+    _build(plugins, tmp_path / "s0", tmp_path / "o0", "beta", capsys=capsys)
+    alone = (tmp_path / "o0" / "bin" / "beta.wasm").read_bytes()
+    assert "(cached)" not in _configure_log(tmp_path / "s0", "beta")
+
+    cache = tmp_path / "configure-cache"
+    monkeypatch.setenv("WASIX_CONFIGURE_CACHE", str(cache))
+    _build(plugins, tmp_path / "s1", tmp_path / "o1", "alpha", capsys=capsys)
+    [shared] = list(cache.glob("*.json"))
+    entries = json.loads(shared.read_text())["entries"]
+    for var in ("ac_cv_header_termios_h", "ac_cv_func_tcgetattr", "ac_cv_sizeof_long", "ac_cv_c_inline", "ac_cv_type_size_t",
+                "ac_cv_header_greet_h", "ac_cv_func_greeting"):  # fmt: skip
+        assert var in entries, var
+    assert not any(v.startswith(("ac_cv_env_", "ac_cv_host", "ac_cv_build", "ac_cv_path_")) for v in entries)
+
+    _build(plugins, tmp_path / "s1", tmp_path / "o1", "beta", capsys=capsys)
+    log = _configure_log(tmp_path / "s1", "beta")
+    for check in ("termios.h... (cached) yes", "tcgetattr... (cached) yes", "size of long... (cached) 4",
+                  "fork_not_a_function... (cached) no"):  # fmt: skip
+        assert check in log, check
+    # alpha's "no" for what beta's dependency provides was not handed to beta.
+    assert "greet.h... (cached)" not in log and "for greeting... (cached)" not in log
+    assert (tmp_path / "o1" / "bin" / "beta.wasm").read_bytes() == alone
+    assert run(tmp_path / "o1" / "bin" / "beta.wasm").text == "hi tcgetattr=1 fork_not_a_function=0 long=4\n"
+    # ... nor taken into the shared answers from beta.
+    after = json.loads(shared.read_text())
+    assert after["entries"]["ac_cv_header_greet_h"] == entries["ac_cv_header_greet_h"]
+    assert after["unstable"] == []
+
+
+def test_a_toolchain_change_starts_a_new_cache(
+    plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "configure-cache"
+    monkeypatch.setenv("WASIX_CONFIGURE_CACHE", str(cache))
+    _build(plugins, tmp_path / "s1", tmp_path / "o1", "alpha", capsys=capsys)
+    # Other compile flags for every call: another toolchain as far as configure can tell.
+    monkeypatch.setenv("WASIXCC_COMPILER_FLAGS", "-DWASIX_TEST_OTHER_TOOLCHAIN=1")
+    _build(plugins, tmp_path / "s2", tmp_path / "o2", "alpha", capsys=capsys)
+    assert "(cached)" not in _configure_log(tmp_path / "s2", "alpha")
+    assert len(list(cache.glob("*.json"))) == 2
+
+
+def test_merge_keeps_only_toolchain_answers(tmp_path: Path) -> None:
+    cache = confcache.ConfigureCache(tmp_path / "c.json")
+    provided = confcache.Provided(headers={"greet_h", "sub_greet_h"}, symbols={"greeting"})
+    found = {
+        "ac_cv_header_stdio_h": "ac_cv_header_stdio_h=${ac_cv_header_stdio_h=yes}",
+        "ac_cv_header_greet_h": "ac_cv_header_greet_h=${ac_cv_header_greet_h=yes}",
+        "ac_cv_func_greeting": "ac_cv_func_greeting=${ac_cv_func_greeting=yes}",
+        "ac_cv_lib_m_sin": "ac_cv_lib_m_sin=${ac_cv_lib_m_sin=yes}",
+        "ac_cv_path_GREP": "ac_cv_path_GREP=${ac_cv_path_GREP=/usr/bin/grep}",
+        "ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g=yes}",
+        "ac_cv_c_bigendian": "ac_cv_c_bigendian=${ac_cv_c_bigendian=/build/here}",
+        "cf_cv_ncurses_thing": "cf_cv_ncurses_thing=${cf_cv_ncurses_thing=yes}",
+    }
+    assert cache.merge(found, provided, ["/build/here"]) == 2
+    assert sorted(cache.entries()) == ["ac_cv_header_stdio_h", "ac_cv_prog_cc_g"]
+    # The same answer as autoconf 2.52 writes it (quoted) is the same answer.
+    cache.merge({"ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g='yes'}"}, confcache.Provided(), [])
+    assert sorted(cache.entries()) == ["ac_cv_header_stdio_h", "ac_cv_prog_cc_g"]
+    # A different answer to the same question: not the toolchain's alone, never shared again.
+    cache.merge({"ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g=no}"}, confcache.Provided(), [])
+    cache.merge({"ac_cv_prog_cc_g": "ac_cv_prog_cc_g=${ac_cv_prog_cc_g=no}"}, confcache.Provided(), [])
+    assert sorted(cache.entries()) == ["ac_cv_header_stdio_h"]
+    seeded = tmp_path / "config.cache"
+    assert cache.seed(seeded, confcache.Provided(headers={"stdio_h"})) == 0
+    assert confcache.parse_cache_file(seeded) == {}

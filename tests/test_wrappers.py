@@ -1,0 +1,215 @@
+"""The resolved shell wrappers against the Python driver, the reference: for the same command
+lines in the same environment, the same files (byte for byte), output and exit status."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from wasix_backend.toolchain import driver_bin_dir, get_toolchain
+from wasix_backend.toolchain.providers import WasixProvider, select_provider
+from wasix_backend.toolchain.settings import parse_settings
+from wasix_backend.toolchain.wrappers import render, write_scripts
+
+SOURCES = {
+    "hdr.h": "#define GREETING \"hello\"\nint twice(int);\n",
+    "lib.c": '#include "hdr.h"\nint twice(int x) { return 2 * x; }\n',
+    "ok.c": textwrap.dedent(
+        """
+        #include <stdio.h>
+        #include "hdr.h"
+        #ifndef EXTRA
+        #define EXTRA 0
+        #endif
+        int main(int argc, char **argv) { printf("%s %d\\n", GREETING, twice(argc) + EXTRA); return 0; }
+        """
+    ),
+    "bad.c": "int main(void) { return missing; }\n",
+    "undef.c": "int nowhere(void);\nint main(void) { return nowhere(); }\n",
+    "m.cc": "#include <string>\nint main() { std::string s(\"c++\"); return (int)s.size() - 3; }\n",
+}
+
+
+@dataclass
+class Case:
+    """Steps run one after the other in a fresh copy of SOURCES."""
+
+    steps: list[tuple[str, list[str]]]
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: bytes | None = None
+    #: The wrappers are to hand this over to the Python driver.
+    python: bool = False
+
+    @property
+    def id(self) -> str:
+        text = " ; ".join(f"{tool} {' '.join(args)}" for tool, args in self.steps)
+        extra = " ".join(f"{k}={v}" for k, v in self.env.items())
+        return f"{extra} {text}".strip()
+
+
+def _c(*args: str, tool: str = "wasixcc", **kw: object) -> Case:
+    return Case([(tool, list(args))], **kw)  # type: ignore[arg-type]
+
+
+CASES = [
+    _c("-c", "lib.c", "-o", "lib.o"),
+    _c("-c", "lib.c"),
+    _c("-O2", "ok.c", "lib.c", "-o", "ok.wasm"),
+    _c("ok.c", "lib.c"),  # no -o: a.out; no -O: the provider's default level
+    _c("-Os", "-c", "ok.c", "-ook.o"),
+    _c("-Og", "ok.c", "lib.c", "-o", "g.wasm"),
+    _c("-E", "ok.c"),
+    _c("-E", "-DGREETING=x", "-", stdin=b"GREETING __wasm__\n"),
+    _c("-M", "ok.c"),
+    _c("-MM", "ok.c"),
+    _c("-MD", "-MF", "deps.d", "-c", "ok.c", "-o", "ok.o"),
+    _c("-x", "c", "-c", "-", "-o", "stdin.o", stdin=b"int from_stdin;\n"),
+    _c("--version"),
+    _c("-dumpmachine"),
+    _c("-print-prog-name=ld"),
+    _c("-print-search-dirs"),
+    _c("-S", "lib.c", "-o", "lib.s"),
+    _c("m.cc", "-o", "m.wasm", tool="wasix++"),
+    _c("-c", "m.cc", tool="wasixcc++"),
+    # errors: the compiler's or linker's own status and message
+    _c("-c", "bad.c"),
+    _c("undef.c", "-o", "undef.wasm"),
+    _c("-c", "missing.c"),
+    _c("ok.c", "lib.c", "-o"),
+    # archives and symbols
+    Case([("wasixcc", ["-c", "lib.c"]), ("wasixar", ["rcs", "libl.a", "lib.o"]), ("wasixranlib", ["libl.a"]),
+          ("wasixnm", ["libl.a"]), ("wasixar", ["t", "libl.a"]), ("wasixcc", ["ok.c", "-L.", "-ll", "-o", "p.wasm"])]),
+    _c("missing.a", tool="wasixnm"),
+    _c("x", "nothing.a", tool="wasixar"),
+    _c("--version", tool="wasixld"),
+    # configure's setting, and the Python driver's cases (settings the wrappers leave to it)
+    _c("ok.c", "lib.c", "-o", "n.wasm", env={"WASIXCC_RUN_WASM_OPT": "no"}),
+    _c("ok.c", "lib.c", "-o", "n.wasm", env={"WASIXCC_RUN_WASM_OPT": "Off"}),
+    _c("-sCOMPILER_FLAGS=-DEXTRA=40", "ok.c", "lib.c", "-o", "s.wasm", python=True),
+    _c("ok.c", "lib.c", "-o", "e.wasm", env={"WASIXCC_COMPILER_FLAGS": "-DEXTRA=2"}, python=True),
+    _c("-sNOPE=1", "-c", "ok.c", python=True),
+    _c("-c", "ok.c", env={"WASIXCC_RUN_WASM_OPT": "maybe"}, python=True),
+    _c("-c", "ok.c", env={"WASIXCC_PROVIDER": "gcc"}, python=True),
+]
+#: zig's -fsyntax-only fails by itself, naming a random temporary file.
+CLANG_ONLY_CASES = [_c("-fsyntax-only", "ok.c")]
+#: With binaryen's wasm-opt: the optimised link.
+WASM_OPT_CASES = [_c("-O2", "ok.c", "lib.c", "-o", "opt.wasm", env={"WASIXCC_RUN_WASM_OPT": "yes"})]
+
+
+#: clang names its temporary objects at random (``/tmp/undef-010b9e.o``) in link errors.
+_TEMP_OBJECT = re.compile(rb"/tmp/[\w.]+-[0-9a-f]{6}\.o")
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _run_case(case: Case, bin_dir: Path, work: Path, env: Mapping[str, str]) -> tuple[list[object], dict[str, bytes]]:
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name, text in SOURCES.items():
+        (work / name).write_text(text)
+    results: list[object] = []
+    for tool, args in case.steps:
+        proc = subprocess.run([str(bin_dir / tool), *args], cwd=work, env={**env, **case.env}, input=case.stdin or b"",
+                              capture_output=True, timeout=600)  # fmt: skip
+        results.append((tool, args, proc.returncode, proc.stdout, _TEMP_OBJECT.sub(b"TEMP.o", proc.stderr)))
+    return results, _snapshot(work)
+
+
+def _wrappers(env: Mapping[str, str], tmp: Path) -> Path:
+    """Wrappers whose hand-over to the Python driver leaves a note in ``$WRAPPERS_TEST_LOG``."""
+    recorder = tmp / "recorder"
+    recorder.mkdir()
+    for name in ("wasixcc", "wasix++", "wasixcc++", "wasixar", "wasixnm", "wasixranlib", "wasixld"):
+        (recorder / name).write_text(f'#!/bin/sh\necho {name} >> "$WRAPPERS_TEST_LOG"\nexec {driver_bin_dir() / name} "$@"\n')
+        (recorder / name).chmod(0o755)
+    settings, _ = parse_settings([], env)
+    return write_scripts(render(select_provider(settings), env, recorder), tmp / "wrappers")
+
+
+def _compare(case: Case, env: Mapping[str, str], tmp: Path) -> None:
+    log = tmp / "handed-over"
+    env = {**env, "WRAPPERS_TEST_LOG": str(log)}
+    # The same directory for both, so paths in messages and outputs are the same.
+    got = _run_case(case, _wrappers(env, tmp), tmp / "w", env)
+    assert log.exists() == case.python, f"{case.id}: {'not ' if case.python else ''}handed over to the Python driver"
+    want = _run_case(case, driver_bin_dir(), tmp / "w", env)
+    assert got[0] == want[0], f"{case.id}: statuses or output differ"
+    assert got[1].keys() == want[1].keys(), f"{case.id}: different files written"
+    for name in want[1]:
+        assert got[1][name] == want[1][name], f"{case.id}: {name} differs"
+
+
+# ------------------------------------------------------------------------------ zig
+
+
+@pytest.fixture(scope="module")
+def zig_env() -> dict[str, str]:
+    return {**os.environ, "WASIXCC_PROVIDER": "zig"}
+
+
+def test_toolchain_env_points_at_shell_wrappers() -> None:
+    tc = get_toolchain("zig")
+    assert tc.bin_dir != driver_bin_dir(), "the zig provider's commands should be baked into wrappers"
+    for var in ("CC", "CXX", "AR", "RANLIB", "NM", "LD"):
+        path = Path(tc.env()[var])
+        assert path.parent == tc.bin_dir and path.read_text().startswith("#!/bin/sh\n"), var
+    assert tc.driver_dir == driver_bin_dir()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_zig_wrappers_match_the_python_driver(case: Case, zig_env: dict[str, str], tmp_path: Path) -> None:
+    _compare(case, zig_env, tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("wasm-opt") is None, reason="binaryen's wasm-opt is not installed")
+@pytest.mark.parametrize("case", WASM_OPT_CASES, ids=lambda c: c.id)
+def test_zig_wrappers_run_wasm_opt_like_the_driver(case: Case, zig_env: dict[str, str], tmp_path: Path) -> None:
+    _compare(case, zig_env, tmp_path)
+
+
+def test_wrappers_start_no_python_unless_settings_need_it(zig_env: dict[str, str], tmp_path: Path) -> None:
+    """With the Python driver made unreachable, compiles still work; a ``-s`` setting or a
+    changed ``WASIXCC_*`` variable is handed over to it (and so fails here)."""
+    settings, _ = parse_settings([], zig_env)
+    scripts = render(select_provider(settings), zig_env, tmp_path / "no-python-driver")
+    bin_dir = write_scripts(scripts, tmp_path / "wrappers")
+    (tmp_path / "ok.c").write_text(SOURCES["ok.c"].replace('#include "hdr.h"', '#define GREETING "hi"\nint twice(int x) { return x; }'))
+
+    def cc(*args: str, **env: str) -> int:
+        return subprocess.run([str(bin_dir / "wasixcc"), *args], cwd=tmp_path, env={**zig_env, **env}, capture_output=True).returncode
+
+    assert cc("-O2", "ok.c", "-o", "ok.wasm") == 0
+    assert (tmp_path / "ok.wasm").read_bytes()[:4] == b"\0asm"
+    assert cc("-c", "ok.c", WASIXCC_RUN_WASM_OPT="no") == 0
+    assert cc("-sCOMPILER_FLAGS=-DX", "-c", "ok.c") == 127
+    assert cc("-c", "ok.c", WASIXCC_COMPILER_FLAGS="-DX") == 127
+    assert cc("-c", "ok.c", WASIXCC_PROVIDER="wasix") == 127
+
+
+# ------------------------------------------------------------------------------ wasix
+
+
+def _wasix_env() -> dict[str, str] | None:
+    env = {**os.environ, "WASIXCC_PROVIDER": "wasix"}
+    settings, _ = parse_settings([], env)
+    return env if WasixProvider(settings).problem() is None else None
+
+
+@pytest.mark.skipif(_wasix_env() is None, reason="no wasix-libc sysroot here (set WASIXCC_SYSROOT or install the pinned toolchain)")
+@pytest.mark.parametrize("case", CASES + CLANG_ONLY_CASES + WASM_OPT_CASES, ids=lambda c: c.id)
+def test_wasix_wrappers_match_the_python_driver(case: Case, tmp_path: Path) -> None:
+    env = _wasix_env()
+    assert env is not None
+    _compare(case, env, tmp_path)
