@@ -213,6 +213,9 @@ class ZigProvider(Provider):
         if inv.links:
             if inv.output is None:
                 cmd += ["-o", "a.out"]  # what clang writes; zig would pick a.wasm
+            # Exporting the marker of the launcher's mirror step (compat/src/mirror.c) links
+            # it, and its constructor, into every program although nothing calls it.
+            cmd += ["-Wl,--export=__wasix_mirror_v1"]
             cmd += [str(self.compat_library()), *compat.EMULATION_LIBS, f"-Wl,-z,stack-size={STACK_SIZE}"]
             cmd += s.linker_flags
         return cmd
