@@ -141,9 +141,11 @@ def test_writes_through_a_symlinked_directory_never_leave_the_named_one(files_pr
     (proj / "link").symlink_to(outside)
     (proj / "real.txt").write_text("real")
     (proj / "filelink.txt").symlink_to(outside / "victim.txt")
-    # Only proj/ is named; the program reaches the rest on its own (the paths are on stdin).
-    script = (f"mkdir {proj}/link put {proj}/link/victim.txt overwritten put {proj}/link/new.txt escaped "
-              f"put {proj}/filelink.txt replaced put {proj}/real.txt fine")
+    # Only proj/ is named; the program reaches the rest on its own (the paths are on stdin),
+    # by the real path and, as a hostile program could, through the sandbox's copy.
+    copy = mirror.GUEST_ROOT + str(proj)
+    script = (f"mkdir {copy}/link put {copy}/link/victim.txt overwritten put {proj}/link/new.txt escaped "
+              f"put {copy}/filelink.txt replaced put {proj}/real.txt fine")
     res = run_prog(files_prog, work, str(proj), script=script)
     assert res.returncode == 0, res.stderr
     assert (outside / "victim.txt").read_text() == "must survive"
