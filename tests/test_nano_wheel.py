@@ -134,7 +134,7 @@ def test_save_as_insert_suspend_and_exit_lose_nothing(nano_venv, tmux, tmp_path)
     # Suspend: refused cleanly, nano carries on with the edits.
     tmux.keys("C-t")
     tmux.keys("C-z")
-    time.sleep(2)
+    tmux.wait_for("Suspension is not possible here")
     tmux.keys("after suspend", literal=True)
     tmux.wait_for("after suspend")
     tmux.keys("C-o")
