@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -194,6 +196,32 @@ def _first_line(exc: BaseException) -> str:
     return text
 
 
+class RuntimeNoise:
+    """Keeps what the native runtime itself prints on descriptor 2 (a trap's WebAssembly
+    backtrace, written at a moment of its choosing, even after the program ended) off the
+    terminal: descriptor 2 goes to a file until the launcher exits, while ``sys.stderr`` (the
+    program's stderr, the launcher's messages) keeps the original. ``finish`` prints what the
+    runtime said, less a backtrace the launcher sums up in one line."""
+
+    def start(self) -> None:
+        sys.stderr.flush()
+        self.capture = tempfile.TemporaryFile()  # noqa: SIM115 - lives until the process exits
+        saved = os.dup(2)
+        os.dup2(self.capture.fileno(), 2)
+        sys.stderr = io.TextIOWrapper(os.fdopen(saved, "wb", buffering=0), errors="backslashreplace", write_through=True)
+
+    def finish(self, crashed: bool) -> None:
+        """Print what the runtime said; descriptor 2 stays on the file (the process exits next)."""
+        sys.stderr.flush()
+        self.capture.seek(0)
+        for line in self.capture.read().decode("utf-8", "replace").splitlines():
+            if crashed and (line.startswith("RuntimeError:") or line.startswith("    at ")):
+                continue
+            print(line, file=sys.stderr)
+        self.capture.seek(0, 2)
+        sys.stderr.flush()
+
+
 async def _run(proc, interactive: bool, terminal: Terminal):
     """Forward the streams until the process ends; return its output (or raise its failure)."""
     loop = asyncio.get_running_loop()
@@ -296,6 +324,8 @@ def main() -> None:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    noise = RuntimeNoise()
+    noise.start()
     try:
         code = asyncio.run(run_with_sdk(meta, command, args))
     except KeyboardInterrupt:
@@ -309,6 +339,7 @@ def main() -> None:
         code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+    noise.finish(crashed=code == CRASH_STATUS)
     sys.stdout.flush()
     sys.stderr.flush()
     # Exit at once: the stdin reader may still be blocked in read(), and unwinding such a
