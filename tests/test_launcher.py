@@ -8,6 +8,7 @@ subprocess in a host directory made by the test, with real symlinks.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -55,6 +56,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(op, "mkdir") && i + 1 < argc) { mkdir(argv[++i], 0755); }
         else if (!strcmp(op, "stop")) { printf("kill %d\n", kill(0, SIGSTOP)); }
         else if (!strcmp(op, "trap")) { fflush(stdout); __builtin_trap(); }
+        else if (!strcmp(op, "wait")) { printf("waiting\n"); fflush(stdout); while (getchar() != EOF) {} }
     }
     return 0;
 }
@@ -191,6 +193,19 @@ def test_a_trap_is_one_line_and_saved_files_still_come_back(files_prog, work):
     lines = [line for line in res.stderr.splitlines() if not line.startswith("preparing")]
     assert len(lines) == 1, res.stderr  # no traceback, no WebAssembly backtrace either
     assert lines[0].startswith("files: ") and "unreachable" in lines[0]
+
+
+def test_sigterm_stops_the_program_and_still_writes_back(files_prog, work):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WASIX_"))}
+    env.update(PYTHONPATH=str(files_prog), WASIX_RUNTIME="sdk", WASIX_WHEELS_CACHE=str(work.parent / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "wasix_files", "put", "kept.txt", "saved", "wait"], cwd=work,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout.readline() == b"waiting\n"  # the file is saved in the sandbox, the program blocks
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert (work / "kept.txt").read_text() == "saved"
+    assert b"Traceback" not in err
 
 
 def test_stopping_itself_continues_at_once(files_prog, work):

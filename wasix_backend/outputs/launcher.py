@@ -287,12 +287,22 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
             cmd = sb.command(pkg, guest_arguments(args, cwd, real_paths), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
+            # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
+            stopped: list[int] = []
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, lambda n=signum: (stopped.append(n), asyncio.ensure_future(proc.kill())))
             try:
                 result = await _run(proc, interactive, terminal)
             except WasmerError as exc:
                 crash = exc
+            finally:
+                for signum in (signal.SIGTERM, signal.SIGHUP):
+                    loop.remove_signal_handler(signum)
             files = await mirror.read_guest_files(sb.fs, plan)
             mirror.sync_back(plan, files, cache, command)
+    if stopped:
+        return 128 + stopped[0]
     if crash is not None:
         if interactive:
             sys.stdout.write("\x1b[?1049l\r\n")  # leave the program's alternate screen
