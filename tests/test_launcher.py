@@ -239,6 +239,29 @@ def test_the_preparing_line_is_erased_on_a_terminal(files_prog, tmp_path):
     assert out.index(b"cwd ") > out.index(b"\r\x1b[K")
 
 
+def test_a_wasix_libc_program_sees_host_paths_too(tmp_path, work):
+    """The mirror step is linked by the ``wasix`` provider as well (when a sysroot is here)."""
+    from wasix_backend.toolchain import driver_bin_dir
+
+    (tmp_path / "files.c").write_text(FILES_C)
+    proc = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", "files.c", "-o", "files.wasm"], cwd=tmp_path,
+                          env={**os.environ, "WASIXCC_PROVIDER": "wasix"}, capture_output=True, text=True)  # fmt: skip
+    if "cannot be used" in proc.stderr:
+        pytest.skip(reason=f"no wasix-libc toolchain here: {proc.stderr.strip()[-200:]}")
+    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "prefix" / "bin").mkdir(parents=True)
+    (tmp_path / "prefix" / "bin" / "files.wasm").write_bytes((tmp_path / "files.wasm").read_bytes())
+    recipe = recipe_from_dict({"package": {"name": "files", "version": "1"}, "outputs": {"bin": ["files"]}}, plugin="t")
+    with zipfile.ZipFile(write_wheel(recipe, tmp_path / "prefix", tmp_path / "wheels")) as zf:
+        zf.extractall(tmp_path / "site")
+    res = run_prog(tmp_path / "site", work, "cwd", "cat", "sub/deep.txt", "put", str(work / "abs.txt"), "absolute")
+    assert res.returncode == 0, res.stderr
+    # Wasmer resolves the link on chdir() and wasix-libc asks it for the working directory:
+    # getcwd() names the sandbox's copy. Relative and absolute host paths both work.
+    assert res.stdout in (f"cwd {work}\ncat sub/deep.txt: deep\n\n", f"cwd {mirror.GUEST_ROOT}{work}\ncat sub/deep.txt: deep\n\n")
+    assert (work / "abs.txt").read_text() == "absolute"
+
+
 # --------------------------------------------------------- the host-side rules alone ---
 
 
