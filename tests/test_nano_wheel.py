@@ -1,7 +1,7 @@
 """The proof: `pip install wasix-nano` from a built index, nano driven in tmux, nothing lost.
 
-nano and ncurses are built once per session (zig provider: its compat layer carries the
-mirror step that shows host paths at their real place) into a store shared by this module.
+nano and ncurses are built once per session (zig provider) into a store shared by this module
+(``$WASIX_TEST_NANO_STORE`` to keep it across sessions).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ pytestmark = [
 def nano_venv(tmp_path_factory, runtime_wheelhouse) -> Path:  # noqa: F811
     root = tmp_path_factory.mktemp("nano-wheel")
     mp = pytest.MonkeyPatch()
-    mp.setenv("WASIX_STORE", str(root / "store"))
+    # A store of its own, or one to reuse across sessions (the build takes minutes).
+    mp.setenv("WASIX_STORE", os.environ.get("WASIX_TEST_NANO_STORE") or str(root / "store"))
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["build", "nano", "--provider", "zig", "--out", str(root / "dist")]) == 0
@@ -133,6 +134,7 @@ def test_save_as_insert_suspend_and_exit_lose_nothing(nano_venv, tmux, tmp_path)
     tmux.wait_for("Read 1 line")
     # Suspend: refused cleanly, nano carries on with the edits.
     tmux.keys("C-t")
+    tmux.wait_for("Command to execute")
     tmux.keys("C-z")
     tmux.wait_for("Suspension is not possible here")
     tmux.keys("after suspend", literal=True)

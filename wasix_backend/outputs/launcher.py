@@ -299,14 +299,14 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             finally:
                 for signum in (signal.SIGTERM, signal.SIGHUP):
                     loop.remove_signal_handler(signum)
+            if crash is not None and interactive:  # leave the program's alternate screen first
+                sys.stdout.write("\x1b[?1049l\r\n")
+                sys.stdout.flush()
             files = await mirror.read_guest_files(sb.fs, plan)
             mirror.sync_back(plan, files, cache, command)
     if stopped:
         return 128 + stopped[0]
     if crash is not None:
-        if interactive:
-            sys.stdout.write("\x1b[?1049l\r\n")  # leave the program's alternate screen
-            sys.stdout.flush()
         print(f"{command}: the program failed in the WebAssembly runtime: {_first_line(crash)}; "
               "files it had saved were written back", file=sys.stderr)
         return CRASH_STATUS
