@@ -85,11 +85,11 @@ def tmux(tmp_path):
     t.stop()
 
 
-def start(tmux: Tmux, nano_venv: Path, work: Path, *args: str) -> Path:
+def start(tmux: Tmux, nano_venv: Path, work: Path, *args: str, width: int = 100) -> Path:
     status = work.parent / "status"
     env = f"WASIX_RUNTIME=sdk WASIX_WHEELS_CACHE={work.parent / 'cache'} TERM=xterm-256color"
     cmd = f"env {env} {nano_venv / 'bin' / 'nano'} {' '.join(args)}; echo $? > {status}; sleep 600"
-    tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "-c", str(work), cmd)
+    tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", "30", "-c", str(work), cmd)
     return status
 
 
@@ -170,8 +170,9 @@ def test_a_file_named_by_absolute_path_outside_the_working_directory(nano_venv, 
     work.mkdir()
     far.mkdir()
     (far / "f.txt").write_text("far away\n")
-    status = start(tmux, nano_venv, work, str(far / "f.txt"))
-    tmux.wait_for("far away")
+    status = start(tmux, nano_venv, work, str(far / "f.txt"), width=250)
+    screen = tmux.wait_for("far away")
+    assert str(far / "f.txt") in screen.splitlines()[0].split()  # the title: the host's path, as natively
     tmux.keys("edited ", literal=True)
     tmux.keys("C-o")
     tmux.wait_for("File Name to Write")
