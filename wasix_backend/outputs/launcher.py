@@ -290,14 +290,19 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
             stopped: list[int] = []
             loop = asyncio.get_running_loop()
+            handled = []
             for signum in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(signum, lambda n=signum: (stopped.append(n), asyncio.ensure_future(proc.kill())))
+                try:
+                    loop.add_signal_handler(signum, lambda n=signum: (stopped.append(n), asyncio.ensure_future(proc.kill())))
+                    handled.append(signum)
+                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                    pass
             try:
                 result = await _run(proc, interactive, terminal)
             except WasmerError as exc:
                 crash = exc
             finally:
-                for signum in (signal.SIGTERM, signal.SIGHUP):
+                for signum in handled:
                     loop.remove_signal_handler(signum)
             if crash is not None and interactive:  # leave the program's alternate screen first
                 sys.stdout.write("\x1b[?1049l\r\n")
