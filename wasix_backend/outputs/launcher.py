@@ -1,38 +1,49 @@
 """Console-script launcher for wheels that carry WASIX modules.
 
-This file is copied verbatim into every wheel as ``wasix_NAME/_launcher.py``; it needs only
-the standard library and ``wasmer-sdk`` (no wasix-backend) and runs on Python 3.9+.
+This file is copied verbatim into every wheel as ``wasix_NAME/_launcher.py`` (with
+``mirror.py`` as ``_mirror.py``); it needs only the standard library and ``wasmer-sdk`` (no
+wasix-backend) and runs on Python 3.9+.
 
 Which runtime runs the module:
 - ``WASIX_RUNTIME=wasmer`` or ``sdk`` forces one;
 - otherwise a ``wasmer`` executable on ``PATH`` (the host directory and terminal are passed
   through natively), else ``wasmer-sdk`` in-process.
 
-wasmer-sdk's sandbox has no host mounts and no host terminal, so the launcher copies the files
-and directories named on the command line into the sandbox (relative paths keep their place
-under the guest's working directory ``/workspace``, other paths under ``/workspace/.host``;
-the arguments are rewritten to those absolute guest paths), forwards stdin/stdout/stderr (the host
-terminal in raw mode while an interactive program runs, restored afterwards, also on Ctrl-C,
-SIGTERM or a crash), then writes changed or new files back to the host. Host files are never
-deleted. Compiled modules are cached per user, so only the first run pays for compilation.
+wasmer-sdk's sandbox has no host mounts and no host terminal. The launcher copies the
+working directory (bounded) and the paths named on the command line into the sandbox (see
+``mirror.py``): programs built by this project's toolchain then see them at their real host
+paths and start in the real working directory; other modules see them under
+``/workspace/.host`` with the arguments rewritten to match. It forwards stdin/stdout/stderr
+(the host terminal in raw mode while an interactive program runs, restored afterwards, also
+on Ctrl-C, SIGTERM or a crash), then writes changed or new files back without ever leaving
+what was mirrored; what cannot be written back is saved to a rescue directory. A program that
+traps ends with one line naming it, after the write-back. Compiled modules are cached per
+user, so only the first run pays for compilation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
+try:  # inside a wheel
+    from . import _mirror as mirror  # type: ignore[attr-defined]
+except ImportError:  # wasix_backend.outputs, in this project
+    from . import mirror
+
 HERE = Path(__file__).resolve().parent
-GUEST_CWD = "/workspace"
-HOST_ROOT = GUEST_CWD + "/.host"  # where paths outside the working directory are placed
-MAX_COPY_BYTES = 256 * 1024 * 1024  # refuse to mirror huge trees into the sandbox's memory
+#: Exported by the toolchain's mirror step (toolchain/compat/src/mirror.c).
+MIRROR_EXPORT = b"__wasix_mirror_v1"
+CRASH_STATUS = 134  # what a shell reports for an aborted process
 
 
 def _metadata() -> dict:
@@ -55,127 +66,6 @@ def cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "wasix-wheels"
-
-
-# ---------------------------------------------------------------- host files <-> sandbox ---
-
-
-class Mapping:
-    """Host paths named on the command line and where they live in the guest."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}  # guest path -> original contents
-        self.host_of: dict[str, Path] = {}  # guest path -> host path (files and candidates)
-        self.dirs: dict[str, Path] = {}  # guest dir -> host dir
-        self.mkdirs: set = set()  # guest directories to create before the run
-        self.size = 0
-
-    def guest_path(self, arg: str) -> str:
-        """The absolute guest path for host path ``arg``.
-
-        Always absolute: a plain WASI program resolves relative paths against ``/``, not
-        against the sandbox's working directory.
-        """
-        norm = os.path.normpath(arg)
-        if not os.path.isabs(arg) and not norm.startswith(".."):
-            return GUEST_CWD + "/" + norm.replace(os.sep, "/") if norm != "." else GUEST_CWD
-        full = os.path.abspath(arg).replace(os.sep, "/").lstrip("/")
-        return HOST_ROOT + "/" + full
-
-    def add_file(self, guest: str, host: Path) -> None:
-        data = host.read_bytes()
-        self.size += len(data)
-        if self.size > MAX_COPY_BYTES:
-            raise SystemExit(f"{host}: too much data to copy into the sandbox")
-        self.files[guest] = data
-        self.host_of[guest] = host
-
-    def add(self, arg: str) -> str:
-        """Map one argument; return it as the guest should see it."""
-        guest = self.guest_path(arg)
-        host = Path(arg)
-        if host.is_file():
-            self.add_file(guest, host)
-        elif host.is_dir():
-            self.dirs[guest] = host
-            self.mkdirs.add(guest)
-            for sub in sorted(host.rglob("*")):
-                if sub.is_file() and not sub.is_symlink():
-                    rel = sub.relative_to(host).as_posix()
-                    self.add_file(guest.rstrip("/") + "/" + rel, sub)
-        else:
-            # Not there yet: the program may create it (e.g. an editor's new file).
-            self.host_of[guest] = host
-            self.mkdirs.add(guest.rsplit("/", 1)[0])
-        return guest
-
-
-def _looks_like_path(arg: str) -> bool:
-    if not arg or arg.startswith("-") or "\0" in arg:
-        return False
-    if os.path.lexists(arg):
-        return True
-    parent = os.path.dirname(arg) or "."
-    return os.path.isdir(parent) and ("/" in arg or "." in os.path.basename(arg))
-
-
-def map_arguments(args: list[str]) -> tuple[list[str], Mapping]:
-    """Find host paths among ``args``; return the rewritten arguments and the mapping."""
-    mapping = Mapping()
-    out = []
-    for arg in args:
-        out.append(mapping.add(arg) if _looks_like_path(arg) else arg)
-    return out, mapping
-
-
-def _write_back(host: Path, data: bytes) -> None:
-    """Replace ``host`` with ``data`` atomically, keeping its permission bits."""
-    host.parent.mkdir(parents=True, exist_ok=True)
-    tmp = host.with_name(f".{host.name}.wasix-tmp{os.getpid()}")
-    mode = host.stat().st_mode & 0o7777 if host.exists() else None
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, host)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-async def _guest_tree(fs, guest: str) -> list[str]:
-    files = []
-    try:
-        entries = await fs.read_dir(guest)
-    except Exception:
-        return files
-    for entry in entries:
-        path = guest.rstrip("/") + "/" + entry.name
-        if entry.kind == "directory":
-            files += await _guest_tree(fs, path)
-        else:
-            files.append(path)
-    return files
-
-
-async def sync_back(fs, mapping: Mapping) -> list[Path]:
-    """Copy files the program changed or created back to the host; return their host paths."""
-    candidates = dict(mapping.host_of)
-    for guest_dir, host_dir in mapping.dirs.items():
-        for path in await _guest_tree(fs, guest_dir):
-            rel = path[len(guest_dir.rstrip("/")) + 1 :]
-            candidates.setdefault(path, host_dir / rel)
-    written = []
-    for guest, host in sorted(candidates.items()):
-        try:
-            data = await fs.read(guest)
-        except Exception:
-            continue  # not created by the program
-        if mapping.files.get(guest) != data:
-            _write_back(host, data)
-            written.append(host)
-    return written
 
 
 # ------------------------------------------------------------------------ terminal ---
@@ -210,7 +100,7 @@ class Terminal:
 
 
 def guest_env(interactive: bool) -> dict[str, str]:
-    env = {"TERM": os.environ.get("TERM") or "xterm-256color", "HOME": GUEST_CWD}
+    env = {"TERM": os.environ.get("TERM") or "xterm-256color", "HOME": "/workspace"}
     for key in ("LANG", "LC_ALL", "LC_CTYPE", "TZ"):
         if os.environ.get(key):
             env[key] = os.environ[key]
@@ -218,6 +108,39 @@ def guest_env(interactive: bool) -> dict[str, str]:
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
     return env
+
+
+def _leb(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def exports(wasm: bytes) -> set[bytes]:
+    """The export names of a WebAssembly module (empty when it is not one)."""
+    names: set[bytes] = set()
+    if wasm[:4] != b"\0asm":
+        return names
+    pos = 8
+    try:
+        while pos < len(wasm):
+            section, size, pos = wasm[pos], *_leb(wasm, pos + 1)
+            if section == 7:
+                count, p = _leb(wasm, pos)
+                for _ in range(count):
+                    length, p = _leb(wasm, p)
+                    names.add(wasm[p : p + length])
+                    _, p = _leb(wasm, p + length + 1)  # kind byte, then the index
+                return names
+            pos += size
+    except IndexError:
+        pass
+    return names
 
 
 # ------------------------------------------------------------------------- runtimes ---
@@ -257,56 +180,141 @@ async def _copy_out(stream, sink) -> None:
         sink.flush()
 
 
+def guest_arguments(args: list[str], cwd: str, real_paths: bool) -> list[str]:
+    """Arguments as the guest needs them: unchanged when it sees the host's paths."""
+    if real_paths:
+        return list(args)
+    return [mirror.GUEST_ROOT + os.path.normpath(os.path.join(cwd, a)) if mirror.looks_like_path(a) else a for a in args]
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    for line in lines:  # wasmer names the trap ("RuntimeError: unreachable") on its own line
+        if line.startswith("RuntimeError:") and line not in text:
+            text += f" ({line})"
+    return text
+
+
+class RuntimeNoise:
+    """Keeps what the native runtime itself prints on descriptor 2 (a trap's WebAssembly
+    backtrace, written at a moment of its choosing, even after the program ended) off the
+    terminal: descriptor 2 goes to a file until the launcher exits, while ``sys.stderr`` (the
+    program's stderr, the launcher's messages) keeps the original. ``finish`` prints what the
+    runtime said, less a backtrace the launcher sums up in one line."""
+
+    def start(self) -> None:
+        sys.stderr.flush()
+        self.capture = tempfile.TemporaryFile()  # noqa: SIM115 - lives until the process exits
+        saved = os.dup(2)
+        os.dup2(self.capture.fileno(), 2)
+        sys.stderr = io.TextIOWrapper(os.fdopen(saved, "wb", buffering=0), errors="backslashreplace", write_through=True)
+
+    def finish(self, crashed: bool) -> None:
+        """Print what the runtime said; descriptor 2 stays on the file (the process exits next)."""
+        sys.stderr.flush()
+        self.capture.seek(0)
+        for line in self.capture.read().decode("utf-8", "replace").splitlines():
+            if crashed and (line.startswith("RuntimeError:") or line.startswith("    at ")):
+                continue
+            print(line, file=sys.stderr)
+        self.capture.seek(0, 2)
+        sys.stderr.flush()
+
+
+async def _run(proc, interactive: bool, terminal: Terminal):
+    """Forward the streams until the process ends; return its output (or raise its failure)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    threading.Thread(target=_stdin_pump, args=(loop, queue), daemon=True).start()
+
+    async def feed() -> None:
+        while True:
+            chunk = await queue.get()
+            if chunk is None:
+                await proc.stdin.close()
+                return
+            await proc.stdin.write(chunk)
+
+    if interactive:
+        terminal.enter()
+    feeder = asyncio.ensure_future(feed())
+    try:
+        out = await asyncio.gather(
+            _copy_out(proc.stdout, sys.stdout.buffer),
+            _copy_out(proc.stderr, sys.stderr.buffer),
+            proc.wait(),
+            return_exceptions=True,
+        )
+    finally:
+        feeder.cancel()
+        terminal.restore()
+    if isinstance(out[2], BaseException):
+        raise out[2]
+    return out[2]
+
+
 async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
-    from wasmer_sdk import Wasmer
+    from wasmer_sdk import Wasmer, WasmerError
 
     module = HERE / meta["commands"][command]
     wasm = module.read_bytes()
-    guest_args, mapping = map_arguments(args)
+    real_paths = MIRROR_EXPORT in exports(wasm)
+    cwd = os.getcwd()
+    plan = mirror.plan_mirror(args, cwd, command)
+    for warning in plan.warnings:
+        print(warning, file=sys.stderr)
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     marker = cache / f"prepared-{hashlib.sha256(wasm).hexdigest()[:24]}"
-    if not marker.exists():
-        print(f"preparing {meta['name']} (first run)…", file=sys.stderr, flush=True)
+    preparing = not marker.exists()
+    erase = preparing and sys.stderr.isatty()
+    if preparing:  # on a terminal, erased again once the module is ready
+        print(f"preparing {meta['name']} (first run)…", end="" if erase else "\n", file=sys.stderr, flush=True)
     interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
     terminal = Terminal()
+    env = guest_env(interactive)
+    if real_paths:
+        env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
+    crash = None
     async with Wasmer(cache_root=cache / "wasmer") as wasmer:
         pkg = await wasmer.packages.load(wasm)
         marker.touch()
-        env = guest_env(interactive)
-        async with await wasmer.sandboxes.create(
-            packages=[pkg], files=dict(mapping.files), env=env
-        ) as sb:
-            for guest in sorted(mapping.mkdirs):
-                await sb.fs.mkdir(guest, recursive=True)
-            cmd = sb.command(pkg, guest_args, cwd=GUEST_CWD, env=env)
+        if erase:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+        async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env) as sb:
+            for path in sorted(plan.dirs | set(plan.links())):
+                await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
+            cmd = sb.command(pkg, guest_arguments(args, cwd, real_paths), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
+            # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
+            stopped: list[int] = []
             loop = asyncio.get_running_loop()
-            queue: asyncio.Queue = asyncio.Queue()
-            threading.Thread(target=_stdin_pump, args=(loop, queue), daemon=True).start()
-
-            async def feed() -> None:
-                while True:
-                    chunk = await queue.get()
-                    if chunk is None:
-                        await proc.stdin.close()
-                        return
-                    await proc.stdin.write(chunk)
-
-            if interactive:
-                terminal.enter()
+            handled = []
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                try:
+                    loop.add_signal_handler(signum, lambda n=signum: (stopped.append(n), asyncio.ensure_future(proc.kill())))
+                    handled.append(signum)
+                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                    pass
             try:
-                feeder = asyncio.ensure_future(feed())
-                out = await asyncio.gather(
-                    _copy_out(proc.stdout, sys.stdout.buffer),
-                    _copy_out(proc.stderr, sys.stderr.buffer),
-                    proc.wait(),
-                )
-                feeder.cancel()
+                result = await _run(proc, interactive, terminal)
+            except WasmerError as exc:
+                crash = exc
             finally:
-                terminal.restore()
-            result = out[2]
-            await sync_back(sb.fs, mapping)
+                for signum in handled:
+                    loop.remove_signal_handler(signum)
+            if crash is not None and interactive:  # leave the program's alternate screen first
+                sys.stdout.write("\x1b[?1049l\r\n")
+                sys.stdout.flush()
+            files = await mirror.read_guest_files(sb.fs, plan)
+            mirror.sync_back(plan, files, cache, command)
+    if stopped:
+        return 128 + stopped[0]
+    if crash is not None:
+        print(f"{command}: the program failed in the WebAssembly runtime: {_first_line(crash)}; "
+              "files it had saved were written back", file=sys.stderr)
+        return CRASH_STATUS
     if result.reason.value == "exited":
         return result.exit_code
     return 124 if result.reason.value == "timeout" else 1
@@ -331,12 +339,22 @@ def main() -> None:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    noise = RuntimeNoise()
+    noise.start()
     try:
         code = asyncio.run(run_with_sdk(meta, command, args))
     except KeyboardInterrupt:
         code = 130
+    except SystemExit as exc:  # a message from the launcher itself
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # the runtime failed before or around the program: one line
+        print(f"{command}: cannot run {meta['name']}'s module: {_first_line(exc)}", file=sys.stderr)
+        code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+    noise.finish(crashed=code == CRASH_STATUS)
     sys.stdout.flush()
     sys.stderr.flush()
     # Exit at once: the stdin reader may still be blocked in read(), and unwinding such a

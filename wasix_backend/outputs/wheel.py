@@ -31,6 +31,7 @@ from .wasmer_pkg import package_commands
 RUNTIME_REQUIREMENT = "wasmer-sdk>=0.5; platform_system != 'Windows'"
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: same inputs, same bytes
 _LAUNCHER = Path(__file__).with_name("launcher.py")
+_MIRROR = Path(__file__).with_name("mirror.py")  # the launcher's host-file half
 
 
 def dist_name(recipe: Recipe) -> str:
@@ -156,6 +157,7 @@ def build_wheel_files(
         f"__version__ = {pep440(recipe.version)!r}\n"
     ).encode()
     files[f"{pkg}/_launcher.py"] = _LAUNCHER.read_bytes()
+    files[f"{pkg}/_mirror.py"] = _MIRROR.read_bytes()
     files[f"{pkg}/__main__.py"] = b"from ._launcher import main\n\nmain()\n"
     files.update(extra or {})
     files.update(metadata_files(recipe, commands, plugins))

@@ -64,14 +64,22 @@ def source_key(tool_version: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str) -> Path:
-    """Build ``libwasix-compat.a`` with ``cc``/``ar`` unless a cached copy is current.
+#: The one part of the layer every provider links: the wheel launcher's mirror step (plain
+#: POSIX calls), which shows host paths at their real place in wasmer-sdk's sandbox.
+MIRROR_LIBRARY_NAME = "libwasix-mirror.a"
+#: Exporting its marker links it (and its constructor) although no program calls it.
+MIRROR_LINK_FLAG = "-Wl,--export=__wasix_mirror_v1"
+
+
+def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, name: str = LIBRARY_NAME) -> Path:
+    """Build ``libwasix-compat.a`` (or, by ``name``, the mirror step alone) with ``cc``/``ar``
+    unless a cached copy is current.
 
     ``cc`` and ``ar`` are commands (e.g. ``[zig, "cc", "-target", "wasm32-wasi"]``). Safe to
     call from parallel compiler processes: one builds, the others wait for it.
     """
     out_dir = cache_root() / "compat" / source_key(tool_version)
-    library = out_dir / LIBRARY_NAME
+    library = out_dir / name
     if library.is_file():
         return library
     from filelock import FileLock  # only when it is built: every compile reaches this function
@@ -82,11 +90,15 @@ def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str) -> P
             return library
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build.") as tmp:
             objects = []
-            for src in sorted((compat_dir() / "src").glob("*.c")):
+            sources = sorted((compat_dir() / "src").glob("*.c"))
+            flags = ["-I", str(include_dir()), *EMULATION_DEFINES]
+            if name == MIRROR_LIBRARY_NAME:  # for any C library: none of the layer's headers
+                sources, flags = [compat_dir() / "src" / "mirror.c"], []
+            for src in sources:
                 obj = Path(tmp) / (src.stem + ".o")
-                _run([*cc, "-O2", "-I", str(include_dir()), *EMULATION_DEFINES, "-c", str(src), "-o", str(obj)], src)
+                _run([*cc, "-O2", *flags, "-c", str(src), "-o", str(obj)], src)
                 objects.append(str(obj))
-            staged = Path(tmp) / LIBRARY_NAME
+            staged = Path(tmp) / name
             _run([*ar, "rcs", str(staged), *objects], staged)
             os.replace(staged, library)
     return library

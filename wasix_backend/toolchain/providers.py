@@ -215,6 +215,7 @@ class ZigProvider(Provider):
         if inv.links:
             if inv.output is None:
                 cmd += ["-o", "a.out"]  # what clang writes; zig would pick a.wasm
+            cmd.append(compat.MIRROR_LINK_FLAG)  # the launcher's mirror step, in the library
             cmd += [str(self.compat_library()), *compat.EMULATION_LIBS, f"-Wl,-z,stack-size={STACK_SIZE}"]
             cmd += s.linker_flags
         return cmd
@@ -333,7 +334,15 @@ class WasixProvider(Provider):
         cmd += s.compiler_post_flags
         if inv.links:
             cmd += [f"-fuse-ld={self._bin('wasm-ld')}", *self._link_flags(), *s.linker_flags]
+            if s.module_kind != "shared-library":
+                cmd += [compat.MIRROR_LINK_FLAG, str(self.mirror_library())]
         return cmd
+
+    def mirror_library(self) -> Path:
+        """The wheel launcher's mirror step (``compat/src/mirror.c``) built for wasix-libc."""
+        cc = [self._bin("clang"), *self._compile_flags()]
+        return compat.ensure_library(cc, [self._bin("llvm-ar")], f"wasix llvm={self.llvm} sysroot={self.sysroot}",
+                                     name=compat.MIRROR_LIBRARY_NAME)  # fmt: skip
 
     def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
         names = {"ar": "llvm-ar", "ranlib": "llvm-ranlib", "nm": "llvm-nm", "ld": "wasm-ld"}
@@ -355,7 +364,7 @@ class WasixProvider(Provider):
         return features
 
     def describe(self) -> str:
-        return f"wasix llvm={self.llvm} sysroot={self.sysroot}"
+        return f"wasix llvm={self.llvm} sysroot={self.sysroot}; mirror {compat.source_key('mirror')}"
 
 
 def system_llvm() -> Path | None:

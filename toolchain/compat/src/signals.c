@@ -152,8 +152,20 @@ int kill(pid_t pid, int sig) {
 	}
 	if (sig == 0)
 		return 0;
-	/* Stopping and continuing have no meaning without job control. */
-	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGCONT) {
+	/* There is no job control: a process told to stop (SIGSTOP, or a stop signal left at
+	 * its default) is "stopped and continued" at once, so a program that suspends itself
+	 * (nano's ^Z) gets its SIGCONT and carries on. wasi-libc's default for these aborts,
+	 * which ends the program with a trap and loses its unsaved work. */
+	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+		void (*h)(int) = sig == SIGSTOP ? SIG_DFL : signal(sig, SIG_DFL);
+		if (sig != SIGSTOP)
+			signal(sig, h);
+		if (h == SIG_IGN)
+			return 0;
+		if (h == SIG_DFL)
+			return kill(pid, SIGCONT);
+	}
+	if (sig == SIGCONT) {
 		void (*h)(int) = signal(sig, SIG_DFL);
 		signal(sig, h);
 		if (h == SIG_DFL || h == SIG_IGN)

@@ -1,0 +1,65 @@
+/* Host paths at their real place in wasmer-sdk's sandbox.
+ *
+ * The sandbox accepts files only under /workspace and gives every run a fresh in-memory
+ * root, so the wheel launcher copies the host's working directory (and the paths named on
+ * the command line) to WASIX_HOST_ROOT/<real path> and lists the real paths in
+ * WASIX_HOST_PATHS (one per line). Before main() this links each real path to its copy, so the
+ * program reads and writes the host's own paths (writes land in /workspace, which the
+ * launcher copies back), then enters WASIX_HOST_CWD: wasi-libc's working directory starts
+ * at "/" whatever the runtime was told. Without WASIX_HOST_PATHS nothing happens.
+ * The launcher recognises programs carrying this step by the export below. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+__attribute__((export_name("__wasix_mirror_v1"))) int __wasix_mirror_v1(void) { return 1; }
+
+static void make_parents(char *path) {
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(path, 0755); /* EEXIST is fine; a real failure shows at symlink() */
+		*p = '/';
+	}
+}
+
+static void link_one(const char *root, const char *real) {
+	char copy[PATH_MAX], target[PATH_MAX];
+	if (real[0] != '/' || snprintf(copy, sizeof copy, "%s", real) >= (int)sizeof copy ||
+	    snprintf(target, sizeof target, "%s%s", root, real) >= (int)sizeof target)
+		return;
+	make_parents(copy);
+	/* An empty directory of the fresh root (/tmp) gives way to the copy. Wasmer fills in
+	 * the root's own directories when they are first looked up: stat() before rmdir(). */
+	struct stat st;
+	if (lstat(real, &st) == 0 && S_ISDIR(st.st_mode))
+		rmdir(real);
+	if (symlink(target, real) != 0)
+		fprintf(stderr, "wasix: cannot show %s at its host path: %s\n", real, strerror(errno));
+}
+
+__attribute__((constructor)) void __wasix_mirror_init(void) {
+	const char *root = getenv("WASIX_HOST_ROOT");
+	const char *list = getenv("WASIX_HOST_PATHS");
+	if (!root || !list)
+		return;
+	char *paths = strdup(list);
+	for (char *line = paths, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		link_one(root, line);
+	}
+	free(paths);
+	const char *cwd = getenv("WASIX_HOST_CWD");
+	if (cwd && chdir(cwd) != 0)
+		fprintf(stderr, "wasix: cannot enter %s: %s\n", cwd, strerror(errno));
+	unsetenv("WASIX_HOST_PATHS");
+	unsetenv("WASIX_HOST_ROOT");
+	unsetenv("WASIX_HOST_CWD");
+}

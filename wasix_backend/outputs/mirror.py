@@ -1,0 +1,345 @@
+"""Host files in and out of wasmer-sdk's sandbox, for the wheel launcher.
+
+Copied verbatim into every wheel as ``wasix_NAME/_mirror.py``: standard library only,
+Python 3.9+.
+
+The sandbox takes files only under ``/workspace`` and gives every run a fresh in-memory
+root, so host path ``P`` is copied to ``GUEST_ROOT + P``; programs built with this
+project's toolchain link each mirrored directory back to its real path before ``main()``
+(``toolchain/compat/src/mirror.c``), so they see the host's own paths. Mirrored are the
+working directory (bounded: ``WASIX_MIRROR_MAX_BYTES``, ``WASIX_MIRROR_MAX_FILES``) and
+the files and directories named on the command line.
+
+Write-back only ever writes inside what was mirrored: every target is reached from its
+root's directory descriptor one component at a time without following symlinks, an existing
+host symlink is never replaced, files are replaced atomically keeping their mode, and host
+files are never deleted. Whatever cannot be written back goes to a rescue directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GUEST_ROOT = "/workspace/.host"  # host path P lives at GUEST_ROOT + P in the sandbox
+SCRATCH = ("/tmp",)  # writes here are kept (rescued) rather than lost with the fresh root
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_FILES = 10_000
+
+
+def _size(text: str) -> int:
+    text = text.strip().upper().rstrip("B").rstrip("I")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def limits() -> tuple[int, int]:
+    """``(max_bytes, max_files)`` for the working directory's copy, from the environment."""
+    try:
+        max_bytes = _size(os.environ.get("WASIX_MIRROR_MAX_BYTES") or str(DEFAULT_MAX_BYTES))
+        max_files = int(os.environ.get("WASIX_MIRROR_MAX_FILES") or DEFAULT_MAX_FILES)
+    except ValueError:
+        raise SystemExit("WASIX_MIRROR_MAX_BYTES / WASIX_MIRROR_MAX_FILES: expected a number such as 64M / 10000") from None
+    return max_bytes, max_files
+
+
+class TooBig(Exception):
+    pass
+
+
+@dataclass
+class Root:
+    """One mirrored host path: ``path`` as the program sees it, ``target`` on the host."""
+
+    path: str
+    target: str  # realpath of ``path``: symlinks the user named are followed once, here
+    is_dir: bool
+    complete: bool = True  # False: over the bound, only named files were copied
+
+
+@dataclass
+class Plan:
+    roots: list[Root] = field(default_factory=list)
+    originals: dict[str, bytes] = field(default_factory=dict)  # path -> bytes copied in
+    dirs: set[str] = field(default_factory=set)  # directories to create in the sandbox
+    size: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def guest(self, path: str) -> str:
+        return GUEST_ROOT + path
+
+    def links(self) -> list[str]:
+        """The outermost mirrored directories (and scratch ones): what the guest links."""
+        dirs = sorted({r.path if r.is_dir else _parent(r.path) for r in self.roots} | set(SCRATCH))
+        return [d for d in dirs if d != "/" and not any(_inside(d, o) for o in dirs if o != d)]
+
+    def root_of(self, path: str) -> Root | None:
+        """The most specific root holding ``path``."""
+        best = None
+        for r in self.roots:
+            if (path == r.path if not r.is_dir else _inside(path, r.path)) and (best is None or len(r.path) > len(best.path)):
+                best = r
+        return best
+
+    def sandbox_files(self) -> dict[str, bytes]:
+        return {self.guest(p): data for p, data in self.originals.items()}
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _parent(path: str) -> str:
+    return os.path.dirname(path) or "/"
+
+
+def looks_like_path(arg: str) -> bool:
+    if not arg or arg.startswith("-") or "\0" in arg:
+        return False
+    if os.path.lexists(arg):
+        return True
+    parent = os.path.dirname(arg) or "."
+    return os.path.isdir(parent) and ("/" in arg or "." in os.path.basename(arg))
+
+
+def _copy_tree(plan: Plan, root: Root, budget: list[int]) -> None:
+    """Copy the regular files under ``root`` (no symlinks followed) within ``budget``."""
+    plan.dirs.add(root.path)
+    for top, dirnames, filenames in os.walk(root.target, followlinks=False):
+        rel = os.path.relpath(top, root.target)
+        here = root.path if rel == "." else os.path.join(root.path, rel)
+        plan.dirs.add(here)
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(top, d))]
+        for name in filenames:
+            host = os.path.join(top, name)
+            try:
+                st = os.lstat(host)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # symlinks, devices, sockets: not copied (nor ever written through)
+            budget[0] -= st.st_size
+            budget[1] -= 1
+            if budget[0] < 0 or budget[1] < 0:
+                raise TooBig
+            try:
+                with open(host, "rb") as fh:
+                    plan.originals[os.path.join(here, name)] = fh.read()
+            except OSError:
+                continue  # unreadable here: the program will not see it, nor overwrite it
+
+
+def _copy_file(plan: Plan, path: str, target: str) -> None:
+    with open(target, "rb") as fh:
+        plan.originals[path] = fh.read()
+    plan.dirs.add(_parent(path))
+
+
+def plan_mirror(args: list[str], cwd: str | None = None, prog: str = "program") -> Plan:
+    """What to copy: the working directory (bounded) and the paths named in ``args``."""
+    cwd = cwd or os.getcwd()
+    max_bytes, max_files = limits()
+    plan = Plan()
+    named: list[Root] = []
+    for arg in args:
+        if not looks_like_path(arg):
+            continue
+        path = os.path.normpath(os.path.join(cwd, arg))
+        target = os.path.realpath(path)
+        is_dir = os.path.isdir(target)
+        if os.path.lexists(path) and not is_dir and not os.path.isfile(target):
+            continue  # a device or a dangling link: nothing to copy
+        named.append(Root(path, target, is_dir))
+    cwd_root = Root(cwd, os.path.realpath(cwd), True)
+    budget = [max_bytes, max_files]
+    try:
+        _copy_tree(plan, cwd_root, budget)
+    except TooBig:
+        cwd_root.complete = False
+        plan.originals.clear()
+        plan.dirs = {cwd}
+        plan.warnings.append(
+            f"{prog}: the working directory {cwd} holds more than {max_files} files or "
+            f"{max_bytes >> 20} MiB, so only the paths named on the command line are copied into "
+            "the sandbox; run from a smaller directory, or raise WASIX_MIRROR_MAX_BYTES / "
+            "WASIX_MIRROR_MAX_FILES to copy it all"
+        )
+    plan.roots.append(cwd_root)
+    for root in named:
+        # A named path needs its own root when the working directory's copy does not hold
+        # it as it is on the host (outside it, behind a symlink, or over the bound).
+        covered = _inside(root.path, cwd) and root.target == os.path.join(cwd_root.target, os.path.relpath(root.path, cwd))
+        if covered and cwd_root.complete:
+            continue
+        plan.roots.append(root)
+        if root.is_dir:
+            try:
+                _copy_tree(plan, root, budget if cwd_root.complete else [max_bytes, max_files])
+            except TooBig:
+                raise SystemExit(
+                    f"{prog}: {root.path} holds more than {max_files} files or {max_bytes >> 20} MiB "
+                    "(with the working directory) to copy into the sandbox; name a smaller "
+                    "directory, or raise WASIX_MIRROR_MAX_BYTES / WASIX_MIRROR_MAX_FILES"
+                ) from None
+        elif os.path.isfile(root.target):
+            _copy_file(plan, root.path, root.target)
+        else:
+            plan.dirs.add(_parent(root.path))
+    plan.size = sum(len(d) for d in plan.originals.values())
+    return plan
+
+
+# ------------------------------------------------------------------ safe write-back ---
+
+
+class Refused(Exception):
+    """A target the launcher will not write: the message says why."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _open_dir(name: str, dir_fd: int, create: bool) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        if not create:
+            raise
+        os.mkdir(name, 0o777, dir_fd=dir_fd)
+        return os.open(name, flags, dir_fd=dir_fd)
+    if stat.S_ISLNK(st.st_mode):
+        raise Refused(f"{name} is a symlink on the host and is not followed")
+    if not stat.S_ISDIR(st.st_mode):
+        raise Refused(f"{name} is not a directory on the host")
+    return os.open(name, flags, dir_fd=dir_fd)
+
+
+def safe_write(base: str, parts: list[str], data: bytes, original_known: bool) -> None:
+    """Write ``data`` to ``base/parts…`` without leaving ``base`` or following symlinks.
+
+    ``base`` is a resolved host directory; ``original_known`` says whether the file was
+    copied into the sandbox (a host file the program never saw is not overwritten).
+    """
+    if not parts or any(p in ("", ".", "..") or "/" in p for p in parts):
+        raise Refused("not a plain path inside what was named")
+    fds = [os.open(base, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        for part in parts[:-1]:
+            fds.append(_open_dir(part, fds[-1], create=True))
+        fd, name = fds[-1], parts[-1]
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if stat.S_ISLNK(st.st_mode):
+                raise Refused("it is a symlink on the host and is not replaced")
+            if not stat.S_ISREG(st.st_mode):
+                raise Refused("it is not a regular file on the host")
+            if not original_known:
+                raise Refused("it exists on the host but was not copied into the sandbox")
+        mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+        tmp = f".{name}.wasix-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+                os.fchmod(out, mode)
+            finally:
+                os.close(out)
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def write_back(plan: Plan, path: str, data: bytes) -> None:
+    """Write guest file ``path`` (a host path) to the host, or raise :class:`Refused`/OSError."""
+    root = plan.root_of(path)
+    if root is None:
+        raise Refused("it is outside the working directory and the paths named on the command line")
+    if root.is_dir:
+        base, parts = root.target, os.path.relpath(path, root.path).split(os.sep)
+    else:
+        base, parts = _parent(root.target), [os.path.basename(root.target)]
+    safe_write(base, parts, data, path in plan.originals)
+
+
+def rescue_dir(cache: Path, prog: str) -> Path:
+    return cache / "rescue" / f"{prog}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+def rescue(folder: Path, path: str, data: bytes) -> Path:
+    dest = folder / path.lstrip("/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return dest
+
+
+def sync_back(plan: Plan, files: dict[str, bytes], cache: Path, prog: str, err=None) -> list[str]:
+    """Write every changed or new file back; rescue the rest and say where. Returns paths written."""
+    err = err or sys.stderr
+    written, refused = [], []
+    for path in sorted(files):
+        data = files[path]
+        if plan.originals.get(path) == data:
+            continue
+        try:
+            write_back(plan, path, data)
+            written.append(path)
+        except Refused as exc:
+            refused.append((path, str(exc)))
+        except OSError as exc:
+            refused.append((path, exc.strerror or str(exc)))
+    if refused:
+        folder = rescue_dir(cache, prog)
+        for path, _ in refused:
+            rescue(folder, path, files[path])
+        print(f"{prog}: {len(refused)} file(s) written in the sandbox were not copied back; "
+              f"they are saved under {folder}:", file=err)
+        for path, why in refused:
+            print(f"  {path}: {why}", file=err)
+    return written
+
+
+async def read_guest_files(fs, plan: Plan, limit: int = 100_000) -> dict[str, bytes]:
+    """Every regular file the sandbox holds under the linked directories, by host path."""
+    found: dict[str, bytes] = {}
+
+    async def walk(guest: str, depth: int) -> None:
+        if depth > 64 or len(found) > limit:
+            return
+        try:
+            entries = await fs.read_dir(guest)
+        except Exception:
+            return
+        for entry in entries:
+            child = guest.rstrip("/") + "/" + entry.name
+            if entry.kind == "directory":
+                await walk(child, depth + 1)
+                continue
+            with contextlib.suppress(Exception):  # e.g. a dangling symlink the program made
+                found[child[len(GUEST_ROOT):]] = await fs.read(child)
+
+    for top in plan.links():
+        await walk(GUEST_ROOT + top, 0)
+    for root in plan.roots:  # a named file directly under "/", which is not linked
+        if not root.is_dir and root.path not in found:
+            with contextlib.suppress(Exception):
+                found[root.path] = await fs.read(GUEST_ROOT + root.path)
+    return found
