@@ -36,7 +36,7 @@ def _plugins(args: argparse.Namespace):
 def _toolchain(args: argparse.Namespace):
     from .toolchain import select_toolchain
 
-    return select_toolchain(getattr(args, "provider", None))
+    return select_toolchain(getattr(args, "provider", None), store=_store(args), console=err)
 
 
 def _store(args: argparse.Namespace):
