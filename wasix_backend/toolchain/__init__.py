@@ -182,11 +182,15 @@ def get_toolchain(
 
 
 def choose_provider(
-    settings: Settings, *, store: Store | None = None, console: Console | None = None, quiet: bool = False
+    settings: Settings, *, store: Store | None = None, console: Console | None = None, driver: bool = False
 ) -> Provider:
     """The provider ``settings`` name; for ``wasix`` (and ``auto`` where a suitable clang
     exists) the wasix-libc sysroot is built into ``store`` first when it is not there.
-    ``quiet`` leaves out the note saying why ``auto`` fell back to zig (the driver's case)."""
+
+    ``driver``: a single compiler call — never start a minutes-long sysroot build inside it
+    and print no note (configure scripts read compiler output); it uses a sysroot already
+    built or installed (``wasix-build toolchain status`` builds one)."""
+    quiet = driver
     if settings.provider == "zig":
         return ZigProvider(settings)
 
@@ -199,6 +203,10 @@ def choose_provider(
             print(text, file=sys.stderr)
 
     wasix = WasixProvider(settings)
+    if driver:
+        if settings.provider == "auto" and (wasix.sysroot is None or wasix.problem() is not None):
+            return ZigProvider(settings)
+        return wasix
     if settings.provider == "wasix":
         if _needs_built_sysroot(wasix):
             settings.sysroot = str(ensure_sysroot(store, console))

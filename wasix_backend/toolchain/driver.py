@@ -75,7 +75,7 @@ def run_tool(tool: str, argv: Sequence[str], environ: dict[str, str] | None = No
     settings, args = parse_settings(argv, os.environ if environ is None else environ)
     from . import choose_provider  # the package __init__ is loaded already (we live in it)
 
-    provider = choose_provider(settings, quiet=True)
+    provider = choose_provider(settings, driver=True)
     if tool in ("cc", "c++"):
         inv = parse_invocation(args, cxx=tool == "c++")
         status = _run(provider.compile_command(inv), provider)
