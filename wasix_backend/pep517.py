@@ -111,7 +111,8 @@ def _build_recipe(source_dir: Path):
 
     _with_mirror(source_dir)
     loaded, recipe = _load(source_dir)
-    engine = Engine(loaded, Store(store_dir()), select_toolchain(), console=Console(stderr=True, highlight=False))
+    store, console = Store(store_dir()), Console(stderr=True, highlight=False)
+    engine = Engine(loaded, store, select_toolchain(store=store, console=console), console=console)
     results, failures = engine.build([recipe.name])
     if failures:
         raise WasixError("\n".join(str(f.error) for f in failures))
