@@ -107,15 +107,35 @@ def provider_store(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def wasix_sysroot(provider_store) -> Path:
-    """The wasix-libc sysroot, built by the engine from its pinned source once per session."""
+def wasix_sysroot() -> Path:
+    """The wasix-libc sysroot, built by the engine from its pinned source into the user's
+    store — once per machine, like zig's wasi-libc in zig's cache: it never changes results."""
     problem = provider_problem("wasix")
     if problem:
         pytest.skip(f"wasix provider unavailable: {problem}")
+    from wasix_backend.paths import store_dir
     from wasix_backend.store import Store
     from wasix_backend.toolchain.sysroot import ensure_sysroot
 
-    return ensure_sysroot(Store(provider_store("wasix")))
+    return ensure_sysroot(Store(_USER_STORE or store_dir()))
+
+
+#: The user's store as the session started (tests move $WASIX_STORE to private ones).
+_USER_STORE: Path | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_sysroot(request: pytest.FixtureRequest) -> None:
+    """Builds that do not name a provider get the default (auto: wasix where a suitable
+    clang exists) without each private test store building its own sysroot."""
+    import os
+
+    global _USER_STORE
+    from wasix_backend.paths import store_dir
+
+    _USER_STORE = store_dir()
+    if provider_problem("wasix") is None and not os.environ.get("WASIXCC_SYSROOT"):
+        os.environ["WASIXCC_SYSROOT"] = str(request.getfixturevalue("wasix_sysroot"))
 
 
 @pytest.fixture(scope="session", params=PROVIDERS)
@@ -137,12 +157,9 @@ def provider_env(provider_store):
     def get(provider: str) -> dict[str, str]:
         env = {"WASIX_PROVIDER": provider, "WASIXCC_PROVIDER": provider, "WASIX_STORE": str(provider_store(provider))}
         if provider == "wasix":
-            from wasix_backend.store import Store
-            from wasix_backend.toolchain.sysroot import find_sysroot
+            import os
 
-            sysroot = find_sysroot(Store(provider_store("wasix")))
-            assert sysroot is not None, "the wasix_sysroot fixture builds it first"
-            env["WASIXCC_SYSROOT"] = str(sysroot)
+            env["WASIXCC_SYSROOT"] = os.environ["WASIXCC_SYSROOT"]  # set by _session_sysroot
         return env
 
     return get

@@ -54,7 +54,8 @@ def test_build_makes_an_sdist_that_compiles_from_source_elsewhere(tmp_path: Path
     # "Another machine": a fresh virtual environment, an empty cache and store, no checkout.
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
-    elsewhere = {"WASIX_CACHE": str(tmp_path / "cache"), "WASIX_STORE": "", "PYTHONPATH": ""}
+    elsewhere = {"WASIX_CACHE": str(tmp_path / "cache"), "WASIX_STORE": "", "PYTHONPATH": "", "WASIXCC_SYSROOT": "",
+                 "WASIX_PROVIDER": "", "WASIXCC_PROVIDER": ""}
     _run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(sdist)], elsewhere, cwd=tmp_path)
     proc = _run([str(env_dir / "bin" / "nano"), "--version"], elsewhere, cwd=tmp_path)
     assert "GNU nano, version 7.2" in proc.stdout
