@@ -68,9 +68,11 @@ def _default_mirror() -> None:
     # The shared source mirror next to the checkout (where CI and the helpers keep it).
     import os
 
-    mirror = _REPO.parent / "shared" / "mirror"
-    if not os.environ.get("WASIX_MIRROR") and mirror.is_dir():
-        os.environ["WASIX_MIRROR"] = str(mirror)
+    # ../shared/mirror of the checkout (or of the folder holding a worktree).
+    for parent in _REPO.parents[:2]:
+        mirror = parent / "shared" / "mirror"
+        if not os.environ.get("WASIX_MIRROR") and mirror.is_dir():
+            os.environ["WASIX_MIRROR"] = str(mirror)
 
 
 _default_mirror()

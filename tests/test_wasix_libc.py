@@ -285,3 +285,83 @@ def test_posix_spawn_runs_another_program_and_waits(tmp_path: Path, wasix_env) -
 def test_system_and_popen(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SHELL), [])
     assert result.text == "system=0\npopen read from popen\n"
+
+
+# ------------------------------------------------------------------------- bad input ---
+
+
+def _fake_llvm(root: Path, version: int, *, builtins: bool) -> Path:
+    (root / "bin").mkdir(parents=True)
+    for tool in ("clang", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib"):
+        script = root / "bin" / tool
+        script.write_text(f"#!/bin/sh\necho 'clang version {version}.0.1'\n")
+        script.chmod(0o755)
+    if builtins:
+        lib = root / "lib" / "clang" / str(version) / "lib" / "wasi"
+        lib.mkdir(parents=True)
+        (lib / "libclang_rt.builtins-wasm32.a").write_bytes(b"!<arch>\n")
+    return root
+
+
+def test_a_clang_too_old_is_named_with_its_version_and_what_to_install(tmp_path: Path) -> None:
+    from wasix_backend.toolchain.sysroot import llvm_problem
+
+    problem = llvm_problem(_fake_llvm(tmp_path / "old", 14, builtins=True)) or ""
+    assert "clang 14" in problem and "apt-get install clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32" in problem
+
+
+def test_a_clang_without_wasm32_builtins_is_named(tmp_path: Path) -> None:
+    from wasix_backend.toolchain.sysroot import llvm_problem
+
+    problem = llvm_problem(_fake_llvm(tmp_path / "nobuiltins", 20, builtins=False)) or ""
+    assert "clang 20" in problem and "apt-get install libclang-rt-20-dev-wasm32" in problem
+
+
+def test_auto_says_why_it_falls_back_to_zig(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("WASIXCC_SYSROOT", raising=False)
+    monkeypatch.delenv("WASIX_PROVIDER", raising=False)
+    monkeypatch.delenv("WASIXCC_PROVIDER", raising=False)
+    monkeypatch.setenv("WASIXCC_LLVM_LOCATION", str(_fake_llvm(tmp_path / "old", 15, builtins=True)))
+    assert get_toolchain().provider == "zig"
+    err = capsys.readouterr().err
+    assert "clang 15" in err and "using the zig provider" in err
+
+
+def test_an_interrupted_sysroot_build_is_not_taken_as_finished(tmp_path: Path, monkeypatch) -> None:
+    # A staging tree left by a killed build (everything but the final rename) is no entry.
+    from wasix_backend.store import Store
+    from wasix_backend.toolchain.sysroot import RECIPE, _engine
+
+    store = Store(tmp_path / "store")
+    engine = _engine(store, None)
+    _, keys = engine.plan([RECIPE])
+    recipe = engine.plugins.recipes[RECIPE]
+    staging = store.staging(recipe, keys[RECIPE])
+    (staging / "dest" / "lib" / "wasm32-wasi").mkdir(parents=True)
+    (staging / "dest" / "lib" / "wasm32-wasi" / "libc.a").write_bytes(b"!<arch>\n")
+    entry = store.entry(recipe, keys[RECIPE])
+    entry.mkdir(parents=True)  # even a half-moved entry without its record
+    (entry / "lib").mkdir()
+    from wasix_backend.toolchain.sysroot import find_sysroot
+
+    assert find_sysroot(store) is None
+
+
+def test_a_failing_sysroot_build_names_the_step_and_the_log(tmp_path: Path, monkeypatch) -> None:
+    from wasix_backend.errors import BuildError
+    from wasix_backend.store import Store
+    from wasix_backend.toolchain.sysroot import ensure_sysroot, find_sysroot
+
+    if not os.environ.get("WASIX_MIRROR"):
+        pytest.skip("no $WASIX_MIRROR with the wasix-libc bundle (and GitHub is not reachable here)")
+    llvm = _fake_llvm(tmp_path / "broken", 19, builtins=True)
+    (llvm / "bin" / "clang").write_text(
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'clang version 19.1.7'; exit 0; }\necho 'broken compiler' >&2; exit 1\n"
+    )
+    monkeypatch.setenv("WASIXCC_LLVM_LOCATION", str(llvm))
+    store = Store(tmp_path / "store")
+    with pytest.raises(BuildError) as info:
+        ensure_sysroot(store)
+    assert info.value.phase == "compile" and info.value.log is not None and info.value.log.name == "compile.log"
+    assert "wasix-libc: compile failed" in str(info.value)
+    assert find_sysroot(store) is None

@@ -23,7 +23,7 @@ from ..paths import cache_root
 from .driver import TOOLS
 from .providers import Provider, WasixProvider, ZigProvider
 from .settings import PROVIDER_VAR, PROVIDERS, Settings, parse_settings
-from .sysroot import ensure_sysroot, no_llvm_reason
+from .sysroot import ensure_sysroot, llvm_problem, no_llvm_reason
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -213,8 +213,11 @@ def choose_provider(
             return WasixProvider(settings)
         return wasix
     # auto
-    if wasix.llvm is None:
-        say(f"wasix: {no_llvm_reason()}; using the zig provider")
+    problem = no_llvm_reason() if wasix.llvm is None else None
+    if settings.llvm_location and problem is None:
+        problem = llvm_problem(Path(settings.llvm_location))
+    if problem:
+        say(f"wasix: {problem}; using the zig provider")
         return ZigProvider(settings)
     if _needs_built_sysroot(wasix):
         try:
