@@ -11,6 +11,7 @@ import shutil
 
 from wasix_backend import hookimpl
 from wasix_backend.context import BuildContext
+from wasix_backend.errors import WasixError
 from wasix_backend.toolchain.sysroot import host_llvm_tools
 
 #: Variables of the wasixcc toolchain that must not reach this build: it compiles the C
@@ -36,7 +37,10 @@ def configure(ctx: BuildContext) -> bool:
 
 @hookimpl
 def compile(ctx: BuildContext) -> bool:
-    tools = host_llvm_tools()
+    try:
+        tools = host_llvm_tools()
+    except WasixError as exc:
+        raise ctx.fail(str(exc)) from exc
     args = [
         "make", "-f", "Makefile", f"-j{ctx.jobs}",
         f"CC={tools['clang']}", f"AR={tools['llvm-ar']}", f"NM={tools['llvm-nm']}",

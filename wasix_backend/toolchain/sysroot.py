@@ -124,8 +124,13 @@ def llvm_identity(root: Path) -> str:
 
 
 def host_identity() -> str:
-    """The store-key identity of the sysroot's own compiler."""
-    return f"host-llvm {llvm_identity(host_llvm())}"
+    """The store-key identity of the sysroot's own compiler. Without a suitable LLVM the
+    key still exists (planning ``build --all`` must not fail); the build then stops at its
+    compile step, naming what to install."""
+    try:
+        return f"host-llvm {llvm_identity(host_llvm())}"
+    except ToolchainError as exc:
+        return f"host-llvm unavailable: {exc}"
 
 
 def _engine(store: Store, console: Console | None):
