@@ -266,7 +266,7 @@ def _build_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None, help="parallel builds (default: cores)")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.add_argument("--store", default=None, help="store directory (default: $WASIX_STORE or the user cache)")
-    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix when installed, else zig)")
+    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix where clang >= 19 is installed, its sysroot built on first use, else zig)")
     p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
 

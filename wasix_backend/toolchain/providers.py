@@ -7,7 +7,8 @@
 * ``zig`` — offline: PyPI's ``ziglang`` (clang + wasi-libc) plus the compatibility layer of
   :mod:`.compat`, which supplies the POSIX parts wasi-libc lacks on WASIX host calls.
 
-``auto`` picks ``wasix`` when its sysroot is present, else ``zig``.
+``auto`` picks ``wasix`` when a suitable clang is installed (the wasix-libc sysroot is built
+from source on first use, see :mod:`.sysroot` and :func:`..choose_provider`), else ``zig``.
 """
 
 from __future__ import annotations
