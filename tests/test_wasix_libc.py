@@ -88,6 +88,8 @@ def test_wasix_provider_is_read_by_the_driver_and_wasixcc_provider_is_an_alias()
     assert settings.provider == "wasix"
     settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "wasix", "WASIX_PROVIDER": "zig"})
     assert settings.provider == "zig"
+    settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "", "WASIX_PROVIDER": ""})
+    assert settings.provider == "auto"  # empty means unset
 
 
 HELLO_RECIPE = """\

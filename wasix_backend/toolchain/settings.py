@@ -102,6 +102,8 @@ def _apply(settings: Settings, key: str, value: str, origin: str) -> None:
     elif key in _BOOL_KEYS:
         setattr(settings, attr, _parse_bool(key, value, origin))
     elif key in _CHOICE_KEYS:
+        if value == "" and origin.startswith("from $"):
+            return  # an empty variable is an unset one (``WASIX_PROVIDER= cmd``)
         if value not in _CHOICE_KEYS[key]:
             choices = ", ".join(_CHOICE_KEYS[key])
             raise ToolchainError(f"wasixcc: setting {key} ({origin}) must be one of {choices}, got {value!r}")
