@@ -9,6 +9,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from conftest import provider_problem
 
 from wasix_backend.paths import builtin_plugins_dir
 
@@ -50,14 +51,19 @@ def test_build_makes_an_sdist_that_compiles_from_source_elsewhere(tmp_path: Path
     assert "wasix_nano-7.2/recipe.toml" in names and "wasix_nano-7.2/patches/0001-lf-is-enter.patch" in names
     assert "wasix_nano-7.2/sources/nano_7.2.orig.tar.xz" in names and "wasix_nano-7.2/sources/ncurses_6.4.orig.tar.gz" in names
     assert "wasix_nano-7.2/_backend/wasix_backend/pep517.py" in names
+    # The default (wasix) provider's C library: its recipe and its pinned source.
+    assert "wasix_nano-7.2/_backend/wasix_backend/_data/plugins/wasix-libc/recipe.toml" in names
+    assert "wasix_nano-7.2/sources/wasix-libc-4048aab4bc1273868fe84c6d4d179f1e114b95bf.bundle" in names
 
     # "Another machine": a fresh virtual environment, an empty cache and store, no checkout.
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     elsewhere = {"WASIX_CACHE": str(tmp_path / "cache"), "WASIX_STORE": "", "PYTHONPATH": "", "WASIXCC_SYSROOT": "",
-                 "WASIX_PROVIDER": "", "WASIXCC_PROVIDER": ""}
+                 "WASIX_PROVIDER": "", "WASIXCC_PROVIDER": "", "WASIX_MIRROR": ""}
     _run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(sdist)], elsewhere, cwd=tmp_path)
     proc = _run([str(env_dir / "bin" / "nano"), "--version"], elsewhere, cwd=tmp_path)
     assert "GNU nano, version 7.2" in proc.stdout
     built = list((tmp_path / "cache" / "store").glob("*-nano-7.2/bin/nano.wasm"))
     assert built, "the sdist did not compile nano into the fresh store"
+    if provider_problem("wasix") is None:  # auto picked wasix and built its sysroot there
+        assert list((tmp_path / "cache" / "store").glob("*-wasix-libc-*/lib/wasm32-wasi/libc.a"))

@@ -159,6 +159,7 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
     from .gitsource import bundle_source
     from .graph import closure
     from .outputs.wheel import import_name, metadata_files
+    from .toolchain.sysroot import RECIPE as SYSROOT_RECIPE
 
     source_dir = Path.cwd()
     loaded, recipe = _load(source_dir)
@@ -176,7 +177,10 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
         shutil.copy2(_PKG.parent / "pyproject.toml" if (_PKG.parent / "pyproject.toml").is_file() else _PKG / "_data" / "pyproject.toml", backend / "_data" / "pyproject.toml")
         sources = root / "sources"
         sources.mkdir(exist_ok=True)
-        for name in closure(loaded.recipes, [recipe.name]):
+        # The wasix provider's C library travels too (its recipe and pinned source), so the
+        # sdist builds with the default toolchain where its repository is unreachable.
+        toolchain_recipes = [SYSROOT_RECIPE] if SYSROOT_RECIPE in loaded.recipes and recipe.build_system != "cargo" else []
+        for name in [*closure(loaded.recipes, [recipe.name]), *toolchain_recipes]:
             dep = loaded.recipes[name]
             if name != recipe.name and dep.plugin_dir is not None:
                 shutil.copytree(dep.plugin_dir, backend / "_data" / "plugins" / dep.plugin_dir.name, ignore=_SKIP)

@@ -222,7 +222,7 @@ def choose_provider(
     if _needs_built_sysroot(wasix):
         try:
             settings.sysroot = str(ensure_sysroot(store, console))
-        except (FetchError, BuildError) as exc:
+        except (FetchError, BuildError, ToolchainError) as exc:  # no sources / no recipe: zig
             if isinstance(exc, BuildError) and exc.phase != "fetch":
                 raise
             say(f"wasix: the wasix-libc sources are not available ({str(exc).splitlines()[0]}); using the zig provider")
