@@ -44,12 +44,14 @@ int main(void) {
 
 
 @pytest.mark.skipif(shutil.which("autoconf") is None, reason="autoconf is not installed (.ci/run installs it: apt-get install autoconf)")
-def test_configure_for_wasm32_wasix_passes_the_compiler_checks(tmp_path: Path) -> None:
+def test_configure_for_wasm32_wasix_passes_the_compiler_checks(tmp_path: Path, provider: str, provider_env, monkeypatch) -> None:
+    for key, value in provider_env(provider).items():
+        monkeypatch.setenv(key, value)
     for name, text in {"configure.ac": CONFIGURE_AC, "Makefile.in": MAKEFILE_IN, "tiny.c": TINY_C}.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     for tool in ("autoheader", "autoconf"):
         subprocess.run([tool], cwd=tmp_path, check=True)
-    tc = select_toolchain()
+    tc = select_toolchain(provider)
     env = {**os.environ, **tc.configure_env()}
     conf = subprocess.run(["./configure", "--host=wasm32-wasix", f"CC={tc.tool('wasixcc')}"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert conf.returncode == 0, conf.stdout[-2000:] + (tmp_path / "config.log").read_text()[-3000:]

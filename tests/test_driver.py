@@ -105,6 +105,7 @@ def test_wasix_provider_without_sysroot_says_what_to_do(tmp_path: Path) -> None:
 
 def test_auto_falls_back_to_zig_without_a_sysroot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASIX_TOOLCHAIN_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("WASIX_STORE", str(tmp_path / "empty-store"))
     settings, _ = parse_settings([], {})
     assert isinstance(select_provider(settings), ZigProvider)
 
@@ -156,7 +157,7 @@ def test_get_toolchain_zig_env_points_at_the_driver() -> None:
         get_toolchain("gcc")
 
 
-# ---------------------------------------------------------------- real compiles (zig provider)
+# ---------------------------------------------------------------- real compiles (each provider)
 
 
 def _driver_env() -> dict[str, str]:
@@ -181,18 +182,19 @@ HELLO = textwrap.dedent(
 )
 
 
-def test_compile_archive_link_and_run(tmp_path: Path) -> None:
+def test_compile_archive_link_and_run(tmp_path: Path, provider: str, provider_env) -> None:
+    env = {**os.environ, **provider_env(provider)}
     (tmp_path / "greet.h").write_text("const char *greet(void);\n")
     (tmp_path / "greet.c").write_text('const char *greet(void) { return "from a library"; }\n')
     (tmp_path / "main.c").write_text(HELLO)
-    assert _wasixcc("-c", "greet.c", "-o", "greet.o", cwd=tmp_path).returncode == 0
-    ar = _wasixcc("rcs", "libgreet.a", "greet.o", cwd=tmp_path, tool="wasixar")
+    assert _wasixcc("-c", "greet.c", "-o", "greet.o", cwd=tmp_path, env=env).returncode == 0
+    ar = _wasixcc("rcs", "libgreet.a", "greet.o", cwd=tmp_path, env=env, tool="wasixar")
     assert ar.returncode == 0, ar.stderr
-    assert _wasixcc("libgreet.a", cwd=tmp_path, tool="wasixranlib").returncode == 0
-    nm = _wasixcc("libgreet.a", cwd=tmp_path, tool="wasixnm")
+    assert _wasixcc("libgreet.a", cwd=tmp_path, env=env, tool="wasixranlib").returncode == 0
+    nm = _wasixcc("libgreet.a", cwd=tmp_path, env=env, tool="wasixnm")
     assert nm.returncode == 0 and " T greet" in nm.stdout
     # List settings are split like a shell would: quote to keep the string literal.
-    build = _wasixcc("-sCOMPILER_FLAGS=-DGREETING='\"hi\"' -Wall", "main.c", "-L.", "-lgreet", "-o", "hello.wasm", cwd=tmp_path)
+    build = _wasixcc("-sCOMPILER_FLAGS=-DGREETING='\"hi\"' -Wall", "main.c", "-L.", "-lgreet", "-o", "hello.wasm", cwd=tmp_path, env=env)
     assert build.returncode == 0, build.stderr
     data = (tmp_path / "hello.wasm").read_bytes()
     assert data[:4] == b"\0asm"
@@ -201,23 +203,26 @@ def test_compile_archive_link_and_run(tmp_path: Path) -> None:
     assert result.text == "hi from a library 3\n"
 
 
-def test_link_without_output_writes_a_out(tmp_path: Path) -> None:
+def test_link_without_output_writes_a_out(tmp_path: Path, provider: str, provider_env) -> None:
+    env = {**os.environ, **provider_env(provider)}
     # configure finds the executable suffix this way: clang's a.out, not zig's a.wasm.
     (tmp_path / "conftest.c").write_text("int main(void) { return 0; }\n")
-    assert _wasixcc("conftest.c", cwd=tmp_path).returncode == 0
+    assert _wasixcc("conftest.c", cwd=tmp_path, env=env).returncode == 0
     assert (tmp_path / "a.out").read_bytes()[:4] == b"\0asm"
     assert not list(tmp_path.glob("a.wasm"))
 
 
-def test_compile_errors_keep_the_compilers_status(tmp_path: Path) -> None:
+def test_compile_errors_keep_the_compilers_status(tmp_path: Path, provider: str, provider_env) -> None:
+    env = {**os.environ, **provider_env(provider)}
     (tmp_path / "bad.c").write_text("int main(void) { return missing; }\n")
-    proc = _wasixcc("-c", "bad.c", cwd=tmp_path)
+    proc = _wasixcc("-c", "bad.c", cwd=tmp_path, env=env)
     assert proc.returncode != 0
     assert "missing" in proc.stderr
 
 
-def test_bad_setting_fails_with_message(tmp_path: Path) -> None:
-    proc = _wasixcc("-sWASM_EXCEPTIONS=perhaps", "-c", "x.c", cwd=tmp_path)
+def test_bad_setting_fails_with_message(tmp_path: Path, provider: str, provider_env) -> None:
+    env = {**os.environ, **provider_env(provider)}
+    proc = _wasixcc("-sWASM_EXCEPTIONS=perhaps", "-c", "x.c", cwd=tmp_path, env=env)
     assert proc.returncode == 2
     assert "WASM_EXCEPTIONS" in proc.stderr and "yes or no" in proc.stderr
 
@@ -246,18 +251,7 @@ def test_run_wasm_opt_on_request(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the wasix provider, when present
 
 
-def _real_wasix_provider() -> WasixProvider | None:
-    settings, _ = parse_settings([], os.environ)
-    settings.provider = "wasix"
-    provider = WasixProvider(settings)
-    return provider if provider.problem() is None else None
-
-
-@pytest.mark.skipif(
-    _real_wasix_provider() is None,
-    reason="no wasix-libc sysroot here (set WASIXCC_SYSROOT or install the pinned toolchain)",
-)
-def test_wasix_provider_compiles_and_runs(tmp_path: Path) -> None:
+def test_termios_and_dup_compile_and_run(tmp_path: Path, provider: str, provider_env) -> None:
     (tmp_path / "t.c").write_text(
         textwrap.dedent(
             """
@@ -269,7 +263,7 @@ def test_wasix_provider_compiles_and_runs(tmp_path: Path) -> None:
             """
         )
     )
-    env = {**os.environ, "WASIXCC_PROVIDER": "wasix"}
+    env = {**os.environ, **provider_env(provider)}
     proc = _wasixcc("-O2", "t.c", "-o", "t.wasm", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "dup=1" in run(tmp_path / "t.wasm").text

@@ -6,7 +6,6 @@ by the tests in this module; each test then checks one behaviour of the real mod
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,31 +24,13 @@ pytestmark = pytest.mark.slow
 CTRL_O, CTRL_X = b"\x0f", b"\x18"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("nano")
-    store = root / "store"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("WASIX_STORE", str(store))
-    try:
-        import contextlib
-        import io
-
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            status = main(["build", "nano", "--out", str(root / "dist"), "--json"])
-        assert status == 0
-        summary = json.loads(out.getvalue())
-    finally:
-        mp.undo()
-    packages = {p["name"]: p for p in summary["packages"]}
-    return {
-        "root": root,
-        "store": store,
-        "nano": root / "dist" / "bin" / "nano.wasm",
-        "ncurses": Path(packages["ncurses"]["store"]),
-        "summary": packages,
-    }
+@pytest.fixture
+def built(built_nano: dict, provider_env, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """nano and ncurses, built once per provider per session (see conftest.built_nano); the
+    test runs with that provider and its store."""
+    for key, value in provider_env(built_nano["provider"]).items():
+        monkeypatch.setenv(key, value)
+    return built_nano
 
 
 def edit(nano: Path, keys: bytes, *, files: dict[str, bytes] | None = None, env: dict[str, str] | None = None):
@@ -122,7 +103,7 @@ int main(void) {
 def test_an_ncurses_program_draws_reads_a_key_and_ends_cleanly(built, tmp_path) -> None:
     src = tmp_path / "screen.c"
     src.write_text(NCURSES_PROGRAM)
-    tc = select_toolchain()
+    tc = select_toolchain(built["provider"])
     env = {**__import__("os").environ, **tc.env()}
     prefix = built["ncurses"]
     subprocess.run(

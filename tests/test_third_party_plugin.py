@@ -22,6 +22,8 @@ from httpserver import serve
 
 from wasix_backend.runtime import run
 
+pytestmark = pytest.mark.slow  # a fresh venv with the plugin installed by pip
+
 GREETER_C = r"""
 #include <stdio.h>
 #include "word.h"

@@ -46,27 +46,35 @@ int main(int argc, char **argv) {
 """
 
 
-def compile_tool() -> Path:
-    """Compile TOOL_C with zig once per machine (cached by source hash)."""
-    out = cache_root() / "test-modules" / f"tool-{hashlib.sha256(TOOL_C.encode()).hexdigest()[:16]}.wasm"
+def compile_tool(env: dict[str, str] | None = None) -> Path:
+    """Compile TOOL_C once per machine and provider (cached by source, provider, sysroot).
+
+    Without ``env``: zig's clang directly. With a provider's ``env`` (see conftest
+    ``provider_env``): through ``wasixcc``, so packages and wheels are tested on both."""
+    env = env or {}
+    provider = env.get("WASIX_PROVIDER", "zig-direct")
+    tag = hashlib.sha256(f"{TOOL_C}\0{provider}\0{env.get('WASIXCC_SYSROOT', '')}".encode()).hexdigest()[:16]
+    out = cache_root() / "test-modules" / f"tool-{tag}.wasm"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     src = out.with_suffix(".c")
     src.write_text(TOOL_C)
-    env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache_dir()))
     tmp = out.with_suffix(f".tmp{os.getpid()}")
-    subprocess.run(
-        [sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2", "-s", str(src), "-o", str(tmp)],
-        check=True, env=env,
-    )
+    if provider == "zig-direct":
+        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2", "-s", str(src), "-o", str(tmp)]
+    else:
+        from wasix_backend.toolchain import driver_bin_dir
+
+        cmd = [str(driver_bin_dir() / "wasixcc"), "-O2", str(src), "-o", str(tmp)]
+    subprocess.run(cmd, check=True, env={**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache_dir()), **env})
     os.replace(tmp, out)
     return out
 
 
 @pytest.fixture(scope="session")
-def tool_wasm() -> Path:
-    return compile_tool()
+def tool_wasm(provider: str, provider_env) -> Path:
+    return compile_tool(provider_env(provider))
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from wasix_backend.recipe import recipe_from_dict
 
 
 @pytest.fixture(scope="session")
-def tool_wasm() -> Path:
-    return compile_tool()
+def tool_wasm(provider: str, provider_env) -> Path:
+    return compile_tool(provider_env(provider))
 
 
 def make_prefix(root: Path, tool_wasm: Path, names=("hello", "tool")) -> Path:
@@ -167,6 +167,7 @@ def script_env(tmp: Path) -> dict:
     return env
 
 
+@pytest.mark.slow  # a fresh venv and a real pip install
 def test_console_scripts_run(installed, tmp_path):
     env = script_env(tmp_path)
     res = subprocess.run([str(installed / "bin" / "hello"), "a", "b"], capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -181,6 +182,7 @@ def test_console_scripts_run(installed, tmp_path):
     assert piped.stdout == b"SHOUT\n"
 
 
+@pytest.mark.slow  # a fresh venv and a real pip install
 def test_files_are_copied_in_and_written_back(installed, tmp_path):
     env = script_env(tmp_path)
     work = tmp_path / "work"
@@ -208,6 +210,7 @@ def test_files_are_copied_in_and_written_back(installed, tmp_path):
     assert sorted(p.name for p in work.iterdir()) == ["keep.txt", "notes.txt", "sub"]
 
 
+@pytest.mark.slow  # a fresh venv and a real pip install
 def test_terminal_is_restored(installed, tmp_path):
     """Under a pseudo-terminal the launcher goes raw and puts the terminal back."""
     pty = pytest.importorskip("pty")

@@ -36,7 +36,7 @@ def _plugins(args: argparse.Namespace):
 def _toolchain(args: argparse.Namespace):
     from .toolchain import select_toolchain
 
-    return select_toolchain(getattr(args, "provider", None))
+    return select_toolchain(getattr(args, "provider", None), store=_store(args), console=err)
 
 
 def _store(args: argparse.Namespace):
@@ -271,7 +271,7 @@ def _build_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, default=None, help="parallel builds (default: cores)")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.add_argument("--store", default=None, help="store directory (default: $WASIX_STORE or the user cache)")
-    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix when installed, else zig)")
+    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix where clang >= 19 is installed, its sysroot built on first use, else zig)")
     p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
     p.add_argument("--strict", action="store_true",
                    help="a package that cannot be built here (missing compiler or sources) fails instead of being skipped")

@@ -169,6 +169,11 @@ class Engine:
         return order, keys, problems
 
     def _toolchain_identity(self, recipe: Recipe) -> str:
+        if recipe.build.get("toolchain") == "host-llvm":
+            # Built with the host's clang, not wasixcc (the wasix-libc sysroot itself).
+            from .toolchain.sysroot import host_identity
+
+            return host_identity()
         if recipe.build_system != "cargo":
             return self.toolchain.identity
         from .rust import find_rust_toolchain  # Rust recipes also depend on the Rust compiler

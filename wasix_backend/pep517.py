@@ -113,7 +113,8 @@ def _build_recipe(source_dir: Path):
 
     _with_mirror(source_dir)
     loaded, recipe = _load(source_dir)
-    engine = Engine(loaded, Store(store_dir()), select_toolchain(), console=Console(stderr=True, highlight=False))
+    store, console = Store(store_dir()), Console(stderr=True, highlight=False)
+    engine = Engine(loaded, store, select_toolchain(store=store, console=console), console=console)
     results, failures = engine.build([recipe.name])
     if failures:
         raise WasixError("\n".join(str(f.error) for f in failures))
@@ -159,6 +160,7 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
     from .gitsource import bundle_source
     from .graph import closure
     from .outputs.wheel import import_name, metadata_files
+    from .toolchain.sysroot import RECIPE as SYSROOT_RECIPE
     from .versions import pep440
 
     source_dir = Path.cwd()
@@ -177,7 +179,10 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
         shutil.copy2(_PKG.parent / "pyproject.toml" if (_PKG.parent / "pyproject.toml").is_file() else _PKG / "_data" / "pyproject.toml", backend / "_data" / "pyproject.toml")
         sources = root / "sources"
         sources.mkdir(exist_ok=True)
-        for name in closure(loaded.recipes, [recipe.name]):
+        # The wasix provider's C library travels too (its recipe and pinned source), so the
+        # sdist builds with the default toolchain where its repository is unreachable.
+        toolchain_recipes = [SYSROOT_RECIPE] if SYSROOT_RECIPE in loaded.recipes and recipe.build_system != "cargo" else []
+        for name in [*closure(loaded.recipes, [recipe.name]), *toolchain_recipes]:
             dep = loaded.recipes[name]
             if name != recipe.name and dep.plugin_dir is not None:
                 shutil.copytree(dep.plugin_dir, backend / "_data" / "plugins" / dep.plugin_dir.name, ignore=_SKIP)

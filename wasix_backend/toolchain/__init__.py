@@ -20,14 +20,21 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import ToolchainError
+from ..errors import BuildError, FetchError, ToolchainError
 from ..paths import cache_root
 from .driver import TOOLS
-from .providers import Provider, select_provider
-from .settings import PROVIDERS, Settings, parse_settings
+from .providers import Provider, WasixProvider, ZigProvider
+from .settings import PROVIDER_VAR, PROVIDERS, Settings, parse_settings
+from .sysroot import ensure_sysroot, llvm_problem, no_llvm_reason
 
-__all__ = ["PROVIDERS", "Toolchain", "driver_bin_dir", "get_toolchain", "select_toolchain"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..store import Store
+
+__all__ = ["PROVIDERS", "Toolchain", "choose_provider", "driver_bin_dir", "get_toolchain", "select_toolchain"]
 
 #: Environment variable -> driver program name.
 _ENV_TOOLS = {
@@ -70,6 +77,8 @@ class Toolchain:
         from .wrappers import wrapper_bin_dir
 
         return wrapper_bin_dir(self.chosen, self.driver_dir) or self.driver_dir
+    #: The provider's resolved parts for the driver (``WASIXCC_SYSROOT`` …).
+    provider_env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def tool(self, name: str) -> Path:
         """Path of a driver program (``wasixcc``, ``wasixar`` …)."""
@@ -79,7 +88,8 @@ class Toolchain:
         """Variables that make build systems use this toolchain."""
         env = {var: str(self.tool(prog)) for var, prog in _ENV_TOOLS.items()}
         env["CPP"] = f"{self.tool('wasixcc')} -E"
-        env["WASIXCC_PROVIDER"] = self.provider
+        env.update(self.provider_env)
+        env[PROVIDER_VAR] = env["WASIXCC_PROVIDER"] = self.provider
         env["CC_FOR_BUILD"] = env["BUILD_CC"] = self.build_cc
         # Release flags; replace the host's own (they are for another machine). No -g: the
         # DWARF would dominate the module's size, and old wasm-opt releases cannot read it.
@@ -177,22 +187,28 @@ def driver_bin_dir() -> Path:
     return shims
 
 
-def get_toolchain(provider: str | None = None, *, settings: Settings | None = None) -> Toolchain:
+def get_toolchain(
+    provider: str | None = None,
+    *,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    console: Console | None = None,
+) -> Toolchain:
     """The toolchain to build with.
 
-    ``provider`` is ``zig``, ``wasix`` or ``auto`` (default: ``$WASIXCC_PROVIDER``, else
-    ``auto``: wasix when its sysroot is present, else zig). Raises
+    ``provider`` is ``zig``, ``wasix`` or ``auto`` (default: ``$WASIX_PROVIDER``, alias
+    ``$WASIXCC_PROVIDER``, else ``auto``: wasix when a suitable clang is installed — its
+    wasix-libc sysroot is built into ``store`` on first use — else zig, saying why). Raises
     :class:`~wasix_backend.errors.ToolchainError` when the chosen provider cannot work here,
     saying what is missing.
     """
     if settings is None:
         settings, _ = parse_settings([], os.environ)
-    provider = provider or os.environ.get("WASIX_PROVIDER") or None
     if provider is not None:
         if provider not in PROVIDERS:
             raise ToolchainError(f"unknown toolchain provider {provider!r} (known: {', '.join(PROVIDERS)})")
         settings.provider = provider
-    chosen = select_provider(settings)
+    chosen = choose_provider(settings, store=store, console=console)
     chosen.require()
     return Toolchain(
         provider=chosen.name,
@@ -201,7 +217,67 @@ def get_toolchain(provider: str | None = None, *, settings: Settings | None = No
         wasm_opt=chosen.wasm_opt(),
         wasm_opt_features=tuple(chosen.wasm_opt_features()),
         chosen=chosen,
+        provider_env=chosen.env(),
     )
+
+
+def choose_provider(
+    settings: Settings, *, store: Store | None = None, console: Console | None = None, driver: bool = False
+) -> Provider:
+    """The provider ``settings`` name; for ``wasix`` (and ``auto`` where a suitable clang
+    exists) the wasix-libc sysroot is built into ``store`` first when it is not there.
+
+    ``driver``: a single compiler call — never start a minutes-long sysroot build inside it
+    and print no note (configure scripts read compiler output); it uses a sysroot already
+    built or installed (``wasix-build toolchain status`` builds one)."""
+    quiet = driver
+    if settings.provider == "zig":
+        return ZigProvider(settings)
+
+    def say(text: str) -> None:
+        if quiet:
+            return
+        if console is not None:
+            console.print(text)
+        else:
+            print(text, file=sys.stderr)
+
+    wasix = WasixProvider(settings)
+    if driver:
+        if settings.provider == "auto" and (wasix.sysroot is None or wasix.problem() is not None):
+            return ZigProvider(settings)
+        return wasix
+    if settings.provider == "wasix":
+        if _needs_built_sysroot(wasix):
+            settings.sysroot = str(ensure_sysroot(store, console))
+            return WasixProvider(settings)
+        return wasix
+    # auto
+    problem = no_llvm_reason() if wasix.llvm is None else None
+    if settings.llvm_location and problem is None:
+        problem = llvm_problem(Path(settings.llvm_location))
+    if problem:
+        say(f"wasix: {problem}; using the zig provider")
+        return ZigProvider(settings)
+    if _needs_built_sysroot(wasix):
+        try:
+            settings.sysroot = str(ensure_sysroot(store, console))
+        except (FetchError, BuildError, ToolchainError) as exc:  # no sources / no recipe: zig
+            if isinstance(exc, BuildError) and exc.phase != "fetch":
+                raise
+            say(f"wasix: the wasix-libc sources are not available ({str(exc).splitlines()[0]}); using the zig provider")
+            return ZigProvider(settings)
+        return WasixProvider(settings)
+    return wasix
+
+
+def _needs_built_sysroot(wasix: WasixProvider) -> bool:
+    s = wasix.settings
+    if s.sysroot or s.sysroot_flavour != "sysroot" or wasix.llvm is None:
+        return False
+    from .providers import _installed_component
+
+    return _installed_component("sysroot") is None
 
 
 #: The name the engine and CLI use.

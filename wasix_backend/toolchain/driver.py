@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WasixError
-from .providers import Provider, parse_invocation, select_provider
+from .providers import Provider, parse_invocation
 from .settings import parse_settings
 
 #: Program name -> tool.
@@ -91,7 +91,9 @@ def run_tool(tool: str, argv: Sequence[str], environ: dict[str, str] | None = No
     settings or a provider that cannot work here.
     """
     settings, args = parse_settings(argv, os.environ if environ is None else environ)
-    provider = select_provider(settings)
+    from . import choose_provider  # the package __init__ is loaded already (we live in it)
+
+    provider = choose_provider(settings, driver=True)
     if tool in ("cc", "c++"):
         inv = parse_invocation(args, cxx=tool == "c++")
         status = _run(provider.compile_command(inv), provider)

@@ -7,11 +7,13 @@
 * ``zig`` — offline: PyPI's ``ziglang`` (clang + wasi-libc) plus the compatibility layer of
   :mod:`.compat`, which supplies the POSIX parts wasi-libc lacks on WASIX host calls.
 
-``auto`` picks ``wasix`` when its sysroot is present, else ``zig``.
+``auto`` picks ``wasix`` when a suitable clang is installed (the wasix-libc sysroot is built
+from source on first use, see :mod:`.sysroot` and :func:`..choose_provider`), else ``zig``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import re
@@ -246,7 +248,7 @@ class ZigProvider(Provider):
                 "--enable-nontrapping-float-to-int"]  # fmt: skip
 
     def describe(self) -> str:
-        return f"zig {self.version}; compat {compat.source_key(self.version)}"
+        return f"zig {self.version}; compat {compat.source_key(self.version)}; settings=[{self.settings.fingerprint()}]"
 
 
 class WasixProvider(Provider):
@@ -266,9 +268,13 @@ class WasixProvider(Provider):
 
     @cached_property
     def sysroot(self) -> Path | None:
+        """``SYSROOT``, else an installed prebuilt pin, else the sysroot built into the store."""
         if self.settings.sysroot:
             return Path(self.settings.sysroot)
-        return _installed_component(self.settings.sysroot_flavour)
+        pinned = _installed_component(self.settings.sysroot_flavour)
+        if pinned is not None or self.settings.sysroot_flavour != "sysroot":
+            return pinned
+        return _built_sysroot()
 
     def _bin(self, name: str) -> str:
         self.require()
@@ -278,13 +284,15 @@ class WasixProvider(Provider):
     def problem(self) -> str | None:
         if self.sysroot is None:
             return (
-                f"no wasix-libc sysroot ({self.settings.sysroot_flavour}): set WASIXCC_SYSROOT, or install the "
-                "pinned one (wasix-build toolchain install), or use WASIXCC_PROVIDER=zig"
+                f"no wasix-libc sysroot ({self.settings.sysroot_flavour}): build it (wasix-build build wasix-libc), "
+                "set WASIXCC_SYSROOT, install the prebuilt pin (wasix-build toolchain install), or use WASIX_PROVIDER=zig"
             )
         if not (self.sysroot / "lib").is_dir():
             return f"{self.sysroot} is not a sysroot (no lib/ inside)"
         if self.llvm is None:
-            return f"no clang >= {MIN_LLVM} with wasm-ld: set WASIXCC_LLVM_LOCATION or install clang-{MIN_LLVM} and lld-{MIN_LLVM}"
+            from .sysroot import no_llvm_reason
+
+            return f"{no_llvm_reason()}; or set WASIXCC_LLVM_LOCATION"
         for tool in ("clang", "wasm-ld"):
             if not (self.llvm / "bin" / tool).exists():
                 return f"{self.llvm / 'bin' / tool} does not exist (WASIXCC_LLVM_LOCATION must hold bin/{tool})"
@@ -315,6 +323,10 @@ class WasixProvider(Provider):
             "--export-if-defined=__wasm_signal",
         ]  # fmt: skip
         flags = [f"-Wl,{w}" for w in wl]  # one -Wl each: clang splits -Wl values at commas
+        if s.module_kind in ("static-main", "dynamic-main"):
+            # As upstream wasixcc: the runtime reads these to fork (copy the stack) and to
+            # unwind with asyncify; without __stack_pointer fork() ends the program (exit 79).
+            flags += [f"-Wl,--export-if-defined={sym}" for sym in ("__stack_pointer", "__heap_base", "__data_end")]
         if s.module_kind == "static-main":
             flags.append(f"-Wl,-z,stack-size={STACK_SIZE}")
         elif s.module_kind == "shared-library":
@@ -363,24 +375,54 @@ class WasixProvider(Provider):
             features.append("--enable-exception-handling")
         return features
 
+    def env(self) -> dict[str, str]:
+        # Pin the resolved parts for every driver call of a build: no look-up per compile.
+        env = {"WASIXCC_SYSROOT": str(self.sysroot)} if self.sysroot else {}
+        if self.llvm:
+            env["WASIXCC_LLVM_LOCATION"] = str(self.llvm)
+        return env
+
     def describe(self) -> str:
-        return f"wasix llvm={self.llvm} sysroot={self.sysroot}; mirror {compat.source_key('mirror')}"
+        from .sysroot import llvm_identity
+
+        llvm = llvm_identity(self.llvm) if self.llvm else "none"
+        sysroot = _sysroot_identity(self.sysroot) if self.sysroot else "none"
+        return f"wasix llvm=[{llvm}] sysroot=[{sysroot}] settings=[{self.settings.fingerprint()}]; mirror {compat.source_key('mirror')}"
 
 
 def system_llvm() -> Path | None:
     """An LLVM >= 19 installation on this machine with clang, wasm-ld and wasm32 builtins."""
-    candidates: list[Path] = []
-    for version in range(30, MIN_LLVM - 1, -1):
-        found = shutil.which(f"clang-{version}")
-        if found:
-            candidates.append(Path(os.path.realpath(found)).parent.parent)
-    for root in candidates:
-        if not ((root / "bin" / "clang").exists() and (root / "bin" / "wasm-ld").exists()):
-            continue
-        builtins = list((root / "lib" / "clang").glob("*/lib/wasi/libclang_rt.builtins-wasm32.a"))
-        if builtins:
-            return root
-    return None
+    from .sysroot import system_llvm as find
+
+    return find()
+
+
+def _built_sysroot() -> Path | None:
+    """The wasix-libc sysroot the engine built into the user's store, if it is there."""
+    from ..paths import store_dir
+    from ..store import Store
+    from .sysroot import find_sysroot
+
+    try:
+        return find_sysroot(Store(store_dir()))
+    except ToolchainError:
+        return None
+
+
+def _sysroot_identity(sysroot: Path) -> str:
+    """A store entry is named by its key; any other sysroot is hashed (names, sizes, bytes)."""
+    record = sysroot / ".wasix-build.json"
+    if record.is_file():
+        return f"store {sysroot.name}"
+    return f"content {_tree_hash(sysroot)}"
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:32]
 
 
 PROVIDERS: dict[str, type[Provider]] = {"zig": ZigProvider, "wasix": WasixProvider}

@@ -7,6 +7,8 @@ which is how build systems usually hand them over.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -17,6 +19,8 @@ from ..errors import ToolchainError
 ENV_PREFIX = "WASIXCC_"
 MODULE_KINDS = ("static-main", "dynamic-main", "shared-library", "object-file")
 PROVIDERS = ("auto", "zig", "wasix")
+#: The provider variable both ``wasix-build`` and ``wasixcc`` read (``WASIXCC_PROVIDER`` too).
+PROVIDER_VAR = "WASIX_PROVIDER"
 
 #: Keys whose value is a list of compiler/linker arguments.
 _LIST_KEYS = {
@@ -57,6 +61,15 @@ class Settings:
     wasm_exceptions: bool = False
     pic: bool = False
 
+    def fingerprint(self) -> str:
+        """The settings that shape what the driver writes, for store keys (paths and the
+        provider are named by the toolchain's identity itself)."""
+        shaping = {
+            k: v for k, v in sorted(vars(self).items())
+            if k not in ("provider", "sysroot", "llvm_location", "binaryen_location")
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
     @property
     def sysroot_flavour(self) -> str:
         """Which upstream sysroot fits: ``sysroot``, ``sysroot-eh`` or ``sysroot-ehpic``."""
@@ -89,6 +102,8 @@ def _apply(settings: Settings, key: str, value: str, origin: str) -> None:
     elif key in _BOOL_KEYS:
         setattr(settings, attr, _parse_bool(key, value, origin))
     elif key in _CHOICE_KEYS:
+        if value == "" and origin.startswith("from $"):
+            return  # an empty variable is an unset one (``WASIX_PROVIDER= cmd``)
         if value not in _CHOICE_KEYS[key]:
             choices = ", ".join(_CHOICE_KEYS[key])
             raise ToolchainError(f"wasixcc: setting {key} ({origin}) must be one of {choices}, got {value!r}")
@@ -109,6 +124,9 @@ def parse_settings(
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :] in KNOWN_KEYS:
             _apply(settings, name[len(ENV_PREFIX) :], value, f"from ${name}")
+    # One provider variable for wasix-build and the driver; WASIXCC_PROVIDER stays an alias.
+    if environ.get(PROVIDER_VAR):
+        _apply(settings, "PROVIDER", environ[PROVIDER_VAR], f"from ${PROVIDER_VAR}")
     rest: list[str] = []
     for arg in argv:
         match = _SETTING_ARG.match(arg)

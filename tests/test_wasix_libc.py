@@ -1,0 +1,369 @@
+"""The real wasix-libc: its recipe, the wasix provider on it, and what it unlocks under Wasmer.
+
+Each program is compiled with ``wasixcc`` (wasix provider, the sysroot the engine built from
+the pinned source) and run with wasmer-sdk. What the sandbox cannot do is marked
+``xfail(strict=True)``, so the day it works the test says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wasix_backend.cli import main
+from wasix_backend.runtime import run
+from wasix_backend.toolchain import driver_bin_dir, get_toolchain
+from wasix_backend.toolchain.settings import parse_settings
+
+
+def build(tmp_path: Path, env: dict[str, str], source: str, name: str = "prog") -> Path:
+    (tmp_path / f"{name}.c").write_text(textwrap.dedent(source))
+    proc = subprocess.run(
+        [str(driver_bin_dir() / "wasixcc"), "-O2", "-Wall", f"{name}.c", "-o", f"{name}.wasm"],
+        cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / f"{name}.wasm"
+
+
+@pytest.fixture
+def wasix_env(wasix_sysroot: Path, provider_env) -> dict[str, str]:
+    return provider_env("wasix")
+
+
+# ------------------------------------------------------------------------ the recipe ---
+
+
+def test_the_sysroot_is_a_store_entry_listed_like_any_package(wasix_sysroot: Path, capsys) -> None:
+    assert (wasix_sysroot / ".wasix-build.json").is_file()
+    assert (wasix_sysroot / "lib" / "wasm32-wasi" / "libc.a").is_file()
+    assert (wasix_sysroot / "include" / "spawn.h").is_file()
+    # As upstream's build script: the long-double printf variant is not shipped.
+    assert not (wasix_sysroot / "lib" / "wasm32-wasi" / "libc-printscan-long-double.a").exists()
+    assert main(["list"]) == 0
+    assert "wasix-libc" in capsys.readouterr().out
+    logs = list((wasix_sysroot.parent / "logs").glob("wasix-libc-*/compile.log"))
+    assert logs and "CHECK_SYMBOLS=no" in logs[0].read_text()
+
+
+def test_a_second_request_is_served_from_the_store(wasix_sysroot: Path) -> None:
+    from wasix_backend.store import Store
+    from wasix_backend.toolchain.sysroot import ensure_sysroot
+
+    assert ensure_sysroot(Store(wasix_sysroot.parent)) == wasix_sysroot
+
+
+def test_the_toolchain_names_the_sysroot_by_its_store_key(wasix_env, monkeypatch) -> None:
+    for key, value in wasix_env.items():
+        monkeypatch.setenv(key, value)
+    tc = get_toolchain("wasix")
+    assert tc.provider == "wasix"
+    assert Path(wasix_env["WASIXCC_SYSROOT"]).name in tc.identity
+    assert "clang version" in tc.identity and "wasm-opt" in tc.identity
+    assert tc.env()["WASIXCC_SYSROOT"] == wasix_env["WASIXCC_SYSROOT"]
+    assert tc.env()["WASIX_PROVIDER"] == "wasix"
+
+
+# -------------------------------------------------------- identity and the one variable ---
+
+
+def test_settings_that_shape_the_output_change_the_toolchain_identity(monkeypatch) -> None:
+    monkeypatch.delenv("WASIXCC_COMPILER_FLAGS", raising=False)
+    plain = get_toolchain("zig").identity
+    monkeypatch.setenv("WASIXCC_COMPILER_FLAGS", "-DFAST=1")
+    assert get_toolchain("zig").identity != plain
+    monkeypatch.setenv("WASIXCC_LINKER_FLAGS", "-Wl,--strip-all")
+    assert len({plain, get_toolchain("zig").identity}) == 2
+
+
+def test_wasix_provider_is_read_by_the_driver_and_wasixcc_provider_is_an_alias() -> None:
+    settings, _ = parse_settings([], {"WASIX_PROVIDER": "zig"})
+    assert settings.provider == "zig"
+    settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "wasix"})
+    assert settings.provider == "wasix"
+    settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "wasix", "WASIX_PROVIDER": "zig"})
+    assert settings.provider == "zig"
+    settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "", "WASIX_PROVIDER": ""})
+    assert settings.provider == "auto"  # empty means unset
+
+
+HELLO_RECIPE = """\
+[package]
+name = "hi"
+version = "1.0"
+[build]
+system = "make"
+[outputs]
+bin = ["hi"]
+"""
+HELLO_MAKEFILE = "hi: hi.c\n\t$(CC) $(CFLAGS) hi.c -o hi\n"
+HELLO_C = '#include <stdio.h>\nint main(void) { puts("hi " FLAVOUR); return 0; }\n'
+
+
+@pytest.mark.slow
+def test_changing_compiler_flags_rebuilds(tmp_path: Path, provider: str, provider_env, monkeypatch, capsys) -> None:
+    from conftest import make_tarball, write_plugin
+    from httpserver import serve
+
+    for key, value in provider_env(provider).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WASIX_STORE", str(tmp_path / "store"))
+    sha = make_tarball(tmp_path / "up" / "hi-1.0.tar.gz", "hi", {"Makefile": HELLO_MAKEFILE, "hi.c": HELLO_C})
+    with serve(tmp_path / "up") as srv:
+        write_plugin(tmp_path / "plugins", "hi", HELLO_RECIPE.replace('[build]', f'[[source]]\nurl = "{srv.url_for("hi-1.0.tar.gz")}"\nsha256 = "{sha}"\n[build]'))
+
+        def build_hi(flags: str) -> dict:
+            monkeypatch.setenv("WASIXCC_COMPILER_FLAGS", flags)
+            capsys.readouterr()
+            assert main(["build", "hi", "--plugin-dir", str(tmp_path / "plugins"), "--out", str(tmp_path / "dist"), "--json"]) == 0
+            return {p["name"]: p for p in json.loads(capsys.readouterr().out)["packages"]}["hi"]
+
+        first = build_hi("-DFLAVOUR='\"one\"'")
+        assert run(tmp_path / "dist" / "bin" / "hi.wasm").text == "hi one\n"
+        second = build_hi("-DFLAVOUR='\"two\"'")
+        assert not second["cached"] and second["store"] != first["store"]
+        assert run(tmp_path / "dist" / "bin" / "hi.wasm").text == "hi two\n"
+        assert build_hi("-DFLAVOUR='\"two\"'")["cached"]
+
+
+# ------------------------------------------------------------- what the real libc unlocks ---
+
+SETJMP = r"""
+#include <setjmp.h>
+#include <stdio.h>
+static jmp_buf env;
+static void depth(int n) { if (n == 0) longjmp(env, 42); depth(n - 1); }
+int main(void) {
+  int r = setjmp(env);
+  if (r == 0) { depth(5); puts("not reached"); return 1; }
+  printf("longjmp returned %d\n", r);
+  return 0;
+}
+"""
+
+SIGNAL_LONGJMP = r"""
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+static jmp_buf env;
+static void on_signal(int sig) { longjmp(env, sig); }
+int main(void) {
+  signal(SIGUSR1, on_signal);
+  int s = setjmp(env);
+  if (s == 0) { raise(SIGUSR1); puts("handler returned"); return 1; }
+  printf("handler jumped back with %d\n", s);
+  return 0;
+}
+"""
+
+SIGNAL_HANDLER = r"""
+#include <signal.h>
+#include <stdio.h>
+static volatile sig_atomic_t seen;
+static void on_signal(int sig) { seen = sig; }
+int main(void) {
+  signal(SIGUSR1, on_signal);
+  int r = raise(SIGUSR1);
+  printf("raise=%d seen=%d\n", r, (int)seen);
+  return seen == SIGUSR1 ? 0 : 1;
+}
+"""
+
+FORK = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) { perror("fork"); return 1; }
+  if (pid == 0) { printf("child %d\n", getpid() != 0); fflush(stdout); _exit(7); }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) { perror("waitpid"); return 2; }
+  printf("parent saw exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  return 0;
+}
+"""
+
+THREADS = r"""
+#include <pthread.h>
+#include <stdio.h>
+static int counter;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static void *work(void *arg) {
+  for (int i = 0; i < 1000; i++) { pthread_mutex_lock(&lock); counter += (int)(long)arg; pthread_mutex_unlock(&lock); }
+  return arg;
+}
+int main(void) {
+  pthread_t t[4]; void *ret; long sum = 0;
+  for (long i = 0; i < 4; i++) if (pthread_create(&t[i], NULL, work, (void *)(i + 1))) return 1;
+  for (int i = 0; i < 4; i++) { pthread_join(t[i], &ret); sum += (long)ret; }
+  printf("counter=%d sum=%ld\n", counter, sum);
+  return 0;
+}
+"""
+
+SPAWN = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  if (argc > 2 && !strcmp(argv[1], "child")) { printf("child got %s\n", argv[2]); return 3; }
+  pid_t pid; char *args[] = {argv[0], "child", "hello", NULL};
+  int rc = posix_spawn(&pid, argv[0], NULL, NULL, args, environ);
+  if (rc) { printf("posix_spawn: %s\n", strerror(rc)); return 1; }
+  int status; waitpid(pid, &status, 0);
+  printf("child exit %d\n", WEXITSTATUS(status));
+  return 0;
+}
+"""
+
+SHELL = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+  printf("system=%d\n", system("echo hi"));
+  FILE *p = popen("echo from popen", "r");
+  if (!p) { perror("popen"); return 2; }
+  char buf[64] = {0};
+  if (!fgets(buf, sizeof buf, p)) { perror("fgets"); return 3; }
+  printf("popen read %s", buf);
+  return pclose(p);
+}
+"""
+
+
+def test_setjmp_longjmp(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, SETJMP), [])
+    assert (result.exit_code, result.text) == (0, "longjmp returned 42\n")
+
+
+def test_signal_handlers_run(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, SIGNAL_HANDLER), [])
+    assert (result.exit_code, result.text) == (0, "raise=0 seen=10\n")
+
+
+@pytest.mark.xfail(strict=True, reason="wasmer-sdk 0.5 traps (unreachable) when a signal handler longjmps")
+def test_a_signal_handler_that_longjmps(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, SIGNAL_LONGJMP), [])
+    assert result.text == "handler jumped back with 10\n"
+
+
+def test_fork_and_waitpid(tmp_path: Path, wasix_env) -> None:
+    # Without the __stack_pointer export the program ends with status 79 at fork().
+    result = run(build(tmp_path, wasix_env, FORK), [])
+    assert result.exit_code == 0, (result.exit_code, result.stderr)
+    assert result.text == "child 1\nparent saw exit 7\n"
+
+
+def test_fork_needs_the_stack_pointer_export(tmp_path: Path, wasix_env) -> None:
+    import wasmtime
+
+    module = wasmtime.Module(wasmtime.Engine(), build(tmp_path, wasix_env, FORK).read_bytes())
+    exports = {e.name for e in module.exports}
+    assert {"__stack_pointer", "__heap_base", "__data_end"} <= exports
+    assert ("wasix_32v1", "proc_fork") in {(i.module, i.name) for i in module.imports}
+
+
+def test_pthread_create_and_join(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, THREADS), [])
+    assert (result.exit_code, result.text) == (0, "counter=10000 sum=10\n")
+
+
+def test_posix_spawn_runs_another_program_and_waits(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, SPAWN), ["parent"])
+    assert result.exit_code == 0, result.stderr
+    assert result.text == "child got hello\nchild exit 3\n"
+
+
+@pytest.mark.xfail(strict=True, reason="system() and popen() run /bin/sh, which the wasmer-sdk sandbox does not have")
+def test_system_and_popen(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, SHELL), [])
+    assert result.text == "system=0\npopen read from popen\n"
+
+
+# ------------------------------------------------------------------------- bad input ---
+
+
+def _fake_llvm(root: Path, version: int, *, builtins: bool) -> Path:
+    (root / "bin").mkdir(parents=True)
+    for tool in ("clang", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib"):
+        script = root / "bin" / tool
+        script.write_text(f"#!/bin/sh\necho 'clang version {version}.0.1'\n")
+        script.chmod(0o755)
+    if builtins:
+        lib = root / "lib" / "clang" / str(version) / "lib" / "wasi"
+        lib.mkdir(parents=True)
+        (lib / "libclang_rt.builtins-wasm32.a").write_bytes(b"!<arch>\n")
+    return root
+
+
+def test_a_clang_too_old_is_named_with_its_version_and_what_to_install(tmp_path: Path) -> None:
+    from wasix_backend.toolchain.sysroot import llvm_problem
+
+    problem = llvm_problem(_fake_llvm(tmp_path / "old", 14, builtins=True)) or ""
+    assert "clang 14" in problem and "apt-get install clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32" in problem
+
+
+def test_a_clang_without_wasm32_builtins_is_named(tmp_path: Path) -> None:
+    from wasix_backend.toolchain.sysroot import llvm_problem
+
+    problem = llvm_problem(_fake_llvm(tmp_path / "nobuiltins", 20, builtins=False)) or ""
+    assert "clang 20" in problem and "apt-get install libclang-rt-20-dev-wasm32" in problem
+
+
+def test_auto_says_why_it_falls_back_to_zig(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("WASIXCC_SYSROOT", raising=False)
+    monkeypatch.delenv("WASIX_PROVIDER", raising=False)
+    monkeypatch.delenv("WASIXCC_PROVIDER", raising=False)
+    monkeypatch.setenv("WASIXCC_LLVM_LOCATION", str(_fake_llvm(tmp_path / "old", 15, builtins=True)))
+    assert get_toolchain().provider == "zig"
+    err = capsys.readouterr().err
+    assert "clang 15" in err and "using the zig provider" in err
+
+
+def test_an_interrupted_sysroot_build_is_not_taken_as_finished(tmp_path: Path, monkeypatch) -> None:
+    # A staging tree left by a killed build (everything but the final rename) is no entry.
+    from wasix_backend.store import Store
+    from wasix_backend.toolchain.sysroot import RECIPE, _engine
+
+    store = Store(tmp_path / "store")
+    engine = _engine(store, None)
+    _, keys = engine.plan([RECIPE])
+    recipe = engine.plugins.recipes[RECIPE]
+    staging = store.staging(recipe, keys[RECIPE])
+    (staging / "dest" / "lib" / "wasm32-wasi").mkdir(parents=True)
+    (staging / "dest" / "lib" / "wasm32-wasi" / "libc.a").write_bytes(b"!<arch>\n")
+    entry = store.entry(recipe, keys[RECIPE])
+    entry.mkdir(parents=True)  # even a half-moved entry without its record
+    (entry / "lib").mkdir()
+    from wasix_backend.toolchain.sysroot import find_sysroot
+
+    assert find_sysroot(store) is None
+
+
+def test_a_failing_sysroot_build_names_the_step_and_the_log(tmp_path: Path, monkeypatch) -> None:
+    from wasix_backend.errors import BuildError
+    from wasix_backend.store import Store
+    from wasix_backend.toolchain.sysroot import ensure_sysroot, find_sysroot
+
+    if not os.environ.get("WASIX_MIRROR"):
+        pytest.skip("no $WASIX_MIRROR with the wasix-libc bundle (and GitHub is not reachable here)")
+    llvm = _fake_llvm(tmp_path / "broken", 19, builtins=True)
+    (llvm / "bin" / "clang").write_text(
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'clang version 19.1.7'; exit 0; }\necho 'broken compiler' >&2; exit 1\n"
+    )
+    monkeypatch.setenv("WASIXCC_LLVM_LOCATION", str(llvm))
+    store = Store(tmp_path / "store")
+    with pytest.raises(BuildError) as info:
+        ensure_sysroot(store)
+    assert info.value.phase == "compile" and info.value.log is not None and info.value.log.name == "compile.log"
+    assert "wasix-libc: compile failed" in str(info.value)
+    assert find_sysroot(store) is None

@@ -1,0 +1,179 @@
+"""The wasix-libc sysroot, built from its pinned source by the engine (``plugins/wasix-libc``).
+
+The ``wasix`` provider needs a host LLVM (clang >= 19, wasm-ld, llvm-ar/nm and the wasm32
+compiler-rt builtins) and a wasix-libc sysroot. This module finds the LLVM, names it in store
+keys, and builds the sysroot as a store entry on first use (:func:`ensure_sysroot`), so it is
+cached, listed and logged like any package, and an interrupted build is never taken as done.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ToolchainError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..store import Store
+
+RECIPE = "wasix-libc"
+MIN_LLVM = 19
+#: What to install on Debian/Ubuntu for a suitable host LLVM.
+INSTALL_HINT = f"apt-get install clang-{MIN_LLVM} lld-{MIN_LLVM} llvm-{MIN_LLVM} libclang-rt-{MIN_LLVM}-dev-wasm32"
+_TOOLS = ("clang", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib")
+
+
+def _version_of(clang: Path) -> int | None:
+    try:
+        out = subprocess.run([str(clang), "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return None
+    match = re.search(r"clang version (\d+)", out)
+    return int(match.group(1)) if match else None
+
+
+def _builtins(root: Path) -> list[Path]:
+    return sorted((root / "lib" / "clang").glob("*/lib/wasi/libclang_rt.builtins-wasm32.a"))
+
+
+def llvm_problem(root: Path) -> str | None:
+    """Why the LLVM at ``root`` cannot build for WASIX (``None`` when it can)."""
+    missing = [t for t in _TOOLS if not (root / "bin" / t).exists()]
+    if missing:
+        return f"{root}/bin lacks {', '.join(missing)} (install: {INSTALL_HINT})"
+    version = _version_of(root / "bin" / "clang")
+    if version is None or version < MIN_LLVM:
+        found = f"clang {version}" if version else "a clang of unknown version"
+        return f"{root} has {found}; wasix-libc needs clang >= {MIN_LLVM} (install: {INSTALL_HINT})"
+    if not _builtins(root):
+        return (f"clang {version} at {root} has no wasm32 compiler-rt builtins "
+                f"(libclang_rt.builtins-wasm32.a; install: apt-get install libclang-rt-{version}-dev-wasm32)")  # fmt: skip
+    return None
+
+
+def system_llvm() -> Path | None:
+    """A suitable LLVM on this machine (``clang-N`` on PATH, newest first), or ``None``."""
+    for root in _system_candidates():
+        if llvm_problem(root) is None:
+            return root
+    return None
+
+
+def _system_candidates() -> list[Path]:
+    roots: list[Path] = []
+    for name in [*(f"clang-{v}" for v in range(30, 13, -1)), "clang"]:
+        found = shutil.which(name)
+        if found:
+            root = Path(os.path.realpath(found)).parent.parent
+            if root not in roots:
+                roots.append(root)
+    return roots
+
+
+def no_llvm_reason() -> str:
+    """Why no suitable host LLVM was found, naming what was found and what to install."""
+    problems = [p for root in _system_candidates() if (p := llvm_problem(root))]
+    if problems:
+        return "; ".join(problems)
+    return f"no clang >= {MIN_LLVM} with wasm-ld found (install: {INSTALL_HINT})"
+
+
+def host_llvm() -> Path:
+    """The LLVM to build with: ``$WASIXCC_LLVM_LOCATION``, else :func:`system_llvm`."""
+    loc = os.environ.get("WASIXCC_LLVM_LOCATION")
+    if loc:
+        problem = llvm_problem(Path(loc))
+        if problem:
+            raise ToolchainError(f"WASIXCC_LLVM_LOCATION: {problem}")
+        return Path(loc)
+    root = system_llvm()
+    if root is None:
+        raise ToolchainError(f"wasix-libc: {no_llvm_reason()}")
+    return root
+
+
+def host_llvm_tools() -> dict[str, Path]:
+    """Paths of clang, wasm-ld, llvm-ar, llvm-nm, llvm-ranlib of :func:`host_llvm`."""
+    root = host_llvm()
+    return {t: root / "bin" / t for t in _TOOLS}
+
+
+@functools.cache
+def _identity(root: Path, stamp: tuple[int, int]) -> str:
+    out = subprocess.run([str(root / "bin" / "clang"), "--version"], capture_output=True, text=True, timeout=30)
+    version = out.stdout.splitlines()[0] if out.stdout else "unknown clang"
+    h = hashlib.sha256()
+    for lib in _builtins(root):
+        h.update(lib.read_bytes())
+    return f"{version}; compiler-rt {h.hexdigest()[:16]}"
+
+
+def llvm_identity(root: Path) -> str:
+    """Version of the clang at ``root`` and a hash of its wasm32 builtins (for store keys)."""
+    clang = root / "bin" / "clang"
+    st = Path(os.path.realpath(clang)).stat()
+    return _identity(root, (st.st_mtime_ns, st.st_size))
+
+
+def host_identity() -> str:
+    """The store-key identity of the sysroot's own compiler. Without a suitable LLVM the
+    key still exists (planning ``build --all`` must not fail); the build then stops at its
+    compile step, naming what to install."""
+    try:
+        return f"host-llvm {llvm_identity(host_llvm())}"
+    except ToolchainError as exc:
+        return f"host-llvm unavailable: {exc}"
+
+
+def _engine(store: Store, console: Console | None):
+    from ..engine import Engine
+    from ..plugins import load_plugins
+    from . import Toolchain, driver_bin_dir
+
+    loaded = load_plugins([])
+    if RECIPE not in loaded.recipes:
+        raise ToolchainError(f"no {RECIPE} recipe found (the project's plugins/{RECIPE} folder is missing)")
+    # The sysroot's "toolchain" is the host LLVM itself; its env is cleaned by the plugin.
+    tc = Toolchain(provider="host-llvm", bin_dir=driver_bin_dir(), description=host_identity(), wasm_opt=None)
+    return Engine(loaded, store, tc, console=console)
+
+
+def find_sysroot(store: Store) -> Path | None:
+    """The built sysroot in ``store``, without building it (``None`` when absent)."""
+    engine = _engine(store, None)
+    _, keys = engine.plan([RECIPE])
+    return store.lookup(engine.plugins.recipes[RECIPE], keys[RECIPE])
+
+
+def ensure_sysroot(store: Store | None = None, console: Console | None = None) -> Path:
+    """The wasix-libc sysroot in ``store`` (default: the user's store), built on first use.
+
+    Raises :class:`~wasix_backend.errors.ToolchainError` (no suitable LLVM, no recipe) or the
+    engine's :class:`~wasix_backend.errors.BuildError` naming the failing step and its log.
+    """
+    from rich.console import Console
+
+    from ..paths import store_dir
+    from ..store import Store
+
+    store = store or Store(store_dir())
+    console = console or Console(stderr=True, highlight=False)
+    engine = _engine(store, console)
+    _, keys = engine.plan([RECIPE])
+    recipe = engine.plugins.recipes[RECIPE]
+    hit = store.lookup(recipe, keys[RECIPE])
+    if hit is not None:
+        return hit
+    console.print(f"wasix: building the {RECIPE} sysroot from its pinned source (first use; a few minutes) …")
+    done, failed = engine.build([RECIPE])
+    if failed:
+        raise failed[0].error
+    return done[RECIPE].path
