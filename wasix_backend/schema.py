@@ -132,6 +132,7 @@ BUILD_COMMON = Section("build", (
     Field("env", "table of strings", "`{}`", "environment variables for every phase (added last, so they win)"),
     Field("wasm-opt", "bool", "`true`", "run the toolchain's `wasm-opt` on binaries when it has one"),
     Field("wasm-opt-flags", "list of strings", '`["-Os", "--strip-debug"]`', "its flags"),
+    Field("toolchain", "string", '`"wasixcc"`', "`host-llvm`: built by the host's clang, not through `wasixcc` (the wasix-libc sysroot itself)"),
 ))
 
 _MAKE_ARGS = Field("make-args", "list of strings", "`[]`", "extra `make` arguments (placeholders filled in)")

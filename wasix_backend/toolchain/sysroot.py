@@ -142,7 +142,7 @@ def _engine(store: Store, console: Console | None):
     if RECIPE not in loaded.recipes:
         raise ToolchainError(f"no {RECIPE} recipe found (the project's plugins/{RECIPE} folder is missing)")
     # The sysroot's "toolchain" is the host LLVM itself; its env is cleaned by the plugin.
-    tc = Toolchain(provider="host-llvm", bin_dir=driver_bin_dir(), description=host_identity(), wasm_opt=None)
+    tc = Toolchain(provider="host-llvm", driver_dir=driver_bin_dir(), description=host_identity(), wasm_opt=None)
     return Engine(loaded, store, tc, console=console)
 
 
