@@ -336,7 +336,7 @@ def test_an_interrupted_sysroot_build_is_not_taken_as_finished(tmp_path: Path, m
 
     store = Store(tmp_path / "store")
     engine = _engine(store, None)
-    _, keys = engine.plan([RECIPE])
+    _, keys, _ = engine.plan([RECIPE])
     recipe = engine.plugins.recipes[RECIPE]
     staging = store.staging(recipe, keys[RECIPE])
     (staging / "dest" / "lib" / "wasm32-wasi").mkdir(parents=True)

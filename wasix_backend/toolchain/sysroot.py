@@ -149,7 +149,9 @@ def _engine(store: Store, console: Console | None):
 def find_sysroot(store: Store) -> Path | None:
     """The built sysroot in ``store``, without building it (``None`` when absent)."""
     engine = _engine(store, None)
-    _, keys = engine.plan([RECIPE])
+    _, keys, problems = engine.plan([RECIPE])
+    if RECIPE in problems:
+        raise problems[RECIPE]
     return store.lookup(engine.plugins.recipes[RECIPE], keys[RECIPE])
 
 
@@ -167,7 +169,9 @@ def ensure_sysroot(store: Store | None = None, console: Console | None = None) -
     store = store or Store(store_dir())
     console = console or Console(stderr=True, highlight=False)
     engine = _engine(store, console)
-    _, keys = engine.plan([RECIPE])
+    _, keys, problems = engine.plan([RECIPE])
+    if RECIPE in problems:
+        raise problems[RECIPE]
     recipe = engine.plugins.recipes[RECIPE]
     hit = store.lookup(recipe, keys[RECIPE])
     if hit is not None:
