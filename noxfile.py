@@ -37,7 +37,8 @@ def build(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite (real compiler, real Wasmer runtime, real pip)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *(session.posargs or ["-ra"]))
+    # Two workers: while one runs a configure script (one core), the other keeps the second busy.
+    session.run("pytest", *(session.posargs or ["-ra", "-n", "2"]))
 
 
 @nox.session

@@ -100,7 +100,10 @@ def provider_store(tmp_path_factory: pytest.TempPathFactory):
     import os
 
     # $WASIX_TEST_STORES keeps them across sessions (a developer's re-runs); CI starts empty.
-    root = Path(os.environ.get("WASIX_TEST_STORES") or tmp_path_factory.getbasetemp() / "provider-stores")
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one set for all xdist workers, not one each
+        base = base.parent
+    root = Path(os.environ.get("WASIX_TEST_STORES") or base / "provider-stores")
 
     def get(provider: str) -> Path:
         return root / provider
