@@ -37,6 +37,23 @@ def make_tarball(dest: Path, top: str, files: dict[str, str | bytes]) -> str:
     return hashlib.sha256(dest.read_bytes()).hexdigest()
 
 
+def package_recipe(
+    name: str, url: str, sha: str, *, system: str = "make", kind: str = "program", deps: str = "",
+    build_extra: str = "", outputs: str | None = None,
+) -> str:
+    """A small recipe.toml for a generated package: one archive source, one build system."""
+    if outputs is None:
+        outputs = f'bin = ["{name}"]' if kind == "program" else 'lib = ["libgreet.a"]'
+    return (
+        f'[package]\nname = "{name}"\nversion = "1.0"\nkind = "{kind}"\n'
+        f'description = "test package {name}"\nlicense = "MIT"\n\n'
+        f'[[source]]\nurl = "{url}"\nsha256 = "{sha}"\n\n'
+        f"[dependencies]\nbuild = [{deps}]\n\n"
+        f'[build]\nsystem = "{system}"\n{build_extra}\n\n'
+        f"[outputs]\n{outputs}\n"
+    )
+
+
 def write_plugin(root: Path, name: str, recipe: str, plugin_py: str | None = None, patches: dict[str, str] | None = None) -> Path:
     """A plugin folder: recipe.toml, optional plugin.py and patches/."""
     folder = root / name

@@ -8,11 +8,10 @@ import json
 import shutil
 import subprocess
 import tarfile
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import write_plugin
+from conftest import package_recipe, write_plugin
 
 from wasix_backend.buildsystems import confcache
 from wasix_backend.cli import main
@@ -95,30 +94,8 @@ def _tarball(dest: Path, top: str, files: dict[str, str]) -> str:
 
 
 def _recipe(name: str, url: str, sha: str, *, system: str, deps: str = "", kind: str = "program") -> str:
-    outputs = f'bin = ["{name}"]' if kind == "program" else 'lib = ["libgreet.a"]'
     install = "install-args = []" if system == "make" else ""
-    return textwrap.dedent(f"""\
-        [package]
-        name = "{name}"
-        version = "1.0"
-        kind = "{kind}"
-        description = "test package {name}"
-        license = "MIT"
-
-        [[source]]
-        url = "{url}"
-        sha256 = "{sha}"
-
-        [dependencies]
-        build = [{deps}]
-
-        [build]
-        system = "{system}"
-        in-tree = true
-        {install}
-
-        [outputs]
-        """) + outputs + "\n"
+    return package_recipe(name, url, sha, system=system, kind=kind, deps=deps, build_extra=f"in-tree = true\n{install}")
 
 
 def _autoconf_project(work: Path, name: str, extra: str) -> dict[str, str]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import make_tarball, write_plugin
+from conftest import make_tarball, package_recipe, write_plugin
 from httpserver import serve
 
 from wasix_backend import gitsource
@@ -28,25 +27,7 @@ RUST_TOOLS = ("rustc", "cargo", "rustdoc", "rustup")
 
 
 def c_recipe(name: str, url: str, sha: str, deps: str = "") -> str:
-    return textwrap.dedent(f"""\
-        [package]
-        name = "{name}"
-        version = "1.0"
-        kind = "program"
-
-        [[source]]
-        url = "{url}"
-        sha256 = "{sha}"
-
-        [dependencies]
-        build = [{deps}]
-
-        [build]
-        system = "make"
-
-        [outputs]
-        bin = ["{name}"]
-        """)
+    return package_recipe(name, url, sha, deps=deps)
 
 
 RUST_RECIPE = """\
