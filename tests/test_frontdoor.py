@@ -75,7 +75,7 @@ def test_readme_build_command_builds_everything_but_crabsay_on_a_fresh_clone(tmp
     assert done.returncode == 0, output[-6000:]
     dist = clone / "dist"
     assert (dist / "bin" / "nano.wasm").is_file()
-    assert (dist / "nano-7.2.webc").is_file()
+    assert (dist / "nano-7.2.0.webc").is_file()
     assert (dist / "wheels" / "wasix_nano-7.2-py3-none-any.whl").is_file()
     assert (dist / "simple" / "wasix-nano" / "index.html").is_file()
     assert not list(dist.rglob("*crabsay*"))
