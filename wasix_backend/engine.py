@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from .codekey import engine_code_key
 from .context import BuildContext, log_tail
 from .errors import BuildError, GraphError, MissingRequirement, WasixError, os_error
 from .finalize import finalize_outputs
 from .graph import closure, dependents_count
 from .interrupt import stop_children
-from .plugins import GENERIC_PLUGINS, LoadedPlugins
+from .plugins import LoadedPlugins
 from .store import Store, build_key
 
 if TYPE_CHECKING:
@@ -115,22 +116,10 @@ class Engine:
         self.strict = strict
         self._running = 0
         self._lock = threading.Lock()
-        self._generic_fp = self._generic_fingerprint()
+        # Every module that shapes a build (the generic build systems included).
+        self._generic_fp = engine_code_key()
 
     # keys -------------------------------------------------------------------------------
-    def _generic_fingerprint(self) -> str:
-        """A hash of the generic plugins' code and the engine code that shapes every build."""
-        import hashlib
-        import importlib.util
-
-        h = hashlib.sha256()
-        extra = ("wasix_backend.finalize", "wasix_backend.engine", "wasix_backend.cargo_vendor", "wasix_backend.rust")
-        for name in (*GENERIC_PLUGINS, *extra):
-            spec = importlib.util.find_spec(name)  # the file, without importing the module
-            if spec and spec.origin and Path(spec.origin).is_file():
-                h.update(Path(spec.origin).read_bytes())
-        return h.hexdigest()
-
     def plan(self, targets: list[str]) -> tuple[list[str], dict[str, str], dict[str, WasixError]]:
         """Build order and store key of every package needed for ``targets``, and the
         packages that cannot be planned with why (a broken graph, no compiler for them).
