@@ -255,7 +255,7 @@ def choose_provider(
     # auto
     problem = no_llvm_reason() if wasix.llvm is None else None
     if settings.llvm_location and problem is None:
-        problem = llvm_problem(Path(settings.llvm_location))
+        problem = llvm_problem(wasix.llvm or Path(settings.llvm_location))
     if problem:
         say(f"wasix: {problem}; using the zig provider")
         return ZigProvider(settings)

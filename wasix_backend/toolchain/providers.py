@@ -269,7 +269,9 @@ class WasixProvider(Provider):
     def llvm(self) -> Path | None:
         """The LLVM installation (a directory with ``bin/clang``)."""
         if self.settings.llvm_location:
-            return Path(self.settings.llvm_location)
+            from .sysroot import llvm_location
+
+            return llvm_location(self.settings.llvm_location)
         pinned = _installed_component("llvm")
         if pinned is not None:
             return pinned

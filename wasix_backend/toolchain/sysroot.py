@@ -86,14 +86,23 @@ def no_llvm_reason() -> str:
     return f"no clang >= {MIN_LLVM} with wasm-ld found (install: {INSTALL_HINT})"
 
 
+def llvm_location(value: str) -> Path:
+    """The LLVM directory a ``WASIXCC_LLVM_LOCATION`` value names (``zig``: ziglang's, made on
+    first use by :mod:`.zigllvm`)."""
+    from .zigllvm import ZIG, zig_llvm
+
+    return zig_llvm() if value == ZIG else Path(value)
+
+
 def host_llvm() -> Path:
     """The LLVM to build with: ``$WASIXCC_LLVM_LOCATION``, else :func:`system_llvm`."""
-    loc = os.environ.get("WASIXCC_LLVM_LOCATION")
-    if loc:
-        problem = llvm_problem(Path(loc))
+    value = os.environ.get("WASIXCC_LLVM_LOCATION")
+    if value:
+        loc = llvm_location(value)
+        problem = llvm_problem(loc)
         if problem:
             raise ToolchainError(f"WASIXCC_LLVM_LOCATION: {problem}")
-        return Path(loc)
+        return loc
     root = system_llvm()
     if root is None:
         raise ToolchainError(f"wasix-libc: {no_llvm_reason()}")

@@ -1,0 +1,72 @@
+"""The PyPI-only route to the real libc: ziglang's clang as the wasix provider's LLVM.
+
+``WASIXCC_LLVM_LOCATION=zig`` arranges ziglang's clang, wasm-ld and a zig-built wasm32
+compiler-rt as an LLVM installation; the engine builds wasix-libc with it, and programs linked
+against that sysroot fork and longjmp under Wasmer. No system clang is used (the LLVM path is
+checked to be the zig one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wasix_backend.runtime import run
+from wasix_backend.toolchain import driver_bin_dir
+from wasix_backend.toolchain.sysroot import llvm_identity, llvm_problem
+
+pytest.importorskip("ziglang", reason="the zig LLVM is made from the ziglang package")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def zig_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from wasix_backend.store import Store
+    from wasix_backend.toolchain.sysroot import ensure_sysroot
+
+    root = tmp_path_factory.mktemp("zig-llvm")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WASIX_TOOLCHAIN_DIR", str(root / "toolchain"))
+    mp.setenv("WASIXCC_LLVM_LOCATION", "zig")
+    try:
+        sysroot = ensure_sysroot(Store(root / "store"))
+    finally:
+        mp.undo()
+    return {"WASIX_TOOLCHAIN_DIR": str(root / "toolchain"), "WASIXCC_LLVM_LOCATION": "zig",
+            "WASIX_PROVIDER": "wasix", "WASIXCC_SYSROOT": str(sysroot), "WASIX_STORE": str(root / "store")}  # fmt: skip
+
+
+def test_the_zig_llvm_is_a_complete_llvm_for_wasix(zig_env: dict[str, str]) -> None:
+    (root,) = Path(zig_env["WASIX_TOOLCHAIN_DIR"]).glob("zig-llvm-*")
+    assert llvm_problem(root) is None
+    assert "clang version" in llvm_identity(root)
+    # The sysroot was compiled by it, not by a system clang.
+    log = next(Path(zig_env["WASIX_STORE"]).glob("logs/wasix-libc-*/compile.log")).read_text()
+    assert f"CC={root}/bin/clang" in log
+
+
+def test_a_program_on_the_zig_built_libc_forks_and_longjmps(tmp_path: Path, zig_env: dict[str, str]) -> None:
+    (tmp_path / "p.c").write_text(textwrap.dedent("""\
+        #include <setjmp.h>
+        #include <stdio.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+        static jmp_buf jb;
+        int main(void) {
+          if (!setjmp(jb)) { puts("jumping"); longjmp(jb, 1); }
+          pid_t pid = fork();
+          if (pid == 0) { puts("child"); _exit(7); }
+          int status; waitpid(pid, &status, 0);
+          printf("child exited %d\\n", WEXITSTATUS(status));
+          return 0;
+        }
+    """))
+    proc = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", "p.c", "-o", "p.wasm"], cwd=tmp_path,
+                          env={**os.environ, **zig_env}, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = run(tmp_path / "p.wasm")
+    assert (result.exit_code, result.text) == (0, "jumping\nchild\nchild exited 7\n")

@@ -1,0 +1,101 @@
+"""An LLVM for the ``wasix`` provider made from PyPI's ``ziglang`` alone.
+
+``ziglang`` carries a plain clang and wasm-ld (``zig clang``, ``zig wasm-ld``) and the source
+of compiler-rt, which ``zig build-lib`` compiles for wasm32 in seconds. Arranged as an LLVM
+installation — ``bin/clang`` … as small ``exec`` wrappers, ``lib/clang/N/`` as clang's
+resource directory with zig's builtin headers and the wasm32 builtins — it builds wasix-libc
+and links programs against it, so the upstream libc needs no system compiler. Selected with
+``WASIXCC_LLVM_LOCATION=zig``; made once per ziglang version under the toolchain directory.
+zig has no ``nm``: ``llvm-nm`` is an LLVM's one from PATH when there is one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..errors import ToolchainError
+from ..fsutil import make_temp_dir, replace_dir
+
+#: The value of ``WASIXCC_LLVM_LOCATION`` that selects this LLVM.
+ZIG = "zig"
+#: The wasm features every WASIX object is built with (wasm-ld refuses shared memory otherwise).
+_CPU = "generic+atomics+bulk_memory+mutable_globals"
+
+
+def _zig() -> tuple[Path, str]:
+    try:
+        import ziglang
+    except ImportError:
+        raise ToolchainError("WASIXCC_LLVM_LOCATION=zig needs the `ziglang` package (pip install ziglang)") from None
+    exe = Path(ziglang.__file__).parent / "zig"
+    version = subprocess.run([str(exe), "version"], capture_output=True, text=True, check=False).stdout.strip()
+    return exe, version or "unknown"
+
+
+def zig_llvm(root: Path | None = None) -> Path:
+    """The LLVM directory made of ziglang (built on first use; a few seconds)."""
+    from ..paths import toolchain_dir
+
+    zig, version = _zig()
+    final = (root or toolchain_dir()) / f"zig-llvm-{version}"
+    if (final / "bin" / "clang").is_file():
+        return final
+    out = subprocess.run([str(zig), "clang", "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"clang version (\d+)", out)
+    if not match:
+        raise ToolchainError(f"{zig} clang --version printed no clang version: {out.strip()[:200]!r}")
+    tmp = make_temp_dir(final)
+    try:
+        resource = tmp / "lib" / "clang" / match.group(1)
+        (resource / "lib" / "wasi").mkdir(parents=True)
+        shutil.copytree(zig.parent / "lib" / "include", resource / "include")
+        _build_builtins(zig, resource / "lib" / "wasi" / "libclang_rt.builtins-wasm32.a", tmp)
+        final_resource = final / resource.relative_to(tmp)
+        _write_wrappers(tmp / "bin", zig, final_resource)
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _build_builtins(zig: Path, dest: Path, scratch: Path) -> None:
+    cmd = [str(zig), "build-lib", "-target", "wasm32-wasi", f"-mcpu={_CPU}", "-O", "ReleaseFast", "-fstrip",
+           str(zig.parent / "lib" / "compiler_rt.zig"), f"-femit-bin={dest}"]  # fmt: skip
+    env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(scratch / ".zig-cache"), "ZIG_LOCAL_CACHE_DIR": str(scratch / ".zig-cache")}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    shutil.rmtree(scratch / ".zig-cache", ignore_errors=True)
+    if done.returncode != 0 or not dest.is_file():
+        raise ToolchainError(f"building the wasm32 compiler-rt builtins with zig failed: {(done.stderr or done.stdout).strip()[-500:]}")
+
+
+def _write_wrappers(bin_dir: Path, zig: Path, resource: Path) -> None:
+    bin_dir.mkdir(parents=True)
+    z, rd = shlex.quote(str(zig)), shlex.quote(str(resource))
+    # --no-wasm-opt on links: clang would run a wasm-opt from PATH after linking; the driver
+    # runs it itself, with the passes WASIX needs. (On a compile it is an unused argument,
+    # which -Werror builds refuse.)
+    link = 'case " $* " in *" -c "*|*" -E "*|*" -S "*|*" -M "*|*" -MM "*) l=;; *) l=--no-wasm-opt;; esac\n'
+    scripts = {
+        "clang": f'{link}exec {z} clang -resource-dir={rd} -Wno-deprecated $l "$@"',
+        "clang++": f'{link}exec {z} clang++ -resource-dir={rd} -Wno-deprecated $l "$@"',
+        "wasm-ld": f'exec {z} wasm-ld "$@"',
+        "llvm-ar": f'exec {z} ar "$@"',
+        "llvm-ranlib": f'exec {z} ranlib "$@"',
+        "llvm-nm": _nm_script(),
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+
+
+def _nm_script() -> str:
+    names = " ".join(["llvm-nm", *(f"llvm-nm-{v}" for v in range(30, 13, -1))])
+    return (f'for n in {names}; do command -v "$n" >/dev/null && exec "$n" "$@"; done\n'
+            'echo "llvm-nm: zig has no nm and no LLVM nm is on PATH (apt-get install llvm)" >&2; exit 127')  # fmt: skip
