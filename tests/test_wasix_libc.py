@@ -283,6 +283,48 @@ def test_posix_spawn_runs_another_program_and_waits(tmp_path: Path, wasix_env) -
     assert result.text == "child got hello\nchild exit 3\n"
 
 
+SPAWN_SIBLING = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(void) {
+  /* Another command of the same Wasmer package, by name and by its /bin path. */
+  const char *names[] = {"helper", "/bin/helper"};
+  for (int i = 0; i < 2; i++) {
+    pid_t pid; char *args[] = {(char *)names[i], "hello", NULL};
+    int rc = posix_spawnp(&pid, names[i], NULL, NULL, args, environ);
+    if (rc) { printf("%s: %s\n", names[i], strerror(rc)); return 1; }
+    int status; waitpid(pid, &status, 0);
+    printf("%s exited %d\n", names[i], WEXITSTATUS(status));
+  }
+  return 0;
+}
+"""
+HELPER = '#include <stdio.h>\nint main(int c, char **v) { printf("helper got %s\\n", c > 1 ? v[1] : "-"); return 4; }\n'
+
+
+@pytest.mark.slow
+def test_posix_spawn_runs_another_command_of_the_same_package(tmp_path: Path, wasix_env, monkeypatch, capsys) -> None:
+    from conftest import make_tarball, package_recipe, write_plugin
+    from httpserver import serve
+
+    for key, value in wasix_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WASIX_STORE", str(tmp_path / "store"))
+    makefile = "all: spawner helper\nspawner: spawner.c\n\t$(CC) -O2 spawner.c -o spawner\nhelper: helper.c\n\t$(CC) -O2 helper.c -o helper\n"
+    sha = make_tarball(tmp_path / "up" / "pair-1.0.tar.gz", "pair",
+                       {"Makefile": makefile, "spawner.c": SPAWN_SIBLING, "helper.c": HELPER})  # fmt: skip
+    with serve(tmp_path / "up") as srv:
+        recipe = package_recipe("pair", srv.url_for("pair-1.0.tar.gz"), sha, outputs='bin = ["spawner", "helper"]')
+        write_plugin(tmp_path / "plugins", "pair", recipe)
+        args = ["--plugin-dir", str(tmp_path / "plugins"), "--out", str(tmp_path / "dist")]
+        assert main(["wasmer", "pair", *args]) == 0
+    result = run(tmp_path / "dist" / "pkg" / "pair", command="spawner")
+    assert (result.exit_code, result.text) == (0, "helper got hello\nhelper exited 4\nhelper got hello\n/bin/helper exited 4\n")
+
+
 @pytest.mark.xfail(strict=True, reason="system() and popen() run /bin/sh, which the wasmer-sdk sandbox does not have")
 def test_system_and_popen(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SHELL), [])
