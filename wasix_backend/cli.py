@@ -18,6 +18,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import WasixError, os_error
+from .paths import builtin_plugins_dir
 
 err = Console(stderr=True, highlight=False)
 Handler = Callable[[argparse.Namespace], int]
@@ -182,6 +183,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not args.json:
         for dest in written.values():
             err.print(f"  → {dest} ({Path(dest).stat().st_size:,} bytes)")
+    if targets and all(r.cached for r in results.values()) and set(targets) <= set(results):
+        from . import fastpath
+
+        fastpath.offer(fastpath.build_inputs(
+            [f for files in loaded.files.values() for f in files],
+            [*args.plugin_dir, builtin_plugins_dir()], [r.path for r in results.values()],
+            [Path(d) for d in written.values()]))  # fmt: skip
     return finish(args, summary, written)
 
 

@@ -114,6 +114,11 @@ def _rustc_info(rustc: Path, extra_env: tuple[tuple[str, str], ...] = ()) -> tup
         return None
     if vv.returncode != 0 or sysroot.returncode != 0:
         return None
+    from .fastpath import watch
+
+    # What a no-op stamp must check: the compiler, its standard libraries, rustup's choice.
+    rustup_settings = Path(os.environ.get("RUSTUP_HOME") or Path.home() / ".rustup") / "settings.toml"
+    watch(rustc, sysroot.stdout.strip(), *([rustup_settings] if rustup_settings.is_file() else []))
     return vv.stdout, sysroot.stdout.strip()
 
 

@@ -9,14 +9,11 @@ call), which hand anything unusual over to the Python driver (:mod:`.driver`, th
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +25,7 @@ from .driver import TOOLS
 from .providers import Provider, WasixProvider, ZigProvider
 from .settings import PROVIDER_VAR, PROVIDERS, Settings, parse_settings
 from .sysroot import ensure_sysroot, llvm_problem, no_llvm_reason
+from .versioncache import tool_version as _tool_version
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -122,37 +120,6 @@ class Toolchain:
     def key(self) -> str:
         """A short hash of :attr:`description` for store keys."""
         return hashlib.sha256(self.description.encode()).hexdigest()[:16]
-
-
-@functools.cache
-def _tool_version(path: Path) -> str:
-    """``path --version``, remembered by the file's identity (path, size, mtime), so a no-op
-    build starts no subprocess; a replaced binary is asked again."""
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return "unusable"
-    ident = f"{Path(path).absolute()}\0{st.st_size}\0{st.st_mtime_ns}"
-    memo = cache_root() / "tool-versions.json"
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if ident in known:
-        return str(known[ident])
-    try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unusable"
-    version = out.stdout.strip() or out.stderr.strip()
-    if out.returncode == 0:
-        known[ident] = version
-        with contextlib.suppress(OSError):
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
-            os.replace(tmp, memo)
-    return version
 
 
 def _write_shims(directory: Path) -> None:

@@ -424,9 +424,13 @@ def _built_sysroot() -> Path | None:
 
 def _sysroot_identity(sysroot: Path) -> str:
     """A store entry is named by its key; any other sysroot is hashed (names, sizes, bytes)."""
+    from ..fastpath import watch
+
     record = sysroot / ".wasix-build.json"
     if record.is_file():
+        watch(record)
         return f"store {sysroot.name}"
+    watch(*(p for p in sysroot.rglob("*") if p.is_file()))
     return f"content {_tree_hash(sysroot)}"
 
 

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from ..errors import ToolchainError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..plugins import LoadedPlugins
     from ..store import Store
 
 RECIPE = "wasix-libc"
@@ -32,11 +32,9 @@ _TOOLS = ("clang", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib")
 
 
 def _version_of(clang: Path) -> int | None:
-    try:
-        out = subprocess.run([str(clang), "--version"], capture_output=True, text=True, timeout=30).stdout
-    except OSError:
-        return None
-    match = re.search(r"clang version (\d+)", out)
+    from .versioncache import tool_version
+
+    match = re.search(r"clang version (\d+)", tool_version(clang))
     return int(match.group(1)) if match else None
 
 
@@ -117,10 +115,15 @@ def host_llvm_tools() -> dict[str, Path]:
 
 @functools.cache
 def _identity(root: Path, stamp: tuple[int, int]) -> str:
-    out = subprocess.run([str(root / "bin" / "clang"), "--version"], capture_output=True, text=True, timeout=30)
-    version = out.stdout.splitlines()[0] if out.stdout else "unknown clang"
+    from .versioncache import tool_version
+
+    out = tool_version(root / "bin" / "clang")
+    version = out.splitlines()[0] if out and out != "unusable" else "unknown clang"
+    from ..fastpath import watch
+
     h = hashlib.sha256()
     for lib in _builtins(root):
+        watch(lib)
         h.update(lib.read_bytes())
     return f"{version}; compiler-rt {h.hexdigest()[:16]}"
 
@@ -142,12 +145,20 @@ def host_identity() -> str:
         return f"host-llvm unavailable: {exc}"
 
 
+@functools.cache
+def _builtin_plugins() -> LoadedPlugins:
+    """The built-in plugins, loaded once per process (the sysroot is looked up several times
+    while a toolchain is chosen; entry points cannot replace the built-in recipe)."""
+    from ..plugins import load_plugins
+
+    return load_plugins([], entry_points=False)
+
+
 def _engine(store: Store, console: Console | None):
     from ..engine import Engine
-    from ..plugins import load_plugins
     from . import Toolchain, driver_bin_dir
 
-    loaded = load_plugins([])
+    loaded = _builtin_plugins()
     if RECIPE not in loaded.recipes:
         raise ToolchainError(f"no {RECIPE} recipe found (the project's plugins/{RECIPE} folder is missing)")
     # The sysroot's "toolchain" is the host LLVM itself; its env is cleaned by the plugin.

@@ -29,7 +29,7 @@ _CPU = "generic+atomics+bulk_memory+mutable_globals"
 
 def _zig() -> tuple[Path, str]:
     try:
-        import ziglang
+        import ziglang  # type: ignore[import-untyped]
     except ImportError:
         raise ToolchainError("WASIXCC_LLVM_LOCATION=zig needs the `ziglang` package (pip install ziglang)") from None
     exe = Path(ziglang.__file__).parent / "zig"

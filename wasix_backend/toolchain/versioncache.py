@@ -1,0 +1,51 @@
+"""``TOOL --version``, remembered by the file's identity, so a no-op build starts no process.
+
+Store keys name the compiler and wasm-opt by their version text; asking them costs a process
+each (tens of milliseconds for clang). The answer is kept in ``<cache>/tool-versions.json``
+under the tool's resolved path, size and mtime: a replaced or upgraded binary is asked again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from ..paths import cache_root
+
+
+@functools.cache
+def tool_version(path: Path) -> str:
+    """The output of ``path --version`` (``"unusable"`` when it cannot run)."""
+    from ..fastpath import watch
+
+    try:
+        real = Path(os.path.realpath(path))
+        st = real.stat()
+    except OSError:
+        return "unusable"
+    watch(path)  # its version is in store keys: a no-op stamp must notice a new binary
+    ident = f"{Path(path).absolute()}\0{real}\0{st.st_size}\0{st.st_mtime_ns}"
+    memo = cache_root() / "tool-versions.json"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if ident in known:
+        return str(known[ident])
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unusable"
+    version = out.stdout.strip() or out.stderr.strip()
+    if out.returncode == 0:
+        known[ident] = version
+        with contextlib.suppress(OSError):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+            os.replace(tmp, memo)
+    return version
