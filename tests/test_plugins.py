@@ -34,7 +34,7 @@ bin = ["good"]
         ({"package": {"name": "x", "version": "1"}, "source": [{"url": "u", "sha256": "abc"}]}, "source[0].sha256", "64 hex"),
         ({"package": {"name": "x", "version": "1"}, "source": [{"sha256": SHA}]}, "source[0]", "needs `url`"),
         ({"package": {"name": "x", "version": "1"}, "dependencies": {"build": ["ncurses >= = 6"]}}, "dependencies.build[0]", "not a valid dependency"),
-        ({"package": {"name": "x", "version": "1"}, "build": {"system": "scons"}}, "build.system", "not one of"),
+        ({"package": {"name": "x", "version": "1"}, "build": {"system": "scons"}}, "build.system", "not a registered build system"),
         ({"package": {"name": "x", "version": "1", "kind": "program"}}, "outputs.bin", "at least one binary"),
         ({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"], "commands": {"y": "z"}}}, "outputs.commands.y", "not in outputs.bin"),
         ({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "patches": ["nope.patch"]}, "patches[0]", "no such file"),
@@ -52,7 +52,7 @@ def test_a_broken_plugin_is_reported_and_does_not_hide_the_others(tmp_path) -> N
     write_plugin(tmp_path, "importfails", GOOD.replace("good", "importfails"), "import does_not_exist\n")
     write_plugin(tmp_path, "badrecipe", GOOD.replace('name = "good"', 'name = "badrecipe"').replace('version = "1.0"', 'version = "x.y"'))
     write_plugin(tmp_path, "raises", GOOD.replace("good", "raises"),
-                 "from wasix_backend import hookimpl\n@hookimpl\ndef recipes():\n    raise RuntimeError('boom')\n")
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_recipes():\n    raise RuntimeError('boom')\n")
     loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
     assert set(loaded.recipes) == {"good"}
     problems = "\n".join(map(str, loaded.errors))
@@ -75,11 +75,11 @@ def test_builtin_plugins_load_cleanly() -> None:
 def test_a_misspelt_hook_is_an_error_naming_the_plugin_and_the_right_name(tmp_path) -> None:
     write_plugin(tmp_path, "good", GOOD)
     write_plugin(tmp_path, "typo", GOOD.replace("good", "typo"),
-                 "from wasix_backend import hookimpl\n@hookimpl\ndef configur(ctx):\n    return True\n")
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_configur(ctx):\n    return True\n")
     loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
     assert set(loaded.recipes) == {"good"}  # the broken plugin does not half-load
     problems = "\n".join(map(str, loaded.errors))
-    assert "'typo'" in problems and "'configur'" in problems and "did you mean 'configure'" in problems
+    assert "'typo'" in problems and "'wasix_configur'" in problems and "did you mean 'wasix_configure'" in problems
     assert "plugin.py:2" in problems
 
 
@@ -89,7 +89,7 @@ def test_recipes_are_collected_through_pluggy(tmp_path) -> None:
                  "from pathlib import Path\nfrom wasix_backend.recipe import load_recipe\n"
                  "def recipes():\n    return [load_recipe(Path(__file__).with_name('recipe.toml'))]\n")
     write_plugin(tmp_path, "badresult", GOOD.replace("good", "badresult"),
-                 "from wasix_backend import hookimpl\n@hookimpl\ndef recipes():\n    return ['not a recipe']\n")
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_recipes():\n    return ['not a recipe']\n")
     loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
     assert not loaded.recipes
     problems = "\n".join(map(str, loaded.errors))

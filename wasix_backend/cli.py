@@ -25,11 +25,17 @@ Handler = Callable[[argparse.Namespace], int]
 
 # ---------------------------------------------------------------------------- helpers
 def _plugins(args: argparse.Namespace):
+    """The plugins, loaded once per command (main() may have loaded them for the parser)."""
     from .plugins import load_plugins
 
-    loaded = load_plugins(args.plugin_dir)
-    for problem in loaded.errors:
-        err.print(f"[yellow]warning:[/] {problem}")
+    loaded = getattr(args, "loaded_plugins", None)
+    if loaded is None:
+        loaded = load_plugins(args.plugin_dir)
+        args.loaded_plugins = loaded
+    if not getattr(args, "plugins_reported", False):
+        args.plugins_reported = True
+        for problem in loaded.errors:
+            err.print(f"[yellow]warning:[/] {problem}")
     return loaded
 
 
@@ -278,7 +284,13 @@ def _build_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
 
 
-def make_parser() -> argparse.ArgumentParser:
+#: Sub-commands that exist whatever plugins are installed (outputs come from the registry).
+BUILTIN_COMMANDS = frozenset({"list", "show", "graph", "build", "clean", "shell", "inspect", "toolchain",
+                              "new", "update", "self-wheel", "verify", "gc"})
+
+
+def make_parser(registry=None) -> argparse.ArgumentParser:
+    """The parser; output sub-commands are those of ``registry`` (None: no output commands)."""
     parser = argparse.ArgumentParser(prog="wasix-build", description="Cross-compile C and Rust packages to WASIX.")
     parser.add_argument("--version", action="version", version=f"wasix-build {__version__}")
     _common(parser)
@@ -316,16 +328,31 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--pins", default=None, help="pins file (default: the project's toolchain/pins.toml)")
     p.add_argument("--provider", default=None)
     p.add_argument("--json", action="store_true")
-    for extra in _extra_commands():
-        extra(add)
+    from . import cli_authoring, cli_maintenance, cli_outputs
+
+    cli_outputs.register(add, registry)
+    cli_authoring.register(add)
+    cli_maintenance.register(add)
     return parser
 
 
-def _extra_commands() -> list[Callable[..., None]]:
-    """Sub-commands defined next to the code they drive (outputs, scaffolding, updates)."""
-    from . import cli_authoring, cli_maintenance, cli_outputs
-
-    return [cli_outputs.register, cli_authoring.register, cli_maintenance.register]
+def _needs_registry(argv: list[str]) -> list[Path] | None:
+    """The ``--plugin-dir`` folders when parsing needs the registry (its output formats are
+    sub-commands): the first word is not a built-in command, or help is asked for. None when
+    it does not: a no-op ``build`` should not load plugins twice."""
+    dirs: list[Path] = []
+    first = None
+    words = iter(argv)
+    for word in words:
+        if word == "--plugin-dir":
+            dirs.append(Path(next(words, "")))
+        elif word.startswith("--plugin-dir="):
+            dirs.append(Path(word.split("=", 1)[1]))
+        elif first is None and not word.startswith("-"):
+            first = word
+    if first in BUILTIN_COMMANDS and not any(w in ("-h", "--help") for w in argv):
+        return None
+    return dirs
 
 
 def signal_name(status: int) -> str:
@@ -338,9 +365,17 @@ def signal_name(status: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    loaded = None
+    plugin_dirs = _needs_registry(argv)
+    if plugin_dirs is not None:
+        from .plugins import load_plugins
+
+        loaded = load_plugins([d.absolute() for d in plugin_dirs])
+    parser = make_parser(loaded.registry if loaded else None)
     args = parser.parse_args(argv)
     args.plugin_dir = [*args.plugin_dir, *getattr(args, "plugin_dir_after", [])]
+    args.loaded_plugins = loaded
     from .interrupt import Interrupted, handle_signals, reset
 
     reset()  # a new command (in-process callers may run several)

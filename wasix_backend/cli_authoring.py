@@ -56,13 +56,12 @@ def cmd_self_wheel(args: argparse.Namespace) -> int:
 
 
 def register(add) -> None:  # `add`: the helper of cli.make_parser
-    from .recipe import BUILD_SYSTEMS  # not .scaffold: every command would pay for its imports
-
     p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, tests/, pyproject.toml")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--kind", choices=["program", "library"], default="program")
-    p.add_argument("--build-system", choices=[s for s in BUILD_SYSTEMS if s != "none"], default=None,
-                   help="default: guessed from the archive with --from-url, else autotools")
+    p.add_argument("--build-system", default=None, metavar="SYSTEM",
+                   help="a registered build system (autotools, make, cmake, cargo, or a plugin's); "
+                        "default: guessed from the archive with --from-url, else autotools")
     p.add_argument("--dir", default="plugins", help="parent folder of the new plugin (default: plugins)")
     p.add_argument("--from-url", default=None, metavar="URL",
                    help="download this source archive: fills in version, sha256 and the build system")

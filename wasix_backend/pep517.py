@@ -181,7 +181,9 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
         sources.mkdir(exist_ok=True)
         # The wasix provider's C library travels too (its recipe and pinned source), so the
         # sdist builds with the default toolchain where its repository is unreachable.
-        toolchain_recipes = [SYSROOT_RECIPE] if SYSROOT_RECIPE in loaded.recipes and recipe.build_system != "cargo" else []
+        system = loaded.registry.get_build_system(recipe.build_system)
+        c_toolchain = system is None or system.c_toolchain
+        toolchain_recipes = [SYSROOT_RECIPE] if SYSROOT_RECIPE in loaded.recipes and c_toolchain else []
         for name in [*closure(loaded.recipes, [recipe.name]), *toolchain_recipes]:
             dep = loaded.recipes[name]
             if name != recipe.name and dep.plugin_dir is not None:
