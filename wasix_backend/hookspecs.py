@@ -4,7 +4,7 @@ A build runs five phases in order — ``fetch``, ``patch``, ``configure``, ``com
 ``package`` — each a hook called with one :class:`~wasix_backend.context.BuildContext`.
 
 Every phase hook is ``firstresult``: implementations are called newest-registered first
-(package plugins before the generic build-system plugins, which are registered first), and the
+(a package's plugin, then its build system's hooks, then the generic ones), and the
 first one that returns something other than ``None`` ends the phase. So:
 
 * return ``None`` to leave the phase to the next plugin (usually the generic default);
