@@ -4,26 +4,27 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import WasixError, os_error
+from ..errors import WasixError, os_error
+from .common import build_options, build_targets, err, finish, plugins_of, store_of, targets_of
 
 if TYPE_CHECKING:
-    from .registry import OutputFormat, Registry
+    from ..registry import OutputFormat, Registry
 
 
 def run_output(args: argparse.Namespace) -> int:
     """Build the named programs (a library is an error naming the format), write the format
     for each one that built (one that cannot be written fails that package only), then print
     the summary; the exit status. A format that is not per package is written once."""
-    from .cli import _plugins, _store, _targets, build_targets, err, finish
-    from .registry import OutputJob
+    from ..registry import OutputJob
 
-    loaded = _plugins(args)
+    loaded = plugins_of(args)
     fmt: OutputFormat = loaded.registry.outputs[args.output_format]
     out = Path(args.out)
-    say = lambda text: err.print(text, markup=False, highlight=False)  # noqa: E731
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731  plain: commands must paste as printed
     if not fmt.per_package:
         try:
             for path in fmt.write(OutputJob(None, None, out, args, say)):
@@ -31,14 +32,14 @@ def run_output(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise os_error(exc, out, "output", "pass --out DIR") from None
         return 0
-    targets = _targets(args, loaded, programs_only=True)
-    for name in targets:
+    names = targets_of(args, loaded, programs_only=True)
+    for name in names:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library; {fmt.name} outputs are made for programs (build a program that uses it)")
-    _, results, summary = build_targets(args, targets, loaded)
-    store = _store(args)
+    _, results, summary = build_targets(args, names, loaded)
+    entries = store_of(args)
     written: dict[str, list[str]] = {}
-    for name in (t for t in targets if t in results):
+    for name in (t for t in names if t in results):
         entry = results[name].path
         try:
             paths = fmt.write(OutputJob(loaded.recipes[name], entry, out, args, say))
@@ -50,23 +51,19 @@ def run_output(args: argparse.Namespace) -> int:
             continue
         written[name] = [str(p) for p in paths]
         for path in paths:
-            store.add_root(path, entry)
+            entries.add_root(path, entry)
             size = f" ({path.stat().st_size:,} bytes)" if path.is_file() else ""
             err.print(f"  → {path}{size}")
     return finish(args, summary, written)
 
 
-def register(add, registry: Registry | None) -> None:  # `add` is cli.make_parser's sub-command helper
+def register(add, registry: Registry | None) -> None:  # `add`: main.make_parser's sub-command helper
     """One sub-command per output format of ``registry`` (None: the command line was parsed
     for a built-in command, and plugins were not loaded to save the time)."""
-    from .cli import _build_opts
-
     for fmt in (registry.outputs.values() if registry else ()):
-        p = add(fmt.name, run_output, fmt.help)
+        p = add(fmt.name, run_output, fmt.help, parents=[build_options()] if fmt.per_package else [])
         p.set_defaults(output_format=fmt.name)
-        if fmt.per_package:
-            _build_opts(p)
-        else:
+        if not fmt.per_package:
             p.add_argument("--out", default="dist", help="output directory (default: dist)")
         if fmt.add_arguments is not None:
             fmt.add_arguments(p)

@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import WasixError
+from .common import err, plugins_of
+
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from .cli import err
-    from .scaffold import new_plugin
+    from ..scaffold import new_plugin
 
     folder = new_plugin(
         args.name,
@@ -24,11 +26,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from .cli import _plugins, err
-    from .errors import WasixError
-    from .update import updatable, update_recipe
+    from ..update import updatable, update_recipe
 
-    loaded = _plugins(args)
+    loaded = plugins_of(args)
     recipes = updatable(loaded.recipes, args.names or None)
     if not recipes:
         err.print("no recipe has an [update] table: nothing to check")
@@ -46,8 +46,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_self_wheel(args: argparse.Namespace) -> int:
-    from .cli import err
-    from .selfwheel import write_self_wheel
+    from ..selfwheel import write_self_wheel
 
     wheel = write_self_wheel(Path(args.dir))
     err.print(f"[green]✓[/] wrote {wheel}")
@@ -55,7 +54,7 @@ def cmd_self_wheel(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add) -> None:  # `add`: the helper of cli.make_parser
+def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, tests/, pyproject.toml")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--kind", choices=["program", "library"], default="program")
