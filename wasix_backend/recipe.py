@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import schema
 from .errors import RecipeError
+from .fsutil import SHA256_RE
 from .schema import DEFAULT_BUILD_SYSTEM, check_table, unknown_key
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ __all__ = ["KINDS", "Dependency", "Recipe", "Source", "load_recipe", "recipe_fro
 Kind = Literal["program", "library"]
 KINDS = ("program", "library")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 #: A full commit id: SHA-1 (40 hex) or SHA-256 (64 hex) repositories. Nothing shorter.
 _COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 #: Transports a recipe may name (git's ``ext::`` and friends run commands: never).
@@ -236,7 +236,7 @@ def _parse_source(plugin: str, i: int, table: Any) -> Source:
         src = _parse_git_source(plugin, where, table)
     else:
         sha = _expect(plugin, f"{where}.sha256", table.get("sha256", ""), str).lower()
-        if not _SHA256_RE.match(sha):
+        if not SHA256_RE.match(sha):
             raise RecipeError(
                 plugin, f"{where}.sha256", f"must be 64 hex digits, got {sha!r} (or pin a git commit: `git` + `rev`)"
             )

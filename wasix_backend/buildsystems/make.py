@@ -16,10 +16,10 @@ from .. import hookimpl
 from ..context import BuildContext
 from ..registry import BuildSystem, Registry
 from ..schema import Field, Section
+from ..toolchain import ENV_TOOLS
 from .autotools import INSTALL_TARGET, MAKE_ARGS, make_command, make_install
 
 SYSTEM = "make"
-_TOOLS = ("CC", "CXX", "AR", "RANLIB", "NM", "LD")
 SETTINGS = Section("build (make)", (
     MAKE_ARGS,
     Field("install-args", "list of strings", "unset", "when given, `make install DESTDIR=… PREFIX=…` plus these is run instead of copying binaries"),
@@ -47,7 +47,7 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
 
 @hookimpl
 def wasix_compile(ctx: BuildContext) -> bool | None:
-    tools = [f"{t}={ctx.env[t]}" for t in _TOOLS if t in ctx.env]
+    tools = [f"{t}={ctx.env[t]}" for t in ENV_TOOLS if t in ctx.env]
     ctx.run(make_command(ctx, *tools, f"PREFIX={ctx.prefix}"))
     return True
 
