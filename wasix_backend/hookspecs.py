@@ -44,7 +44,7 @@ def wasix_register(registry: Registry) -> None:
 
 
 @hookspec
-def wasix_recipes() -> list[Recipe]:
+def wasix_recipes() -> list[Recipe]:  # type: ignore[empty-body]
     """Declare the recipes this plugin provides.
 
     Called once per plugin when plugins are loaded; all results are collected. A plugin that

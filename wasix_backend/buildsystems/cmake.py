@@ -218,7 +218,7 @@ def _cmake_path(ctx: BuildContext) -> Path:
 @hookimpl
 def wasix_compile(ctx: BuildContext) -> bool | None:
     targets = [str(t) for t in ctx.recipe.build.get("targets", [])]
-    args = [_cmake_path(ctx), "--build", ctx.build_dir, "--parallel", str(ctx.jobs)]
+    args: list[str | os.PathLike[str]] = [_cmake_path(ctx), "--build", ctx.build_dir, "--parallel", str(ctx.jobs)]
     if targets:
         args += ["--target", *targets]
     ctx.run(args, env=_cmake_env(ctx))

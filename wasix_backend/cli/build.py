@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import os_error
+from ..errors import GraphError, os_error
 from .common import (
     build_options,
     build_targets,
@@ -72,7 +72,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     loaded = plugins_of(args)
     if args.names:
-        order, problems = closure(loaded.recipes, args.names), []
+        order, problems = closure(loaded.recipes, args.names), list[GraphError]()
     else:  # the whole graph: one broken corner must not hide the rest
         order, problems = closure_each(loaded.recipes, sorted(loaded.recipes))
     if args.json:
@@ -111,8 +111,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             store.add_root(dest, result.path)
             written[binary] = str(dest)
     if not args.json:
-        for dest in written.values():
-            err.print(f"  → {dest} ({Path(dest).stat().st_size:,} bytes)")
+        for path in written.values():
+            err.print(f"  → {path} ({Path(path).stat().st_size:,} bytes)")
     return finish(args, summary, written)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -78,7 +79,7 @@ def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
     return loaded, results, Summary(results, failures)
 
 
-def finish(args: argparse.Namespace, summary, outputs: dict[str, object]) -> int:
+def finish(args: argparse.Namespace, summary, outputs: Mapping[str, object]) -> int:
     """Print the summary (and with ``--json`` the machine-readable one); the exit status."""
     if args.json:
         print_json({"packages": summary.as_json(), "outputs": outputs})

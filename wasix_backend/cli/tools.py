@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from ..errors import WasixError
 from .common import err, json_options, print_json, toolchain_of
@@ -43,7 +44,7 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
         tc_install.install(args.components or None, pins=pins)
         err.print("[green]✓[/] toolchain installed")
         return 0
-    report = {"components": tc_install.status(pins=pins)}
+    report: dict[str, Any] = {"components": tc_install.status(pins=pins)}
     try:
         report["active"] = toolchain_of(args).describe()
     except WasixError as exc:
