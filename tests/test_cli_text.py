@@ -33,3 +33,18 @@ def test_clean_help_names_store_too(capsys) -> None:
         main(["clean", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "with --store-too" in out and "with --store," not in out
+
+
+def test_plugins_are_loaded_for_the_parser_only_when_an_output_command_or_help_needs_them() -> None:
+    """Output sub-commands come from the registry; a built-in command (a no-op build) does
+    not pay for loading plugins twice."""
+    from pathlib import Path
+
+    from wasix_backend.cli.main import _needs_registry
+
+    assert _needs_registry(["build", "nano", "--plugin-dir", "p"]) is None
+    assert _needs_registry(["--plugin-dir", "p", "list"]) is None
+    assert _needs_registry(["wheel", "nano", "--plugin-dir=p"]) == [Path("p")]
+    assert _needs_registry(["--plugin-dir", "q", "toy", "nano"]) == [Path("q")]
+    assert _needs_registry(["build", "--help"]) == []
+    assert _needs_registry([]) == []

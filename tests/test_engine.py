@@ -57,23 +57,23 @@ def _trace(ctx, phase):
         fh.write(f"{ctx.recipe.name}:{phase}\\n")
 
 @hookimpl(wrapper=True)
-def fetch(ctx):
+def wasix_fetch(ctx):
     _trace(ctx, "fetch"); return (yield)
 
 @hookimpl(wrapper=True)
-def patch(ctx):
+def wasix_patch(ctx):
     _trace(ctx, "patch"); return (yield)
 
 @hookimpl(wrapper=True)
-def configure(ctx):
+def wasix_configure(ctx):
     _trace(ctx, "configure"); return (yield)
 
 @hookimpl(wrapper=True)
-def compile(ctx):
+def wasix_compile(ctx):
     _trace(ctx, "compile"); return (yield)
 
 @hookimpl(wrapper=True)
-def package(ctx):
+def wasix_package(ctx):
     _trace(ctx, "package"); return (yield)
 """
 

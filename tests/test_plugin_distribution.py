@@ -78,3 +78,20 @@ def test_pip_wheel_under_build_isolation_with_the_tools_own_wheel(plugin: Path, 
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     _check_wheel(tmp_path / "out" / "wasix_hello-1.0-py3-none-any.whl")
+
+
+def test_config_settings_pick_the_store_and_jobs_and_unknown_ones_are_refused(plugin: Path, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pip wheel -C store=DIR -C jobs=1` is `wasix-build --store DIR -j1`."""
+    from wasix_backend import pep517
+    from wasix_backend.errors import WasixError
+
+    monkeypatch.chdir(plugin)
+    chosen = tmp_path / "chosen-store"
+    wheel = pep517.build_wheel(str(tmp_path / "w"), config_settings={"store": str(chosen), "jobs": "1"})
+    _check_wheel(tmp_path / "w" / wheel)
+    assert [e for e in chosen.iterdir() if e.name.endswith("-hello-1.0")], list(chosen.iterdir())
+    with pytest.raises(WasixError, match="'colour' not understood"):
+        pep517.build_wheel(str(tmp_path / "w"), config_settings={"colour": "blue"})
+    with pytest.raises(WasixError, match="'jobs': a positive number"):
+        pep517.build_wheel(str(tmp_path / "w"), config_settings={"jobs": "many"})

@@ -34,7 +34,7 @@ bin = ["good"]
         ({"package": {"name": "x", "version": "1"}, "source": [{"url": "u", "sha256": "abc"}]}, "source[0].sha256", "64 hex"),
         ({"package": {"name": "x", "version": "1"}, "source": [{"sha256": SHA}]}, "source[0]", "needs `url`"),
         ({"package": {"name": "x", "version": "1"}, "dependencies": {"build": ["ncurses >= = 6"]}}, "dependencies.build[0]", "not a valid dependency"),
-        ({"package": {"name": "x", "version": "1"}, "build": {"system": "scons"}}, "build.system", "not one of"),
+        ({"package": {"name": "x", "version": "1"}, "build": {"system": "scons"}}, "build.system", "not a registered build system"),
         ({"package": {"name": "x", "version": "1", "kind": "program"}}, "outputs.bin", "at least one binary"),
         ({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"], "commands": {"y": "z"}}}, "outputs.commands.y", "not in outputs.bin"),
         ({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "patches": ["nope.patch"]}, "patches[0]", "no such file"),
@@ -52,7 +52,7 @@ def test_a_broken_plugin_is_reported_and_does_not_hide_the_others(tmp_path) -> N
     write_plugin(tmp_path, "importfails", GOOD.replace("good", "importfails"), "import does_not_exist\n")
     write_plugin(tmp_path, "badrecipe", GOOD.replace('name = "good"', 'name = "badrecipe"').replace('version = "1.0"', 'version = "x.y"'))
     write_plugin(tmp_path, "raises", GOOD.replace("good", "raises"),
-                 "from wasix_backend import hookimpl\n@hookimpl\ndef recipes():\n    raise RuntimeError('boom')\n")
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_recipes():\n    raise RuntimeError('boom')\n")
     loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
     assert set(loaded.recipes) == {"good"}
     problems = "\n".join(map(str, loaded.errors))
@@ -75,11 +75,11 @@ def test_builtin_plugins_load_cleanly() -> None:
 def test_a_misspelt_hook_is_an_error_naming_the_plugin_and_the_right_name(tmp_path) -> None:
     write_plugin(tmp_path, "good", GOOD)
     write_plugin(tmp_path, "typo", GOOD.replace("good", "typo"),
-                 "from wasix_backend import hookimpl\n@hookimpl\ndef configur(ctx):\n    return True\n")
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_configur(ctx):\n    return True\n")
     loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
     assert set(loaded.recipes) == {"good"}  # the broken plugin does not half-load
     problems = "\n".join(map(str, loaded.errors))
-    assert "'typo'" in problems and "'configur'" in problems and "did you mean 'configure'" in problems
+    assert "'typo'" in problems and "'wasix_configur'" in problems and "did you mean 'wasix_configure'" in problems
     assert "plugin.py:2" in problems
 
 
@@ -89,7 +89,7 @@ def test_recipes_are_collected_through_pluggy(tmp_path) -> None:
                  "from pathlib import Path\nfrom wasix_backend.recipe import load_recipe\n"
                  "def recipes():\n    return [load_recipe(Path(__file__).with_name('recipe.toml'))]\n")
     write_plugin(tmp_path, "badresult", GOOD.replace("good", "badresult"),
-                 "from wasix_backend import hookimpl\n@hookimpl\ndef recipes():\n    return ['not a recipe']\n")
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_recipes():\n    return ['not a recipe']\n")
     loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
     assert not loaded.recipes
     problems = "\n".join(map(str, loaded.errors))
@@ -123,3 +123,102 @@ def test_a_plugin_claims_its_own_table(tmp_path) -> None:
     data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "mytool": {"anything": [1]}}
     recipe = recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path, extra_tables=["mytool"])
     assert recipe.extra["mytool"] == {"anything": [1]}
+
+
+# ------------------------------------------------------------------ registered build systems
+SYSTEM_PY = """\
+import sys
+from wasix_backend import hookimpl
+from wasix_backend.registry import BuildSystem
+from wasix_backend.schema import Field, Section
+
+@hookimpl
+def wasix_register(registry):
+    registry.build_system(BuildSystem("echo", hooks=sys.modules[__name__],
+                                      settings=Section("build (echo)", (Field("word", "string", "", "what to write"),))))
+
+@hookimpl
+def wasix_configure(ctx):
+    return True
+
+@hookimpl
+def wasix_compile(ctx):
+    return True
+
+@hookimpl
+def wasix_package(ctx):
+    ctx.stage.mkdir(parents=True, exist_ok=True)
+    (ctx.stage / "by").write_text("echo " + ctx.recipe.build.get("word", ""))
+    return True
+"""
+LIB = """\
+[package]
+name = "{name}"
+version = "1.0"
+kind = "library"
+
+[build]
+system = "echo"
+word = "hi"
+"""
+
+
+def _system_plugin(root, name: str = "zzz-echo"):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "plugin.py").write_text(SYSTEM_PY)
+    return folder
+
+
+def test_a_folder_recipe_may_use_a_build_system_of_a_plugin_loaded_after_it(tmp_path) -> None:
+    write_plugin(tmp_path, "aaa-lib", LIB.format(name="aaa-lib"))  # loads first: sorted by name
+    _system_plugin(tmp_path)
+    loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
+    assert not loaded.errors, loaded.errors
+    assert loaded.recipes["aaa-lib"].build == {"word": "hi"}
+    assert loaded.registry.owners[("build system", "echo")] == "zzz-echo"
+
+
+def test_a_key_the_registered_build_system_does_not_declare_is_refused(tmp_path) -> None:
+    write_plugin(tmp_path, "lib", LIB.format(name="lib").replace("word =", "wurd ="))
+    _system_plugin(tmp_path)
+    problems = "\n".join(map(str, load_plugins([tmp_path], builtins=False, entry_points=False).errors))
+    assert "build.wurd" in problems and "did you mean 'word'?" in problems
+
+
+def test_a_build_system_registered_twice_is_an_error_naming_both_plugins(tmp_path) -> None:
+    _system_plugin(tmp_path, "one")
+    _system_plugin(tmp_path, "two")
+    loaded = load_plugins([tmp_path], builtins=False, entry_points=False)
+    problems = "\n".join(map(str, loaded.errors))
+    assert "build system 'echo' of plugin 'two' is already registered by plugin 'one'" in problems
+    assert loaded.registry.owners[("build system", "echo")] == "one"
+
+
+def test_an_old_unprefixed_hook_is_an_error_saying_its_new_name(tmp_path) -> None:
+    write_plugin(tmp_path, "old", GOOD.replace("good", "old"),
+                 "from wasix_backend import hookimpl\n@hookimpl\ndef configure(ctx):\n    return True\n")
+    problems = "\n".join(map(str, load_plugins([tmp_path], builtins=False, entry_points=False).errors))
+    assert "'configure'" in problems and "was renamed to 'wasix_configure'" in problems
+
+
+def test_the_package_plugin_runs_before_its_build_system_and_other_systems_not_at_all(tmp_path, store, wb, capsys) -> None:
+    """The recipe's plugin replaces the build system's package step; the echo system's hooks
+    run for its recipes only (a `none` recipe whose plugin does not package is not packaged)."""
+    from wasix_backend.store import Store
+
+    plugins = tmp_path / "plugins"
+    own = ("from wasix_backend import hookimpl\n@hookimpl\ndef wasix_package(ctx):\n"
+           "    ctx.stage.mkdir(parents=True, exist_ok=True)\n    (ctx.stage / 'by').write_text('package')\n    return True\n")
+    write_plugin(plugins, "aaa-lib", LIB.format(name="aaa-lib"), own)
+    write_plugin(plugins, "plain", LIB.format(name="plain"))
+    bare = "from wasix_backend import hookimpl\n@hookimpl\ndef wasix_configure(ctx):\n    return True\n" \
+           "@hookimpl\ndef wasix_compile(ctx):\n    return True\n"
+    write_plugin(plugins, "bare", LIB.format(name="bare").replace('system = "echo"\nword = "hi"', 'system = "none"'), bare)
+    _system_plugin(plugins)
+    assert wb("build", "aaa-lib", "plain", "bare", "--keep-going", "--plugin-dir", str(plugins)) == 1
+    assert "no plugin handled the package phase for build system 'none'" in capsys.readouterr().err
+    entries = {p.name.split("-", 1)[1]: p for p in Store(store).entries()}
+    assert (entries["aaa-lib-1.0"] / "by").read_text() == "package"
+    assert (entries["plain-1.0"] / "by").read_text() == "echo hi"
+    assert "bare-1.0" not in entries

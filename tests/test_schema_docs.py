@@ -6,6 +6,7 @@ from pathlib import Path
 
 from wasix_backend import schema
 from wasix_backend.context import PLACEHOLDERS
+from wasix_backend.plugins import generic_registry
 from wasix_backend.schema_docs import main, update
 
 DOCS = Path(__file__).parents[1] / "docs" / "plugins.md"
@@ -18,7 +19,7 @@ def test_the_docs_field_tables_match_the_model() -> None:
 def test_every_declared_key_and_placeholder_is_documented() -> None:
     text = DOCS.read_text()
     sections = [schema.TOP, schema.PACKAGE, schema.SOURCE, schema.DEPENDENCIES, schema.BUILD_COMMON, schema.OUTPUTS,
-                *schema.BUILD_SYSTEM_FIELDS.values(), *schema.EXTRA_TABLES.values()]
+                *(s.settings for s in generic_registry().build_systems.values()), *schema.EXTRA_TABLES.values()]
     for section in sections:
         for f in section.fields:
             assert f"| `{f.name}` |" in text, (section.name, f.name)

@@ -53,12 +53,12 @@ HERE = Path(__file__).resolve().parent
 
 
 @hookimpl
-def recipes():
+def wasix_recipes():
     return [load_recipe(HERE / "recipe.toml", plugin="greeter")]
 
 
 @hookimpl(wrapper=True)
-def configure(ctx):
+def wasix_configure(ctx):
     # Something only Python can do: leave a note the test can find in the install tree.
     result = yield
     (ctx.build_dir / "note.txt").write_text(f"configured by {__name__} for {ctx.recipe.name}")
@@ -66,7 +66,7 @@ def configure(ctx):
 
 
 @hookimpl(wrapper=True)
-def package(ctx):
+def wasix_package(ctx):
     result = yield
     (ctx.stage / "share").mkdir(parents=True, exist_ok=True)
     (ctx.stage / "share" / "note.txt").write_text((ctx.build_dir / "note.txt").read_text())

@@ -139,7 +139,7 @@ def test_failed_download_names_the_package_and_changes_nothing(upstream, wb, cap
     before = upstream.recipe.read_bytes()
     assert wb("update", "foo", "--plugin-dir", str(upstream.plugins)) == 1
     err = capsys.readouterr().err
-    assert "foo 1.10: download of" in err and "foo-1.10.tar.gz failed: HTTP 404" in err
+    assert "foo 1.10: " in err and "foo-1.10.tar.gz: HTTP 404" in err
     assert upstream.recipe.read_bytes() == before
 
 

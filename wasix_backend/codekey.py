@@ -17,7 +17,7 @@ _PKG = Path(__file__).resolve().parent
 
 #: Paths (relative to the package, ``fnmatch`` patterns) of code that never shapes a build.
 NOT_BUILD_CODE = (
-    "__main__.py", "cli.py", "cli_*.py", "cli/*",  # the command line
+    "__main__.py", "cli/*",  # the command line
     "outputs/*", "versions.py", "selfwheel.py", "pep517.py",  # writers of finished entries
     "summary.py", "textfmt.py", "logsummary.py", "schema_docs.py",  # reports and docs
     "inspect.py", "runtime.py", "gc.py", "update.py", "scaffold.py", "codekey.py",

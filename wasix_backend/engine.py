@@ -163,12 +163,11 @@ class Engine:
             from .toolchain.sysroot import host_identity
 
             return host_identity()
-        if recipe.build_system != "cargo":
+        # The build system may add what else shapes its builds (cargo: the Rust compiler).
+        system = self.plugins.registry.get_build_system(recipe.build_system)
+        if system is None or system.identity is None:
             return self.toolchain.identity
-        from .rust import find_rust_toolchain  # Rust recipes also depend on the Rust compiler
-
-        rust = find_rust_toolchain(recipe.build.get("rust-toolchain"))
-        return f"{self.toolchain.identity}+{rust.identity}"
+        return system.identity(recipe, self.toolchain.identity)
 
     def _all_deps(self, name: str) -> list[str]:
         return [n for n in closure(self.plugins.recipes, [name]) if n != name]
@@ -366,5 +365,5 @@ class Engine:
         if result is None and phase not in OPTIONAL_PHASES:
             raise ctx.fail(
                 f"no plugin handled the {phase} phase for build system {ctx.recipe.build_system!r}: "
-                f"implement `{phase}(ctx)` in plugin {ctx.recipe.plugin!r}"
+                f"implement `wasix_{phase}(ctx)` in plugin {ctx.recipe.plugin!r}"
             )

@@ -29,7 +29,7 @@ def _tarfile_with_filters() -> ModuleType:
     if hasattr(_stdlib_tarfile, "data_filter"):
         return _stdlib_tarfile
     try:
-        from backports import tarfile as backport  # type: ignore[import-not-found,unused-ignore]
+        from backports import tarfile as backport  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         raise FetchError(
             "this Python's tarfile has no extraction filters (added in 3.11.4) and "
@@ -97,7 +97,7 @@ def _inside(root: str, path: str) -> bool:
 def _tar_filter(strip: int):  # type: ignore[no-untyped-def]
     seen: set[str] = set()  # members so far: a hard link may only name an earlier one
 
-    def check(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    def check(member: _stdlib_tarfile.TarInfo, dest: str) -> _stdlib_tarfile.TarInfo | None:
         original = member.name
         if member.islnk() and posixpath.normpath(member.linkname) not in seen:
             raise _Refused(

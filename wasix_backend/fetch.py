@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 
 from . import __version__, paths
 from .errors import FetchError, SourcesUnreachable, Unreachable
+from .fsutil import SHA256_RE
 from .interrupt import acquire, check
 
 if TYPE_CHECKING:
@@ -37,13 +38,12 @@ DEADLINE = 3600.0  # WASIX_DOWNLOAD_DEADLINE: seconds one download may take in a
 MIN_RATE = 1024.0  # WASIX_DOWNLOAD_MIN_RATE: bytes/s, averaged over each WASIX_DOWNLOAD_TIMEOUT
 LOCK_NOTICE = 1.0  # seconds of waiting on another process's download before saying so
 _CHUNK = 256 * 1024
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _USER_AGENT = f"wasix-backend/{__version__}"
 
 
 def _check_hash(sha256: str, what: str) -> str:
     sha = sha256.strip().lower()
-    if not _SHA256_RE.match(sha):
+    if not SHA256_RE.match(sha):
         # Never download something we cannot verify.
         raise FetchError(
             f"{what}: no pinned hash (sha256 {sha256!r} is not 64 hex digits); refusing to download"
@@ -194,6 +194,44 @@ def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = T
     """
     sha = _check_hash(sha256, what)
     dest = Path(dest)
+    _transfer(url, dest, what, progress, lambda actual: actual == sha or _mismatch(what, url, sha, actual))
+    return dest
+
+
+def download_unpinned(url: str, directory: Path, filename: str, *, what: str, progress: bool = False) -> tuple[Path, str]:
+    """Download a file whose sha256 is not known yet (``new --from-url``, ``update``): the
+    same transfer as :func:`download`, kept as ``directory/<sha256>-<filename>`` (the name a
+    build looks for, :func:`cached_name`). Returns that path and the sha256. An empty file
+    is refused (it is never an archive)."""
+    directory = Path(directory)
+    learnt: list[str] = []
+    part = directory / f".unpinned-{os.getpid()}-{filename}"
+
+    def accept(actual: str) -> bool:
+        learnt.append(actual)
+        return True
+
+    received = _transfer(url, part, what, progress, accept)
+    try:
+        if received == 0:
+            raise FetchError(f"{what}: {url}: the file is empty")
+        dest = directory / f"{learnt[0]}-{filename}"
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest, learnt[0]
+
+
+def _mismatch(what: str, url: str, sha: str, actual: str) -> bool:
+    raise FetchError(
+        f"{what}: {url}: sha256 mismatch\n  expected {sha}\n  actual   {actual}\n"
+        "  (the file was not kept; a changed upstream file needs a new pin)"
+    )
+
+
+def _transfer(url: str, dest: Path, what: str, progress: bool, accept: Callable[[str], bool]) -> int:
+    """Stream ``url`` into ``dest`` (temp file, then rename) once ``accept(sha256)`` holds;
+    the number of bytes. Every download of the project goes through here."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     limits = Limits.from_env()
     remove_dead_parts(dest.parent, dest.name)
@@ -242,18 +280,21 @@ def download(url: str, dest: Path, sha256: str, *, what: str, progress: bool = T
             raise Unreachable(
                 f"{what}: {url}: truncated download: got {received} of {total} bytes (connection closed early)"
             )
-        actual = digest.hexdigest()
-        if actual != sha:
-            raise FetchError(
-                f"{what}: {url}: sha256 mismatch\n  expected {sha}\n  actual   {actual}\n"
-                "  (the file was not kept; a changed upstream file needs a new pin)"
-            )
+        accept(digest.hexdigest())
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
-        return dest
+        return received
     finally:
         # On success the name is gone already; on any failure no partial file stays.
         tmp.unlink(missing_ok=True)
+
+
+def fetch_text(url: str, *, what: str) -> str:
+    """GET a page (a release listing) through the same transfer, decoded as UTF-8."""
+    with tempfile.TemporaryDirectory(prefix="wasix-page-") as tmp:
+        page = Path(tmp) / "page"
+        _transfer(url, page, what, False, lambda _sha: True)
+        return page.read_bytes().decode("utf-8", "replace")
 
 
 def cached_name(source: Source) -> str:

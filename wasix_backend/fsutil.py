@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+#: A sha256 as pins write it: 64 lower-case hex digits (the one copy of this pattern).
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def file_sha256(path: Path) -> str:

@@ -18,6 +18,7 @@ then rename): nothing half-written is left under the final name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -230,7 +231,7 @@ def _places(
                 places.append(
                     (
                         f"mirror bundle {bundle}",
-                        lambda b=bundle: _git([*gd, "bundle", "unbundle", str(b)]),
+                        functools.partial(_git, [*gd, "bundle", "unbundle", str(bundle)]),
                     )
                 )
         for name in names:
@@ -249,7 +250,7 @@ def _places(
                     places.append(
                         (
                             f"mirror repository {folder}",
-                            lambda f=folder, c=local: _git([*c, "--", str(f), source.rev]),
+                            functools.partial(_git, [*local, "--", str(folder), source.rev]),
                         )
                     )
         if not places:

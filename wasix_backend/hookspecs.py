@@ -4,7 +4,7 @@ A build runs five phases in order — ``fetch``, ``patch``, ``configure``, ``com
 ``package`` — each a hook called with one :class:`~wasix_backend.context.BuildContext`.
 
 Every phase hook is ``firstresult``: implementations are called newest-registered first
-(package plugins before the generic build-system plugins, which are registered first), and the
+(a package's plugin, then its build system's hooks, then the generic ones), and the
 first one that returns something other than ``None`` ends the phase. So:
 
 * return ``None`` to leave the phase to the next plugin (usually the generic default);
@@ -12,8 +12,10 @@ first one that returns something other than ``None`` ends the phase. So:
 * declare ``@hookimpl(wrapper=True)`` and ``yield`` to run code *around* the default
   (``result = yield`` gives you the inner result; return it).
 
-When the engine builds recipe R, only hooks of the plugin that declared R and of generic
-(non-package) plugins are called: a package plugin never needs to check ``ctx.recipe.name``.
+When the engine builds recipe R, only hooks of the plugin that declared R, of R's build system
+(the ``hooks`` of its registered :class:`~wasix_backend.registry.BuildSystem`) and of generic
+plugins (fetching, patching) are called: neither a package plugin nor a build system needs to
+check ``ctx.recipe.name`` or ``ctx.recipe.build_system``.
 A phase where nobody returns a result is an error unless the phase is optional (``patch``).
 """
 
@@ -26,10 +28,23 @@ from . import hookspec
 if TYPE_CHECKING:
     from .context import BuildContext
     from .recipe import Recipe
+    from .registry import Registry
 
 
 @hookspec
-def recipes() -> list[Recipe]:
+def wasix_register(registry: Registry) -> None:
+    """Add build systems and output formats: ``registry.build_system(BuildSystem(...))``,
+    ``registry.output(OutputFormat(...))`` (:mod:`wasix_backend.registry`).
+
+    Called once per plugin when plugins load, before any plugin declares its recipes, so a
+    recipe may use a build system registered by any plugin whatever the load order. A name
+    that is registered already is an error naming both plugins. The built-in build systems
+    and outputs register through this very hook, from their own modules.
+    """
+
+
+@hookspec
+def wasix_recipes() -> list[Recipe]:  # type: ignore[empty-body]
     """Declare the recipes this plugin provides.
 
     Called once per plugin when plugins are loaded; all results are collected. A plugin that
@@ -40,7 +55,7 @@ def recipes() -> list[Recipe]:
 
 
 @hookspec(firstresult=True)
-def fetch(ctx: BuildContext) -> bool | None:
+def wasix_fetch(ctx: BuildContext) -> bool | None:
     """Put the recipe's sources, unpacked, into ``ctx.source_dir``.
 
     The default (``wasix_backend.buildsystems.fetching``) downloads every ``[[source]]``
@@ -50,7 +65,7 @@ def fetch(ctx: BuildContext) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def patch(ctx: BuildContext) -> bool | None:
+def wasix_patch(ctx: BuildContext) -> bool | None:
     """Change the unpacked sources in ``ctx.source_dir`` before configuring.
 
     The default applies ``ctx.recipe.patches`` in order with ``patch -p1``, stopping at the
@@ -60,17 +75,17 @@ def patch(ctx: BuildContext) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def configure(ctx: BuildContext) -> bool | None:
+def wasix_configure(ctx: BuildContext) -> bool | None:
     """Prepare the build in ``ctx.build_dir`` (e.g. ``./configure``, ``cmake -S -B``).
 
-    The build-system plugin named by ``ctx.recipe.build_system`` implements the default,
+    The build system named by ``ctx.recipe.build_system`` implements the default,
     reading its options from ``ctx.recipe.build``. Install paths must use ``ctx.prefix``
     (the final location); installing happens into ``ctx.stage``. firstresult.
     """
 
 
 @hookspec(firstresult=True)
-def compile(ctx: BuildContext) -> bool | None:
+def wasix_compile(ctx: BuildContext) -> bool | None:
     """Compile, with ``ctx.jobs`` parallel jobs (e.g. ``make -j``, ``cargo build``).
 
     firstresult.
@@ -78,7 +93,7 @@ def compile(ctx: BuildContext) -> bool | None:
 
 
 @hookspec(firstresult=True)
-def package(ctx: BuildContext) -> bool | None:
+def wasix_package(ctx: BuildContext) -> bool | None:
     """Install the results into ``ctx.stage`` laid out as the store expects.
 
     Programs end as ``bin/NAME.wasm`` for every name in ``ctx.recipe.binaries``; libraries as

@@ -165,7 +165,7 @@ def inspect_module(path: Path) -> ModuleInfo:
         imports=imports,
         exports=exports,
         memories=memories,
-        verdict=verdict_for(imports.keys()),
+        verdict=verdict_for(list(imports)),
         import_kinds=kinds,
         path=str(path),
         size=len(data),

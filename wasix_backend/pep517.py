@@ -11,10 +11,10 @@ A plugin folder's ``pyproject.toml``::
     recipe = "nano"
 
 ``build_wheel`` builds the recipe through the engine (store, cache and all) and writes the same
-wheel as ``wasix-build wheel``. ``build_sdist`` writes a self-contained source distribution: the
-plugin folder, the plugins of its dependencies, the engine itself as ``_backend/``, and the
-pinned upstream source archives in ``sources/`` (used as the mirror), so that
-``pip install wasix_nano-7.2.tar.gz`` compiles from source on a machine that has only PyPI.
+wheel as ``wasix-build wheel``; ``config_settings`` may pick ``provider``, ``jobs`` and
+``store`` as the command line does. ``build_sdist`` writes a self-contained source
+distribution (:mod:`wasix_backend.outputs.sdist`), so that ``pip install wasix_nano-7.2.tar.gz``
+compiles from source on a machine that has only PyPI.
 
 Only the standard library is imported at module level: the engine's own dependencies are
 requested through ``get_requires_for_build_*`` before any hook that needs them runs.
@@ -22,15 +22,12 @@ requested through ``get_requires_for_build_*`` before any hook that needs them r
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
-import tarfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from .excludes import copytree_ignore, excluded
+from .excludes import excluded
 
 __all__ = [
     "build_sdist",
@@ -43,7 +40,6 @@ __all__ = [
 _PKG = Path(__file__).resolve().parent
 #: Not needed to *build*: the runtime (tests, launcher) and the inspector.
 _RUNTIME_ONLY = {"wasmer-sdk", "wasmtime"}
-_SKIP = copytree_ignore
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -102,7 +98,27 @@ def _with_mirror(source_dir: Path) -> None:
         os.environ["WASIX_MIRROR"] = str(source_dir / "sources")
 
 
-def _build_recipe(source_dir: Path):
+#: ``config_settings`` keys (``pip wheel -C provider=zig -C jobs=2 -C store=DIR``, ``python -m
+#: build -C…``): the same as ``wasix-build``'s ``--provider``, ``--jobs`` and ``--store``.
+CONFIG_SETTINGS = ("provider", "jobs", "store")
+
+
+def _settings(config_settings: dict[str, Any] | None) -> dict[str, str]:
+    from .errors import WasixError
+
+    settings = dict(config_settings or {})
+    unknown = sorted(set(settings) - set(CONFIG_SETTINGS))
+    if unknown:
+        raise WasixError(f"config_settings {', '.join(map(repr, unknown))} not understood (known: {', '.join(CONFIG_SETTINGS)})")
+    for key, value in settings.items():
+        if not isinstance(value, str):  # a front-end passes a list when a key is repeated
+            raise WasixError(f"config_settings {key!r}: give it once, got {value!r}")
+    if "jobs" in settings and not (settings["jobs"].isdigit() and int(settings["jobs"]) > 0):
+        raise WasixError(f"config_settings 'jobs': a positive number, got {settings['jobs']!r}")
+    return settings
+
+
+def _build_recipe(source_dir: Path, config_settings: dict[str, Any] | None = None):
     from rich.console import Console
 
     from .engine import Engine
@@ -111,10 +127,14 @@ def _build_recipe(source_dir: Path):
     from .store import Store
     from .toolchain import select_toolchain
 
+    settings = _settings(config_settings)
     _with_mirror(source_dir)
     loaded, recipe = _load(source_dir)
-    store, console = Store(store_dir()), Console(stderr=True, highlight=False)
-    engine = Engine(loaded, store, select_toolchain(store=store, console=console), console=console)
+    store = Store(Path(settings["store"]).absolute() if "store" in settings else store_dir())
+    console = Console(stderr=True, highlight=False)
+    toolchain = select_toolchain(settings.get("provider"), store=store, console=console)
+    jobs = int(settings["jobs"]) if "jobs" in settings else None
+    engine = Engine(loaded, store, toolchain, jobs=jobs, console=console)
     results, failures = engine.build([recipe.name])
     if failures:
         raise WasixError("\n".join(str(f.error) for f in failures))
@@ -149,62 +169,16 @@ def build_wheel(
 ) -> str:
     from .outputs.wheel import write_wheel
 
-    recipe, prefix = _build_recipe(Path.cwd())
+    recipe, prefix = _build_recipe(Path.cwd(), config_settings)
     extra, plugins = _plugin_payload(Path.cwd())
     return write_wheel(recipe, prefix, Path(wheel_directory), extra=extra, plugins=plugins).name
 
 
 def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:
+    """The sdist (:mod:`wasix_backend.outputs.sdist`); only ``store`` matters here (it builds nothing)."""
+    from .outputs.sdist import write_sdist
 
-    from .fetch import fetch_source
-    from .gitsource import bundle_source
-    from .graph import closure
-    from .outputs.wheel import import_name, metadata_files
-    from .toolchain.sysroot import RECIPE as SYSROOT_RECIPE
-    from .versions import pep440
-
+    _settings(config_settings)
     source_dir = Path.cwd()
     loaded, recipe = _load(source_dir)
-    base = f"{import_name(recipe)}-{pep440(recipe.version)}"
-    staging = Path(sdist_directory) / f".{base}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    root = staging / base
-    try:
-        shutil.copytree(source_dir, root, ignore=_SKIP, symlinks=False)
-        backend = root / "_backend" / "wasix_backend"
-        shutil.copytree(_PKG, backend, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_data"))
-        from .paths import project_toolchain_dir
-
-        shutil.copytree(project_toolchain_dir(), backend / "_data" / "toolchain", ignore=_SKIP)
-        shutil.copy2(_PKG.parent / "pyproject.toml" if (_PKG.parent / "pyproject.toml").is_file() else _PKG / "_data" / "pyproject.toml", backend / "_data" / "pyproject.toml")
-        sources = root / "sources"
-        sources.mkdir(exist_ok=True)
-        # The wasix provider's C library travels too (its recipe and pinned source), so the
-        # sdist builds with the default toolchain where its repository is unreachable.
-        toolchain_recipes = [SYSROOT_RECIPE] if SYSROOT_RECIPE in loaded.recipes and recipe.build_system != "cargo" else []
-        for name in [*closure(loaded.recipes, [recipe.name]), *toolchain_recipes]:
-            dep = loaded.recipes[name]
-            if name != recipe.name and dep.plugin_dir is not None:
-                shutil.copytree(dep.plugin_dir, backend / "_data" / "plugins" / dep.plugin_dir.name, ignore=_SKIP)
-            for src in dep.sources:
-                if src.is_git:
-                    bundle_source(src, name, sources)
-                else:
-                    shutil.copy2(fetch_source(src, package=name), sources / src.filename)
-        pkg_info = metadata_files(recipe)
-        (root / "PKG-INFO").write_bytes(next(v for k, v in pkg_info.items() if k.endswith("/METADATA")))
-        out = Path(sdist_directory) / f"{base}.tar.gz"
-        tmp = out.with_suffix(".tmp")
-        with tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tar:
-            for path in sorted(staging.rglob("*")):
-                info = tar.gettarinfo(str(path), str(path.relative_to(staging)))
-                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-                if info.isfile():
-                    with path.open("rb") as fh:
-                        tar.addfile(info, io.BytesIO(fh.read()))
-                elif info.isdir():
-                    tar.addfile(info)
-        os.replace(tmp, out)
-        return out.name
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return write_sdist(loaded, recipe, source_dir, Path(sdist_directory), engine=_PKG).name

@@ -1,14 +1,16 @@
-"""Finding and loading plugins: generic build systems, built-in packages, entry points, folders.
+"""Finding and loading plugins: built-in build systems and outputs, packages, entry points, folders.
 
-Every source of plugins goes through the same path (a module or object registered with
-pluggy, then asked for its recipes), the way pytest and tox load built-ins and
-third-party plugins alike. A broken plugin is recorded with its name and does not hide the
-others.
+Every source of plugins goes through the same path, the way pytest and tox load built-ins and
+third-party plugins alike: pass 1 registers each plugin with pluggy (checking its hooks) and
+calls its ``wasix_register`` hook, so every build system and output format is known before
+pass 2 asks each plugin for its recipes (``wasix_recipes``), which are checked against them.
+A broken plugin is recorded with its name and does not hide the others.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -27,17 +29,25 @@ from .errors import PluginError, WasixError
 from .excludes import excluded
 from .paths import builtin_plugins_dir
 from .recipe import Recipe, load_recipe
+from .registry import Registry, activated
 
-#: Generic plugins, registered first so that package plugins (registered later) are called
-#: before them and can replace or wrap their defaults.
-GENERIC_PLUGINS = (
+#: Modules registered first, as pytest's default plugins: fetching and patching (called for
+#: every recipe) and the built-in build systems and output formats, which register through
+#: ``wasix_register`` as any plugin does. Build systems are listed strongest guess first
+#: (``new --from-url`` tries their markers in this order).
+BUILTIN_MODULES = (
     "wasix_backend.buildsystems.fetching",
     "wasix_backend.buildsystems.patching",
     "wasix_backend.buildsystems.autotools",
-    "wasix_backend.buildsystems.make",
     "wasix_backend.buildsystems.cmake",
     "wasix_backend.buildsystems.cargo",
+    "wasix_backend.buildsystems.make",
+    "wasix_backend.buildsystems.none",
+    "wasix_backend.outputs.formats",
 )
+_PKG = Path(__file__).resolve().parent
+#: Hooks whose names lost their meaning when every hook got the ``wasix_`` prefix.
+_RENAMED = ("recipes", "fetch", "patch", "configure", "compile", "package", "register")
 
 
 class FolderRecipePlugin:
@@ -48,7 +58,7 @@ class FolderRecipePlugin:
         self.__name__ = f"folder:{folder.name}"
 
     @hookimpl
-    def recipes(self) -> list[Recipe]:
+    def wasix_recipes(self) -> list[Recipe]:
         return [load_recipe(self.folder / "recipe.toml")]
 
 
@@ -66,18 +76,30 @@ class LoadedPlugins:
     files: dict[str, list[Path]] = field(default_factory=dict)
     errors: list[PluginError] = field(default_factory=list)
     package_plugins: list[object] = field(default_factory=list)
+    registry: Registry = field(default_factory=Registry)
+
+    def _system_hooks(self, recipe: Recipe) -> object | None:
+        system = self.registry.get_build_system(recipe.build_system)
+        return system.hooks if system is not None else None
 
     def hook_for(self, recipe: str, phase: str) -> pluggy.HookCaller:
-        """The phase hook restricted to generic plugins and the recipe's own plugin."""
-        owner = self.owners[recipe]
-        others = [p for p in self.package_plugins if p is not owner]
-        return self.pm.subset_hook_caller(phase, remove_plugins=others)
+        """Phase hook ``wasix_PHASE`` restricted to the generic plugins, the recipe's build
+        system's hooks and the recipe's own plugin."""
+        keep = (self.owners[recipe], self._system_hooks(self.recipes[recipe]))
+        systems = [s.hooks for s in self.registry.build_systems.values() if s.hooks is not None]
+        others = [p for p in (*self.package_plugins, *systems) if not any(p is k for k in keep)]
+        return self.pm.subset_hook_caller(f"wasix_{phase}", remove_plugins=others)
 
     def fingerprint(self, recipe: str) -> str:
-        """A hash of the code and data of the plugin that declared ``recipe``."""
-        name = self.pm.get_name(self.owners[recipe]) or ""
+        """A hash of the code and data of the plugin that declared ``recipe`` and of its build
+        system's hooks (those outside this package: its own code is in the engine's key)."""
+        owner = self.owners[recipe]
+        files = list(self.files.get(self.pm.get_name(owner) or "", []))
+        hooks = self._system_hooks(self.recipes[recipe])
+        if hooks is not None and hooks is not owner:
+            files += [f for f in object_files(hooks) if not f.resolve().is_relative_to(_PKG)]
         h = hashlib.sha256()
-        for path in sorted(self.files.get(name, [])):
+        for path in sorted(set(files)):
             if path.is_file():
                 h.update(path.name.encode() + b"\0" + path.read_bytes())
         return h.hexdigest()
@@ -102,6 +124,16 @@ def _plugin_files(folder: Path) -> list[Path]:
         if path.is_file() and rel.parts[0] != "tests" and not excluded(rel):
             out.append(path)
     return out
+
+
+def object_files(obj: object) -> list[Path]:
+    """The files of a plugin object's code: its package's files, or its module file."""
+    module = obj if isinstance(obj, ModuleType) else sys.modules.get(type(obj).__module__)
+    file = getattr(module, "__file__", None)
+    if not file:
+        return []
+    path = Path(file)
+    return _plugin_files(path.parent) if path.name == "__init__.py" else [path]
 
 
 def _import_folder_module(folder: Path) -> ModuleType:
@@ -138,23 +170,57 @@ def _error(name: str, what: str, exc: BaseException) -> PluginError:
     return PluginError(f"plugin {name!r} {what}: {detail}")
 
 
+def _only(pm: pluggy.PluginManager, plugin: object, hook: str) -> pluggy.HookCaller:
+    """Hook ``hook`` of ``plugin`` alone (so one plugin's failure is its own)."""
+    return pm.subset_hook_caller(hook, remove_plugins=[p for p in pm.get_plugins() if p is not plugin])
+
+
+def _register_from(pm: pluggy.PluginManager, registry: Registry, plugin: object, name: str) -> None:
+    if any(i.plugin is plugin for i in pm.hook.wasix_register.get_hookimpls()):
+        with registry.registering(name):
+            _only(pm, plugin, "wasix_register")(registry=registry)
+
+
+def _builtins(pm: pluggy.PluginManager, loaded: LoadedPlugins) -> list[object]:
+    modules: list[object] = []
+    for modname in BUILTIN_MODULES:
+        module = importlib.import_module(modname)
+        pm.register(module, name=modname)
+        loaded.origins[modname] = "generic"
+        if module.__file__:
+            loaded.files[modname] = [Path(module.__file__)]
+        modules.append(module)
+    for mod in modules:  # a failure here is a bug of this package: let it show
+        _register_from(pm, loaded.registry, mod, pm.get_name(mod) or "")
+    return modules
+
+
+@functools.cache
+def generic_registry() -> Registry:
+    """The registry of the built-in modules alone (a recipe checked outside a plugin load)."""
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    loaded = LoadedPlugins(pm)
+    _builtins(pm, loaded)
+    return loaded.registry
+
+
 def load_plugins(
     plugin_dirs: Iterable[Path] = (),
     *,
     builtins: bool = True,
     entry_points: bool = True,
 ) -> LoadedPlugins:
-    """Register generic plugins, then built-in packages, entry points and ``plugin_dirs``."""
+    """Register the built-in modules, then built-in packages, entry points and ``plugin_dirs``.
+
+    Pass 1 registers every plugin and calls its ``wasix_register``; pass 2 collects recipes,
+    so a recipe may use a build system of any plugin. Package plugins are registered last
+    (after every build system's hooks), so their hooks are called first.
+    """
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     loaded = LoadedPlugins(pm)
-
-    for modname in GENERIC_PLUGINS:
-        module = importlib.import_module(modname)
-        pm.register(module, name=modname)
-        loaded.origins[modname] = "generic"
-        if module.__file__:
-            loaded.files[modname] = [Path(module.__file__)]
+    builtin_modules = _builtins(pm, loaded)
 
     candidates: list[tuple[str, str, object]] = []  # (name, origin, loader)
     if builtins:
@@ -172,21 +238,20 @@ def load_plugins(
         for folder in folders:
             candidates.append((folder.name, str(folder), folder))
 
+    # Pass 1: register, check the hooks, let each plugin register build systems and outputs.
+    plugin_folder: dict[str, Path | None] = {}
     for name, origin, source in candidates:
         if pm.has_plugin(name):
             # A later source of the same name (e.g. --plugin-dir) replaces an earlier one.
             old = pm.unregister(name=name)
             loaded.package_plugins = [p for p in loaded.package_plugins if p is not old]
-            for rname in [r for r, o in loaded.owners.items() if o is old]:
-                del loaded.owners[rname], loaded.recipes[rname]
         try:
             if isinstance(source, Path):
                 plugin: object = _import_folder_module(source) if (source / "plugin.py").is_file() else FolderRecipePlugin(source)
                 files = _plugin_files(source)
             else:
                 plugin = source.load()  # type: ignore[attr-defined]
-                file = getattr(plugin, "__file__", None)
-                files = _plugin_files(Path(file).parent) if file and Path(file).name == "__init__.py" else ([Path(file)] if file else [])
+                files = object_files(plugin)
             pm.register(plugin, name=name)
         except KeyboardInterrupt:
             raise
@@ -202,24 +267,62 @@ def load_plugins(
         loaded.origins[name] = origin
         loaded.files[name] = files
         loaded.package_plugins.append(plugin)
+        plugin_folder[name] = source if isinstance(source, Path) else None
+    for plugin in list(loaded.package_plugins):
+        name = pm.get_name(plugin) or ""
         try:
-            declared = _declared_recipes(pm, plugin, source if isinstance(source, Path) else None)
+            _register_from(pm, loaded.registry, plugin, name)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
+            loaded.registry.forget(name)
             pm.unregister(plugin)
             loaded.package_plugins.remove(plugin)
-            loaded.errors.append(_error(name, f"({origin}) could not declare its recipes", exc))
-            continue
-        for recipe in declared:
-            if recipe.name in loaded.recipes:
-                other = pm.get_name(loaded.owners[recipe.name])
-                loaded.errors.append(PluginError(f"plugin {name!r}: recipe {recipe.name!r} is already declared by plugin {other!r}; ignored"))
+            loaded.errors.append(_error(name, f"({loaded.origins.pop(name)}) could not register", exc))
+    _order(pm, loaded, builtin_modules)
+
+    # Pass 2: recipes, checked against the complete registry.
+    with activated(loaded.registry):
+        for plugin in list(loaded.package_plugins):
+            name = pm.get_name(plugin) or ""
+            try:
+                declared = _declared_recipes(pm, plugin, plugin_folder[name])
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                loaded.errors.append(_error(name, f"({loaded.origins[name]}) could not declare its recipes", exc))
                 continue
-            loaded.recipes[recipe.name] = replace(recipe, plugin=name)
-            loaded.owners[recipe.name] = plugin
+            for recipe in declared:
+                if recipe.name in loaded.recipes:
+                    other = pm.get_name(loaded.owners[recipe.name])
+                    loaded.errors.append(PluginError(f"plugin {name!r}: recipe {recipe.name!r} is already declared by plugin {other!r}; ignored"))
+                    continue
+                loaded.recipes[recipe.name] = replace(recipe, plugin=name)
+                loaded.owners[recipe.name] = plugin
     pm.check_pending()  # every plugin left registered was checked above: this cannot fail
     return loaded
+
+
+def _order(pm: pluggy.PluginManager, loaded: LoadedPlugins, builtin_modules: list[object]) -> None:
+    """Register build systems' hooks, then package plugins, after the built-ins, so that
+    pluggy (newest first) calls a package's hooks before its build system's, and those
+    before the generic fetching and patching."""
+    systems = [s.hooks for s in loaded.registry.build_systems.values() if s.hooks is not None]
+    systems = [h for i, h in enumerate(systems) if not any(h is b for b in builtin_modules) and not any(h is o for o in systems[:i])]
+    packages = [p for p in loaded.package_plugins if not any(p is h for h in systems)]
+    for plugin in [*systems, *packages]:
+        name = pm.get_name(plugin) if pm.is_registered(plugin) else None
+        if name is not None:
+            pm.unregister(plugin)
+        else:  # a hooks object no plugin registered: it gets the build system's name
+            owner = next(o for (k, n), o in loaded.registry.owners.items()
+                         if k == "build system" and loaded.registry.build_systems[n].hooks is plugin)
+            name = f"{owner}:hooks:{id(plugin):x}"
+            loaded.origins[name] = loaded.origins.get(owner, "")
+        pm.register(plugin, name=name)
+        unknown = _unknown_hooks(pm, plugin)
+        if unknown:
+            raise PluginError(f"build-system hooks of plugin {name!r}: {unknown}")
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
@@ -231,8 +334,12 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
             continue
         for impl in caller.get_hookimpls():
             if impl.plugin is plugin and not impl.optionalhook:
-                close = difflib.get_close_matches(caller.name, known, n=1)
                 where = _where(impl.function)
+                if caller.name in _RENAMED:
+                    problems.append(f"@hookimpl {caller.name!r}{where} was renamed to 'wasix_{caller.name}': "
+                                    "rename the function (every hook has the wasix_ prefix)")
+                    continue
+                close = difflib.get_close_matches(caller.name, known, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"hooks are: {', '.join(known)}"
                 problems.append(f"@hookimpl {caller.name!r}{where} is not a wasix-backend hook ({hint})")
     return "; ".join(problems)
@@ -249,17 +356,18 @@ def _declared_recipes(pm: pluggy.PluginManager, plugin: object, folder: Path | N
     A plugin without the hook declares the ``recipe.toml`` beside it (a folder, or an installed
     package's directory).
     """
-    impls = [i for i in pm.hook.recipes.get_hookimpls() if i.plugin is plugin]
+    impls = [i for i in pm.hook.wasix_recipes.get_hookimpls() if i.plugin is plugin]
     if impls:
-        others = [p for p in pm.get_plugins() if p is not plugin]
         declared: list[Recipe] = []
-        for result in pm.subset_hook_caller("recipes", remove_plugins=others)():
+        for result in _only(pm, plugin, "wasix_recipes")():
             if not isinstance(result, list | tuple) or not all(isinstance(r, Recipe) for r in result):
-                raise PluginError("recipes() must return a list of Recipe objects")
+                raise PluginError("wasix_recipes() must return a list of Recipe objects")
             declared += result
         return declared
-    if callable(getattr(plugin, "recipes", None)):
-        raise PluginError("has a function recipes() without @hookimpl: mark it `@wasix_backend.hookimpl`")
+    for fname in ("wasix_recipes", "recipes"):
+        if callable(getattr(plugin, fname, None)):
+            raise PluginError(f"has a function {fname}() without @hookimpl: name it wasix_recipes and "
+                              "mark it `@wasix_backend.hookimpl`")
     if folder is None and getattr(plugin, "__file__", None):  # an installed plugin package
         folder = Path(plugin.__file__).parent  # type: ignore[attr-defined]
     if folder is not None and (folder / "recipe.toml").is_file():

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -20,14 +20,17 @@ from packaging.version import InvalidVersion, Version
 
 from . import schema
 from .errors import RecipeError
-from .schema import BUILD_SYSTEMS, check_table, unknown_key
+from .fsutil import SHA256_RE
+from .schema import DEFAULT_BUILD_SYSTEM, check_table, unknown_key
 
-__all__ = ["BUILD_SYSTEMS", "KINDS", "Dependency", "Recipe", "Source", "load_recipe", "recipe_from_dict"]
+if TYPE_CHECKING:
+    from .registry import Registry
+
+__all__ = ["KINDS", "Dependency", "Recipe", "Source", "load_recipe", "recipe_from_dict"]
 
 Kind = Literal["program", "library"]
 KINDS = ("program", "library")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 #: A full commit id: SHA-1 (40 hex) or SHA-256 (64 hex) repositories. Nothing shorter.
 _COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 #: Transports a recipe may name (git's ``ext::`` and friends run commands: never).
@@ -124,7 +127,7 @@ class Recipe:
     patches: tuple[Path, ...] = ()
     build_deps: tuple[Dependency, ...] = ()
     run_deps: tuple[Dependency, ...] = ()
-    build_system: str = "autotools"
+    build_system: str = DEFAULT_BUILD_SYSTEM
     #: Free-form settings for the build-system plugin (``[build]`` table, minus ``system``).
     build: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: Programs this recipe produces, installed as ``bin/NAME.wasm``.
@@ -233,7 +236,7 @@ def _parse_source(plugin: str, i: int, table: Any) -> Source:
         src = _parse_git_source(plugin, where, table)
     else:
         sha = _expect(plugin, f"{where}.sha256", table.get("sha256", ""), str).lower()
-        if not _SHA256_RE.match(sha):
+        if not SHA256_RE.match(sha):
             raise RecipeError(
                 plugin, f"{where}.sha256", f"must be 64 hex digits, got {sha!r} (or pin a git commit: `git` + `rev`)"
             )
@@ -275,12 +278,17 @@ def _is_plain_file_name(name: str) -> bool:
     )
 
 
-def _check_build(plugin: str, build: dict[str, Any], system: str) -> None:
+def _check_build(plugin: str, build: dict[str, Any], system: str, registry: Registry) -> None:
     """``[build]`` holds the shared keys and the chosen build system's own, nothing else."""
-    own = schema.BUILD_SYSTEM_FIELDS[system]
+    chosen = registry.get_build_system(system)
+    if chosen is None:
+        known = ", ".join(sorted(registry.build_systems)) or "none"
+        raise RecipeError(plugin, "build.system", f"{system!r} is not a registered build system (known: {known}; "
+                          "a plugin adds one with the wasix_register hook)")
+    own = chosen.settings
     for key in build:
         if schema.BUILD_COMMON.get(key) is None and own.get(key) is None:
-            elsewhere = [s for s, sec in schema.BUILD_SYSTEM_FIELDS.items() if sec.get(key) is not None]
+            elsewhere = [s.name for s in registry.build_systems.values() if s.settings.get(key) is not None]
             if elsewhere:
                 raise RecipeError(plugin, f"build.{key}", f"is a setting of the {' and '.join(elsewhere)} build system, not of {system!r}")
             raise unknown_key(plugin, "build", key, [*schema.BUILD_COMMON.names(), *own.names()], f"(system {system!r})")
@@ -288,12 +296,19 @@ def _check_build(plugin: str, build: dict[str, Any], system: str) -> None:
 
 
 def recipe_from_dict(
-    data: dict[str, Any], *, plugin: str, plugin_dir: Path | None = None, extra_tables: Iterable[str] = ()
+    data: dict[str, Any],
+    *,
+    plugin: str,
+    plugin_dir: Path | None = None,
+    extra_tables: Iterable[str] = (),
+    registry: Registry | None = None,
 ) -> Recipe:
     """Validate a recipe's TOML data and build a :class:`Recipe`.
 
-    Every key must be declared in :mod:`wasix_backend.schema`; ``extra_tables`` names the
-    top-level tables the calling plugin claims for itself (kept verbatim in ``extra``).
+    Every key must be declared in :mod:`wasix_backend.schema` or, in ``[build]``, by the
+    chosen build system in ``registry`` (default: the registry of the plugins being loaded,
+    :func:`wasix_backend.registry.active`); ``extra_tables`` names the top-level tables the
+    calling plugin claims for itself (kept verbatim in ``extra``).
     Raises :class:`RecipeError` naming ``plugin``, the offending field and the problem.
     """
     claimed = set(extra_tables)
@@ -332,10 +347,12 @@ def recipe_from_dict(
         raise RecipeError(plugin, "dependencies", f"{name!r} depends on itself")
 
     build = dict(_expect(plugin, "build", data.get("build", {}), dict))
-    system = _expect(plugin, "build.system", build.pop("system", "autotools"), str)
-    if system not in BUILD_SYSTEMS:
-        raise RecipeError(plugin, "build.system", f"{system!r} is not one of {', '.join(BUILD_SYSTEMS)}")
-    _check_build(plugin, build, system)
+    system = _expect(plugin, "build.system", build.pop("system", DEFAULT_BUILD_SYSTEM), str)
+    if registry is None:
+        from .registry import active
+
+        registry = active()
+    _check_build(plugin, build, system, registry)
 
     outputs = _expect(plugin, "outputs", data.get("outputs", {}), dict)
     check_table(plugin, "outputs", outputs, schema.OUTPUTS)

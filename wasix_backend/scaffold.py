@@ -25,19 +25,12 @@ import tomlkit
 from packaging.version import InvalidVersion, Version
 
 from .errors import WasixError
-from .recipe import _NAME_RE, BUILD_SYSTEMS, KINDS
+from .recipe import _NAME_RE, KINDS
+from .registry import Registry
+from .schema import DEFAULT_BUILD_SYSTEM
 
-#: Build systems ``new`` knows how to start (``none`` means: write your own hooks).
-SCAFFOLD_SYSTEMS = tuple(s for s in BUILD_SYSTEMS if s != "none")
 #: Archive suffixes, longest first, stripped from a file name to find ``NAME-VERSION``.
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tar.xz", ".tar.bz2", ".tar.zst", ".tgz", ".txz", ".tbz2", ".tbz", ".tar", ".zip", ".crate")
-#: Files at the top of a source tree that say which build system it uses, strongest first.
-_MARKERS = (
-    (("configure", "configure.ac", "configure.in"), "autotools"),
-    (("CMakeLists.txt",), "cmake"),
-    (("Cargo.toml",), "cargo"),
-    (("Makefile", "makefile", "GNUmakefile"), "make"),
-)
 _PLACEHOLDER_SHA = "0" * 64
 
 
@@ -105,15 +98,20 @@ def top_level_names(archive: Path) -> set[str]:
     return {p[strip] for p in parts if len(p) > strip}
 
 
-def guess_build_system(names: set[str]) -> str | None:
-    """``autotools`` / ``cmake`` / ``cargo`` / ``make`` from the files at the top, or None."""
-    for markers, system in _MARKERS:
-        if any(m in names for m in markers):
-            return system
-    return None
+def _registry() -> Registry:
+    """Every registered build system: the built-ins and those of installed plugins."""
+    from .plugins import load_plugins
+
+    return load_plugins(builtins=False).registry
 
 
-def inspect_url(url: str, name: str) -> SourceInfo:
+def guess_build_system(names: set[str], registry: Registry | None = None) -> str | None:
+    """The first registered build system one of whose ``markers`` is among ``names``
+    (``configure`` → autotools, ``CMakeLists.txt`` → cmake …), or None."""
+    return (registry or _registry()).guess_build_system(names)
+
+
+def inspect_url(url: str, name: str, registry: Registry | None = None) -> SourceInfo:
     """Download ``url`` (pinning it into the source cache) and learn what the recipe needs."""
     from .pinning import pin_url
 
@@ -124,7 +122,7 @@ def inspect_url(url: str, name: str) -> SourceInfo:
         filename=pinned.filename,
         sha256=pinned.sha256,
         version=version_from_filename(pinned.filename, name),
-        build_system=guess_build_system(top_level_names(pinned.path)),
+        build_system=guess_build_system(top_level_names(pinned.path), registry),
     )
 
 
@@ -136,7 +134,15 @@ def _commented(value: object, comment: str):  # -> tomlkit item
 
 
 def recipe_document(
-    name: str, *, kind: str, build_system: str, version: str, url: str, sha256: str, filename: str = ""
+    name: str,
+    *,
+    kind: str,
+    build_system: str,
+    version: str,
+    url: str,
+    sha256: str,
+    filename: str = "",
+    registry: Registry | None = None,
 ) -> tomlkit.TOMLDocument:
     """The new ``recipe.toml`` as a tomlkit document (comments included)."""
     doc = tomlkit.document()
@@ -174,14 +180,9 @@ def recipe_document(
 
     build = tomlkit.table()
     build.add("system", build_system)
-    if build_system == "autotools":
-        build.add("configure-args", _commented(tomlkit.array(), 'e.g. ["--disable-nls"]; --host and --prefix are set for you'))
-    elif build_system == "make":
-        build.add("make-args", _commented(tomlkit.array(), "extra `make` arguments; CC, AR … are passed for you"))
-    elif build_system == "cmake":
-        build.add("cmake-args", _commented(tomlkit.array(), 'e.g. ["-DBUILD_TESTING=OFF"]'))
-    elif build_system == "cargo":
-        build.add("cargo-lock", _commented("Cargo.lock", "shipped next to this file when the sources have none"))
+    system = (registry or _registry()).get_build_system(build_system)
+    for key, value, comment in system.scaffold if system else ():  # the build system's own start
+        build.add(key, _commented(tomlkit.array() if value == [] else value, comment) if comment else value)
     doc.add(tomlkit.nl())
     doc.add("build", build)
 
@@ -230,7 +231,7 @@ HERE = Path(__file__).resolve().parent
 
 
 @hookimpl
-def recipes() -> list[Recipe]:
+def wasix_recipes() -> list[Recipe]:
     """The recipe next to this file (in a checkout and when installed as a distribution)."""
     return [load_recipe(HERE / "recipe.toml", plugin="{name}")]
 
@@ -238,21 +239,21 @@ def recipes() -> list[Recipe]:
 # Run code around the default configure step (return the default's result):
 #
 # @hookimpl(wrapper=True)
-# def configure(ctx):
+# def wasix_configure(ctx):
 #     (ctx.source_dir / "config.h.extra").write_text("#define EXTRA 1\\n")
 #     return (yield)
 #
 # Replace the default compile step (returning True means "done, skip the default"):
 #
 # @hookimpl
-# def compile(ctx):
+# def wasix_compile(ctx):
 #     ctx.run(["make", f"-j{{ctx.jobs}}", "{name}"])
 #     return True
 #
 # Install something the build system does not:
 #
 # @hookimpl(wrapper=True)
-# def package(ctx):
+# def wasix_package(ctx):
 #     result = yield
 #     (ctx.stage / "share" / "{name}").mkdir(parents=True, exist_ok=True)
 #     return result
@@ -353,15 +354,17 @@ def new_plugin(
         raise ScaffoldError(f"{name!r} is not a valid package name: use lower-case letters, digits, '.', '-' or '_'")
     if kind not in KINDS:
         raise ScaffoldError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
-    if build_system is not None and build_system not in SCAFFOLD_SYSTEMS:
-        raise ScaffoldError(f"--build-system {build_system!r}: choose one of {', '.join(SCAFFOLD_SYSTEMS)}")
+    registry = _registry()
+    startable = [s.name for s in registry.build_systems.values() if s.hooks is not None]
+    if build_system is not None and build_system not in startable:
+        raise ScaffoldError(f"--build-system {build_system!r}: choose one of {', '.join(startable)}")
     folder = Path(directory) / name
     if folder.exists():
         raise ScaffoldError(f"{folder} exists already; not overwriting it (remove it or pick another --dir)")
 
     version, url, sha, filename = "1.0", f"https://example.org/{name}-1.0.tar.gz", _PLACEHOLDER_SHA, ""
     if from_url:
-        info = inspect_url(from_url, name)
+        info = inspect_url(from_url, name, registry)
         url, sha, filename = info.url, info.sha256, info.filename
         if info.version:
             version = info.version
@@ -370,13 +373,14 @@ def new_plugin(
         if build_system is None:
             build_system = info.build_system
             if build_system is None:
-                print(f"note: no configure, CMakeLists.txt, Cargo.toml or Makefile at the top of {info.filename}; "
-                      "wrote system = \"autotools\": correct it in recipe.toml", file=sys.stderr)
-    build_system = build_system or "autotools"
+                markers = ", ".join(m for s in registry.build_systems.values() for m in s.markers[:1])
+                print(f"note: none of {markers} at the top of {info.filename}; "
+                      f"wrote system = \"{DEFAULT_BUILD_SYSTEM}\": correct it in recipe.toml", file=sys.stderr)
+    build_system = build_system or DEFAULT_BUILD_SYSTEM
 
     files = {
         "recipe.toml": tomlkit.dumps(recipe_document(name, kind=kind, build_system=build_system, version=version,
-                                                     url=url, sha256=sha, filename=filename)),
+                                                     url=url, sha256=sha, filename=filename, registry=registry)),
         "plugin.py": PLUGIN_PY.format(name=name),
         "patches/README.md": PATCHES_README.format(name=name),
         f"tests/test_{_ident(name)}.py": TEST_PY.format(name=name, ident=_ident(name), folder_rel=f"{Path(directory).name}/{name}"),

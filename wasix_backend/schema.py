@@ -6,7 +6,8 @@ then reads the checked values. The field tables of docs/plugins.md are generated
 declarations (``python -m wasix_backend.schema_docs``), so the docs and the loader cannot
 disagree.
 
-Each build system declares its own ``[build]`` settings in :data:`BUILD_SYSTEM_FIELDS`; a table
+Each build system declares its own ``[build]`` settings when it registers
+(:class:`wasix_backend.registry.BuildSystem` ``settings``); a table
 outside the known ones is accepted only when a plugin claims it
 (``load_recipe(path, extra_tables=["mytool"])``).
 """
@@ -125,9 +126,12 @@ OUTPUTS = Section("outputs", (
     Field("data", "table of strings", "`{}`", "guest path → path inside the install prefix, shipped with Wasmer packages"),
 ))
 
+#: The build system of a recipe that names none.
+DEFAULT_BUILD_SYSTEM = "autotools"
+
 #: ``[build]`` keys every build system shares (the engine and the finalize step read them).
 BUILD_COMMON = Section("build", (
-    Field("system", "string", '`"autotools"`', "which build system builds it (`none`: your hooks do everything)"),
+    Field("system", "string", f'`"{DEFAULT_BUILD_SYSTEM}"`', "which registered build system builds it ([Build systems](#build-system-settings))"),
     Field("in-tree", "bool", "`false`", "build in the source tree (`build_dir == source_dir`)"),
     Field("env", "table of strings", "`{}`", "environment variables for every phase (added last, so they win)"),
     Field("wasm-opt", "bool", "`true`", "run the toolchain's `wasm-opt` on binaries when it has one"),
@@ -135,46 +139,6 @@ BUILD_COMMON = Section("build", (
     Field("toolchain", "string", '`"wasixcc"`', "`host-llvm`: built by the host's clang, not through `wasixcc` (the wasix-libc sysroot itself)"),
 ))
 
-_MAKE_ARGS = Field("make-args", "list of strings", "`[]`", "extra `make` arguments (placeholders filled in)")
-_INSTALL_ARGS = Field("install-args", "list of strings", "`[]`", "extra `make install` arguments (placeholders filled in)")
-_INSTALL_TARGET = Field("install-target", "string", '`"install"`', "the install target")
-
-#: Each build system's own ``[build]`` settings (besides :data:`BUILD_COMMON`).
-BUILD_SYSTEM_FIELDS: dict[str, Section] = {
-    "autotools": Section("build (autotools)", (
-        Field("configure-args", "list of strings", "`[]`", "arguments after `--host` and `--prefix` (placeholders filled in)"),
-        Field("host", "string", "the toolchain's triple, `wasm32-wasi`", "the `--host` triple; old `config.sub` files may need the bare `wasm32`"),
-        Field("configure-script", "string", '`"configure"`', "the script, relative to the sources"),
-        Field("autoreconf", "bool", "`false`", "run `autoreconf -fi` first (also done when there is no configure script)"),
-        _MAKE_ARGS,
-        _INSTALL_ARGS,
-        _INSTALL_TARGET,
-    )),
-    "make": Section("build (make)", (
-        _MAKE_ARGS,
-        Field("install-args", "list of strings", "unset", "when given, `make install DESTDIR=… PREFIX=…` plus these is run instead of copying binaries"),
-        _INSTALL_TARGET,
-        Field("bin-dir", "string", '`"."`', "where the binaries are, relative to the build tree"),
-    )),
-    "cmake": Section("build (cmake)", (
-        Field("cmake-args", "list of strings", "`[]`", "arguments of the configure step (placeholders filled in)"),
-        Field("targets", "list of strings", "all", "targets to build"),
-        Field("build-type", "string", '`"Release"`', "`CMAKE_BUILD_TYPE`"),
-        Field("source-subdir", "string", '`""`', "where `CMakeLists.txt` is, relative to the sources"),
-        Field("cmake-version", "string", '`">=3.15"`', "a version specifier for the CMake to use"),
-    )),
-    "cargo": Section("build (cargo)", (
-        Field("manifest", "string", '`"Cargo.toml"`', "the manifest's path inside the sources"),
-        Field("cargo-lock", "string", "—", "a Cargo.lock shipped with the plugin (relative to its folder); wins over the sources' own"),
-        Field("features", "list of strings", "`[]`", "cargo features to enable"),
-        Field("no-default-features", "bool", "`false`", "`--no-default-features`"),
-        Field("bins", "list of strings", "`[outputs] bin`", "cargo `--bin` targets"),
-        Field("rustflags", "list of strings", "`[]`", "extra rustc flags (`RUSTFLAGS`)"),
-        Field("rust-toolchain", "string", "found", "`system`, `cargo-wasix`, a rustup toolchain name or a directory"),
-    )),
-    "none": Section("build (none)", ()),
-}
-BUILD_SYSTEMS = tuple(BUILD_SYSTEM_FIELDS)
 
 #: Tables that tools of this project read; any other table must be claimed by a plugin.
 EXTRA_TABLES: dict[str, Section] = {

@@ -18,8 +18,9 @@ _BLOCK = re.compile(r"(<!-- schema:([a-z-]+) -->\n)(.*?)(<!-- /schema -->)", re.
 
 
 def sections() -> dict[str, list[schema.Field]]:
-    """Table name in the docs -> its fields."""
+    """Table name in the docs -> its fields (each build system's from the registry)."""
     from .context import PLACEHOLDERS
+    from .plugins import generic_registry
 
     out: dict[str, list[schema.Field]] = {
         "top": list(schema.TOP.fields),
@@ -29,8 +30,8 @@ def sections() -> dict[str, list[schema.Field]]:
         "build": [*schema.BUILD_COMMON.fields],
         "outputs": list(schema.OUTPUTS.fields),
     }
-    for name, section in schema.BUILD_SYSTEM_FIELDS.items():
-        out[f"build-{name}"] = list(section.fields)
+    for name, system in generic_registry().build_systems.items():
+        out[f"build-{name}"] = list(system.settings.fields)
     for name, section in schema.EXTRA_TABLES.items():
         out[name] = list(section.fields)
     out["placeholders"] = [schema.Field(f"{{{k}}}", "", "", v) for k, v in PLACEHOLDERS.items()]
@@ -44,7 +45,9 @@ def render(name: str, fields: list[schema.Field]) -> str:
     elif name == "build":
         rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
         rows += [f"| `{f.name}` | {f.doc_type()} | {f.default} | {f.doc} |" for f in fields]
-        systems = " \\| ".join(f'`"{s}"`' for s in schema.BUILD_SYSTEMS)
+        from .plugins import generic_registry
+
+        systems = " \\| ".join(f'`"{s}"`' for s in generic_registry().build_systems)
         rows[2] = rows[2].replace("| string |", f"| {systems} |", 1)
         rows.append("| *others* | | | the build system's own: [Build systems](#build-system-settings) |")
     else:

@@ -104,7 +104,7 @@ def list_versions(recipe: Recipe) -> list[str]:
     table = _settings(recipe)
     listing = table["listing"].format(**_fields(recipe.version))
     try:
-        page = fetch_text(listing, what="")
+        page = fetch_text(listing, what="listing")
     except FetchError as exc:
         raise UpdateError(f"{recipe.name}: the release listing is unreachable: {exc}") from None
     versions: dict[Version, str] = {}

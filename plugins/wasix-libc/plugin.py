@@ -27,14 +27,14 @@ def _make_env(ctx: BuildContext) -> dict[str, str]:
 
 
 @hookimpl
-def configure(ctx: BuildContext) -> bool:
+def wasix_configure(ctx: BuildContext) -> bool:
     # Only the plain flavour (no exceptions; setjmp and fork through asyncify) is built here.
     # Nothing to configure: the Makefile takes everything on its command line.
     return True
 
 
 @hookimpl
-def compile(ctx: BuildContext) -> bool:
+def wasix_compile(ctx: BuildContext) -> bool:
     try:
         tools = host_llvm_tools()
     except WasixError as exc:
@@ -65,7 +65,7 @@ def _run(ctx: BuildContext, args: list[str], env: dict[str, str]) -> int:
 
 
 @hookimpl
-def package(ctx: BuildContext) -> bool:
+def wasix_package(ctx: BuildContext) -> bool:
     sysroot = ctx.build_dir / "sysroot"
     if not (sysroot / "lib" / "wasm32-wasi" / "libc.a").is_file():
         raise ctx.fail(f"make finished but wrote no {sysroot}/lib/wasm32-wasi/libc.a")

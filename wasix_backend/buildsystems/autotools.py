@@ -12,17 +12,38 @@ true: share the toolchain's configure answers with other packages, see :mod:`.co
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from .. import hookimpl
 from ..context import BuildContext
+from ..registry import BuildSystem, Registry
+from ..schema import Field, Section
 from . import confcache
 
 SYSTEM = "autotools"
 
+MAKE_ARGS = Field("make-args", "list of strings", "`[]`", "extra `make` arguments (placeholders filled in)")
+INSTALL_TARGET = Field("install-target", "string", '`"install"`', "the install target")
+SETTINGS = Section("build (autotools)", (
+    Field("configure-args", "list of strings", "`[]`", "arguments after `--host` and `--prefix` (placeholders filled in)"),
+    Field("host", "string", "the toolchain's triple, `wasm32-wasi`", "the `--host` triple; old `config.sub` files may need the bare `wasm32`"),
+    Field("configure-script", "string", '`"configure"`', "the script, relative to the sources"),
+    Field("autoreconf", "bool", "`false`", "run `autoreconf -fi` first (also done when there is no configure script)"),
+    MAKE_ARGS,
+    Field("install-args", "list of strings", "`[]`", "extra `make install` arguments (placeholders filled in)"),
+    INSTALL_TARGET,
+))  # fmt: skip
 
-def _ours(ctx: BuildContext) -> bool:
-    return ctx.recipe.build_system == SYSTEM
+
+@hookimpl
+def wasix_register(registry: Registry) -> None:
+    registry.build_system(BuildSystem(
+        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS,
+        markers=("configure", "configure.ac", "configure.in"),
+        scaffold=(("configure-args", [], 'e.g. ["--disable-nls"]; --host and --prefix are set for you'),),
+        doc="`./configure --host --prefix`, `make`, `make install DESTDIR=`",
+    ))  # fmt: skip
 
 
 def args(ctx: BuildContext, key: str) -> list[str]:
@@ -40,9 +61,7 @@ def make_install(ctx: BuildContext, *extra: str) -> None:
 
 
 @hookimpl
-def configure(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_configure(ctx: BuildContext) -> bool | None:
     build = ctx.recipe.build
     script = ctx.source_dir / str(build.get("configure-script", "configure"))
     if build.get("autoreconf") or not script.exists():
@@ -85,16 +104,12 @@ def _is_autoconf(script: Path) -> bool:
 
 
 @hookimpl
-def compile(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_compile(ctx: BuildContext) -> bool | None:
     ctx.run(make_command(ctx))
     return True
 
 
 @hookimpl
-def package(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_package(ctx: BuildContext) -> bool | None:
     make_install(ctx)
     return True

@@ -33,19 +33,45 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from .. import hookimpl
 from ..context import BuildContext
+from ..recipe import Recipe
+from ..registry import BuildSystem, Registry
 from ..rust import RustToolchain, find_rust_toolchain
+from ..schema import Field, Section
 
 SYSTEM = "cargo"
 #: Cargo.lock format 4 needs cargo 1.78 or newer.
 LOCK_V4_SINCE = (1, 78)
 
 
-def _ours(ctx: BuildContext) -> bool:
-    return ctx.recipe.build_system == SYSTEM
+SETTINGS = Section("build (cargo)", (
+    Field("manifest", "string", '`"Cargo.toml"`', "the manifest's path inside the sources"),
+    Field("cargo-lock", "string", "—", "a Cargo.lock shipped with the plugin (relative to its folder); wins over the sources' own"),
+    Field("features", "list of strings", "`[]`", "cargo features to enable"),
+    Field("no-default-features", "bool", "`false`", "`--no-default-features`"),
+    Field("bins", "list of strings", "`[outputs] bin`", "cargo `--bin` targets"),
+    Field("rustflags", "list of strings", "`[]`", "extra rustc flags (`RUSTFLAGS`)"),
+    Field("rust-toolchain", "string", "found", "`system`, `cargo-wasix`, a rustup toolchain name or a directory"),
+))  # fmt: skip
+
+
+def identity(recipe: Recipe, c_toolchain: str) -> str:
+    """Rust builds also depend on the Rust compiler (store keys)."""
+    return f"{c_toolchain}+{find_rust_toolchain(recipe.build.get('rust-toolchain')).identity}"
+
+
+@hookimpl
+def wasix_register(registry: Registry) -> None:
+    registry.build_system(BuildSystem(
+        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS, identity=identity, c_toolchain=False,
+        markers=("Cargo.toml",),
+        scaffold=(("cargo-lock", "Cargo.lock", "shipped next to this file when the sources have none"),),
+        doc="Rust, offline against crates vendored from Cargo.lock",
+    ))  # fmt: skip
 
 
 def _toolchain(ctx: BuildContext) -> RustToolchain:
@@ -90,9 +116,7 @@ def _place_lock(ctx: BuildContext, manifest: Path) -> Path:
 
 
 @hookimpl
-def configure(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_configure(ctx: BuildContext) -> bool | None:
     # Imported here: every build (and every no-op) loads this plugin; few vendor crates.
     from ..cargo_vendor import (
         CrateSources,
@@ -178,18 +202,14 @@ def cargo_command(ctx: BuildContext, tc: RustToolchain) -> list[str]:
 
 
 @hookimpl
-def compile(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_compile(ctx: BuildContext) -> bool | None:
     tc = _toolchain(ctx)
     ctx.run(cargo_command(ctx, tc), cwd=_manifest(ctx).parent, env=cargo_env(ctx, tc))
     return True
 
 
 @hookimpl
-def package(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_package(ctx: BuildContext) -> bool | None:
     out_dir = _toolchain(ctx).output_dir(_target_dir(ctx))
     bin_dir = ctx.stage / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .. import hookimpl
 from ..context import BuildContext
+from ..registry import BuildSystem, Registry
+from ..schema import Field, Section
 
 SYSTEM = "cmake"
 TOOLCHAIN_FILE = "wasix-toolchain.cmake"
@@ -56,8 +59,22 @@ set(CMAKE_FIND_LIBRARY_SUFFIXES ".a")
 """
 
 
-def _ours(ctx: BuildContext) -> bool:
-    return ctx.recipe.build_system == SYSTEM
+SETTINGS = Section("build (cmake)", (
+    Field("cmake-args", "list of strings", "`[]`", "arguments of the configure step (placeholders filled in)"),
+    Field("targets", "list of strings", "all", "targets to build"),
+    Field("build-type", "string", '`"Release"`', "`CMAKE_BUILD_TYPE`"),
+    Field("source-subdir", "string", '`""`', "where `CMakeLists.txt` is, relative to the sources"),
+    Field("cmake-version", "string", '`">=3.15"`', "a version specifier for the CMake to use"),
+))  # fmt: skip
+
+
+@hookimpl
+def wasix_register(registry: Registry) -> None:
+    registry.build_system(BuildSystem(
+        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS, markers=("CMakeLists.txt",),
+        scaffold=(("cmake-args", [], 'e.g. ["-DBUILD_TESTING=OFF"]'),),
+        doc="CMake with a WASIX toolchain file",
+    ))  # fmt: skip
 
 
 def _cmake_str(value: str | os.PathLike[str]) -> str:
@@ -155,9 +172,7 @@ def _cmake_env(ctx: BuildContext) -> dict[str, str]:
 
 
 @hookimpl
-def configure(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_configure(ctx: BuildContext) -> bool | None:
     from scikit_build_core.cmake import CMaker
 
     build = ctx.recipe.build
@@ -201,11 +216,9 @@ def _cmake_path(ctx: BuildContext) -> Path:
 
 
 @hookimpl
-def compile(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_compile(ctx: BuildContext) -> bool | None:
     targets = [str(t) for t in ctx.recipe.build.get("targets", [])]
-    args = [_cmake_path(ctx), "--build", ctx.build_dir, "--parallel", str(ctx.jobs)]
+    args: list[str | os.PathLike[str]] = [_cmake_path(ctx), "--build", ctx.build_dir, "--parallel", str(ctx.jobs)]
     if targets:
         args += ["--target", *targets]
     ctx.run(args, env=_cmake_env(ctx))
@@ -213,9 +226,7 @@ def compile(ctx: BuildContext) -> bool | None:
 
 
 @hookimpl
-def package(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_package(ctx: BuildContext) -> bool | None:
     ctx.run(
         [_cmake_path(ctx), "--install", ctx.build_dir, "--prefix", ctx.prefix],
         env={"DESTDIR": str(ctx.destdir)},

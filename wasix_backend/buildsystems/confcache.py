@@ -150,7 +150,7 @@ class ConfigureCache:
         return doc
 
     def entries(self) -> dict[str, str]:
-        return dict(self._read().get("entries", {}))  # type: ignore[arg-type]
+        return dict(self._read().get("entries", {}))  # type: ignore[call-overload]
 
     def seed(self, target: Path, provided: Provided) -> int:
         """Write the answers ``provided`` does not own into autoconf cache file ``target``."""
@@ -173,7 +173,7 @@ class ConfigureCache:
         with FileLock(str(self.path.with_suffix(".lock"))):
             doc = self._read()
             entries: dict[str, str] = doc["entries"]  # type: ignore[assignment]
-            unstable = set(doc["unstable"])  # type: ignore[arg-type]
+            unstable = set(doc["unstable"])  # type: ignore[call-overload]
             added = 0
             for var, line in fresh.items():
                 if var in unstable:

@@ -20,7 +20,7 @@ def _merge_into(src: Path, dest: Path) -> None:
 
 
 @hookimpl
-def fetch(ctx: BuildContext) -> bool | None:
+def wasix_fetch(ctx: BuildContext) -> bool | None:
     # Imported here: a no-op build never fetches and should not pay for these modules.
     from ..extract import extract
     from ..fetch import fetch_source

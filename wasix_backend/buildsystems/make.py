@@ -10,41 +10,50 @@ top of the build tree) as ``NAME`` or ``NAME.wasm``.
 from __future__ import annotations
 
 import shutil
+import sys
 
 from .. import hookimpl
 from ..context import BuildContext
-from .autotools import make_command, make_install
+from ..registry import BuildSystem, Registry
+from ..schema import Field, Section
+from ..toolchain import ENV_TOOLS
+from .autotools import INSTALL_TARGET, MAKE_ARGS, make_command, make_install
 
 SYSTEM = "make"
-_TOOLS = ("CC", "CXX", "AR", "RANLIB", "NM", "LD")
-
-
-def _ours(ctx: BuildContext) -> bool:
-    return ctx.recipe.build_system == SYSTEM
+SETTINGS = Section("build (make)", (
+    MAKE_ARGS,
+    Field("install-args", "list of strings", "unset", "when given, `make install DESTDIR=… PREFIX=…` plus these is run instead of copying binaries"),
+    INSTALL_TARGET,
+    Field("bin-dir", "string", '`"."`', "where the binaries are, relative to the build tree"),
+))  # fmt: skip
 
 
 @hookimpl
-def configure(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_register(registry: Registry) -> None:
+    registry.build_system(BuildSystem(
+        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS,
+        markers=("Makefile", "makefile", "GNUmakefile"),
+        scaffold=(("make-args", [], "extra `make` arguments; CC, AR … are passed for you"),),
+        doc="a plain Makefile, with CC, AR … on the command line",
+    ))  # fmt: skip
+
+
+@hookimpl
+def wasix_configure(ctx: BuildContext) -> bool | None:
     if ctx.build_dir != ctx.source_dir:  # out-of-tree: make works on a copy of the sources
         shutil.copytree(ctx.source_dir, ctx.build_dir, dirs_exist_ok=True, symlinks=True)
     return True
 
 
 @hookimpl
-def compile(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
-    tools = [f"{t}={ctx.env[t]}" for t in _TOOLS if t in ctx.env]
+def wasix_compile(ctx: BuildContext) -> bool | None:
+    tools = [f"{t}={ctx.env[t]}" for t in ENV_TOOLS if t in ctx.env]
     ctx.run(make_command(ctx, *tools, f"PREFIX={ctx.prefix}"))
     return True
 
 
 @hookimpl
-def package(ctx: BuildContext) -> bool | None:
-    if not _ours(ctx):
-        return None
+def wasix_package(ctx: BuildContext) -> bool | None:
     if ctx.recipe.build.get("install-args") is not None:
         make_install(ctx, f"PREFIX={ctx.prefix}")
         return True

@@ -16,7 +16,7 @@ _FAILED = re.compile(r"Hunk #\d+ FAILED at \d+.*|can't find file to patch.*|No f
 
 
 @hookimpl
-def patch(ctx: BuildContext) -> bool | None:
+def wasix_patch(ctx: BuildContext) -> bool | None:
     if not ctx.recipe.patches:
         return None
     for path in ctx.recipe.patches:

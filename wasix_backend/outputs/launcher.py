@@ -24,6 +24,7 @@ user, so only the first run pays for compilation.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import json
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 try:  # inside a wheel
     from . import _mirror as mirror  # type: ignore[attr-defined]
@@ -71,12 +73,23 @@ def cache_dir() -> Path:
 # ------------------------------------------------------------------------ terminal ---
 
 
+_KILLS: set[asyncio.Future[Any]] = set()
+
+
+def _stop(stopped: list[int], signum: int, proc: Any) -> None:
+    """A stop signal: note it and kill the guest program (its files are still written back)."""
+    stopped.append(signum)
+    task = asyncio.ensure_future(proc.kill())
+    _KILLS.add(task)  # the loop keeps only a weak reference
+    task.add_done_callback(_KILLS.discard)
+
+
 class Terminal:
     """Raw mode for the host terminal while an interactive program runs; always restored."""
 
     def __init__(self) -> None:
-        self.saved = None
-        self.fd = None
+        self.saved: list[Any] | None = None
+        self.fd: int | None = None
 
     def enter(self) -> None:
         try:
@@ -91,7 +104,7 @@ class Terminal:
         tty.setraw(self.fd)
 
     def restore(self) -> None:
-        if self.saved is None:
+        if self.saved is None or self.fd is None:
             return
         import termios
 
@@ -293,7 +306,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             handled = []
             for signum in (signal.SIGTERM, signal.SIGHUP):
                 try:
-                    loop.add_signal_handler(signum, lambda n=signum: (stopped.append(n), asyncio.ensure_future(proc.kill())))
+                    loop.add_signal_handler(signum, functools.partial(_stop, stopped, signum, proc))
                     handled.append(signum)
                 except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                     pass

@@ -120,13 +120,13 @@ def write_wasmer_package(
         (tmp / "bin").mkdir()
         for name in modules:
             shutil.copyfile(prefix / "bin" / f"{name}.wasm", tmp / "bin" / f"{name}.wasm")
-        for inner, src in data_files.items():
-            dest = tmp / inner
+        for inside, data_src in data_files.items():
+            dest = tmp / inside
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir():
-                shutil.copytree(src, dest, dirs_exist_ok=True)
+            if data_src.is_dir():
+                shutil.copytree(data_src, dest, dirs_exist_ok=True)
             else:
-                shutil.copyfile(src, dest)
+                shutil.copyfile(data_src, dest)
         (tmp / "wasmer.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
         replace_dir(tmp, final)
     except BaseException:

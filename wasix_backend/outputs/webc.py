@@ -35,13 +35,13 @@ import cbor2
 
 from ..errors import WasixError
 from ..fsutil import atomic_write_bytes
+from .wasmer_pkg import WASI_RUNNER
 
 MAGIC = b"\0webc"
 VERSION = b"003"
 TAG_MANIFEST, TAG_INDEX, TAG_ATOMS, TAG_VOLUME = 1, 2, 3, 4
 TAG_DIR, TAG_FILE = 30, 31
 WASM_KIND = "https://webc.org/kind/wasm"
-WASI_RUNNER = "https://webc.org/runner/wasi"
 _NO_TIMES = bytes(24)  # accessed, modified, created (u64 LE seconds): zero for reproducibility
 
 #: A directory tree: name -> file contents or a sub-tree.

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["PROVIDERS", "Toolchain", "choose_provider", "driver_bin_dir", "get_toolchain", "select_toolchain"]
 
 #: Environment variable -> driver program name.
-_ENV_TOOLS = {
+ENV_TOOLS = {
     "CC": "wasixcc",
     "CXX": "wasix++",
     "AR": "wasixar",
@@ -84,7 +84,7 @@ class Toolchain:
 
     def env(self) -> dict[str, str]:
         """Variables that make build systems use this toolchain."""
-        env = {var: str(self.tool(prog)) for var, prog in _ENV_TOOLS.items()}
+        env = {var: str(self.tool(prog)) for var, prog in ENV_TOOLS.items()}
         env["CPP"] = f"{self.tool('wasixcc')} -E"
         env.update(self.provider_env)
         env[PROVIDER_VAR] = env["WASIXCC_PROVIDER"] = self.provider

@@ -28,7 +28,6 @@ REQUIRED = ("llvm", "sysroot", "binaryen")
 #: Sysroot component -> flavour key of :attr:`InstalledToolchain.sysroots`.
 SYSROOT_FLAVOURS = {"sysroot": "plain", "sysroot-eh": "eh", "sysroot-ehpic": "ehpic"}
 #: Names upstream's multicall driver answers to (linked to ``wasixccenv`` on install).
-WASIXCC_NAMES = ("wasixcc", "wasix++", "wasixcc++", "wasixar", "wasixnm", "wasixranlib", "wasixld")
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,9 @@ def _finish_tree(name: str, tree: Path) -> None:
     if name == "wasixcc" and (tree / "wasixccenv").is_file():
         _make_executable(tree / "wasixccenv")
         bindir.mkdir(exist_ok=True)
-        for tool in WASIXCC_NAMES:  # the driver picks its role from argv[0]
+        from .driver import TOOLS
+
+        for tool in TOOLS:  # the driver picks its role from argv[0]
             link = bindir / tool
             if not link.exists():
                 link.symlink_to(Path("..") / "wasixccenv")

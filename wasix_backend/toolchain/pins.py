@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ToolchainError
+from ..fsutil import SHA256_RE
 from ..paths import project_toolchain_dir
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "macos-x86_64", "macos-arm64", "any")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -36,7 +36,7 @@ class Asset:
 
     @property
     def pinned(self) -> bool:
-        return bool(_SHA256_RE.match(self.sha256))
+        return bool(SHA256_RE.match(self.sha256))
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def _asset(path: Path, where: str, table: Any) -> Asset:
     url, sha, strip = table.get("url"), table.get("sha256", ""), table.get("strip", 0)
     if not isinstance(url, str) or "://" not in url:
         raise _fail(path, where, f"url must be a URL, got {url!r}")
-    if not isinstance(sha, str) or (sha and not _SHA256_RE.match(sha.lower())):
+    if not isinstance(sha, str) or (sha and not SHA256_RE.match(sha.lower())):
         raise _fail(path, where, f'sha256 must be 64 hex digits or "" (not pinned), got {sha!r}')
     if not isinstance(strip, int) or isinstance(strip, bool) or strip < 0:
         raise _fail(path, where, f"strip must be an integer >= 0, got {strip!r}")

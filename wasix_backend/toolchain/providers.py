@@ -168,7 +168,7 @@ class ZigProvider(Provider):
     @cached_property
     def zig(self) -> Path | None:
         try:
-            import ziglang
+            import ziglang  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             return None
         exe = Path(ziglang.__file__).parent / ("zig.exe" if os.name == "nt" else "zig")

@@ -148,9 +148,9 @@ class _Baker:
         for key, body in bodies.items():
             grouped.setdefault(tuple(body), []).append(key)
         lines = [f"case {selector} in"]
-        for body, keys in grouped.items():
+        for shared, keys in grouped.items():
             lines.append(f"  {'|'.join(keys)})")
-            lines += [f"    {line}" for line in body]
+            lines += [f"    {line}" for line in shared]
             lines.append("    ;;")
         lines.append("esac")
         return lines

@@ -6,7 +6,8 @@ import argparse
 import re
 import sys
 
-from .errors import WasixError
+from ..errors import WasixError
+from .common import store_of, store_options
 
 
 def _say(text: str) -> None:
@@ -16,11 +17,10 @@ def _say(text: str) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-check every store entry against its record and every cached source against its
     pin (the name starts with its sha256), as ``nix store verify`` does."""
-    from . import paths
-    from .cli import _store
-    from .fsutil import file_sha256
+    from .. import paths
+    from ..fsutil import file_sha256
 
-    store = _store(args)
+    store = store_of(args)
     damaged = unverifiable = 0
     for entry in store.entries():
         problems = store.verify_entry(entry)
@@ -53,13 +53,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from . import paths
-    from .cli import _store
-    from .gc import find_garbage, remove
+    from .. import paths
+    from ..gc import find_garbage, remove
 
     if args.keep < 0:
         raise WasixError(f"gc: --keep must be 0 or more, got {args.keep}")
-    store = _store(args)
+    store = store_of(args)
     sources = paths.sources_dir()
     garbage = find_garbage(store, sources if sources.is_dir() else None, keep=args.keep)
     removed = 0
@@ -76,11 +75,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add) -> None:  # `add` is cli.make_parser's sub-command helper
-    p = add("verify", cmd_verify, "re-check store entries and cached sources against their recorded hashes")
-    p.add_argument("--store", default=None)
+def register(add) -> None:  # `add`: main.make_parser's sub-command helper
+    p = add("verify", cmd_verify, "re-check store entries and cached sources against their recorded hashes",
+            parents=[store_options()])
     p.add_argument("--repair", action="store_true", help="quarantine damaged entries, delete damaged sources")
-    p = add("gc", cmd_gc, "remove dead staging trees, stale locks, partial downloads and unreferenced store entries")
-    p.add_argument("--store", default=None)
+    p = add("gc", cmd_gc, "remove dead staging trees, stale locks, partial downloads and unreferenced store entries",
+            parents=[store_options()])
     p.add_argument("--keep", type=int, default=3, help="builds of each package kept besides those dist/ outputs came from (default: 3)")
     p.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")

@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import WasixError
+from .common import err, plugins_of
+
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from .cli import err
-    from .scaffold import new_plugin
+    from ..scaffold import new_plugin
 
     folder = new_plugin(
         args.name,
@@ -24,11 +26,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from .cli import _plugins, err
-    from .errors import WasixError
-    from .update import updatable, update_recipe
+    from ..update import updatable, update_recipe
 
-    loaded = _plugins(args)
+    loaded = plugins_of(args)
     recipes = updatable(loaded.recipes, args.names or None)
     if not recipes:
         err.print("no recipe has an [update] table: nothing to check")
@@ -46,8 +46,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_self_wheel(args: argparse.Namespace) -> int:
-    from .cli import err
-    from .selfwheel import write_self_wheel
+    from ..selfwheel import write_self_wheel
 
     wheel = write_self_wheel(Path(args.dir))
     err.print(f"[green]✓[/] wrote {wheel}")
@@ -55,14 +54,13 @@ def cmd_self_wheel(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add) -> None:  # `add`: the helper of cli.make_parser
-    from .recipe import BUILD_SYSTEMS  # not .scaffold: every command would pay for its imports
-
+def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, tests/, pyproject.toml")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--kind", choices=["program", "library"], default="program")
-    p.add_argument("--build-system", choices=[s for s in BUILD_SYSTEMS if s != "none"], default=None,
-                   help="default: guessed from the archive with --from-url, else autotools")
+    p.add_argument("--build-system", default=None, metavar="SYSTEM",
+                   help="a registered build system (autotools, make, cmake, cargo, or a plugin's); "
+                        "default: guessed from the archive with --from-url, else autotools")
     p.add_argument("--dir", default="plugins", help="parent folder of the new plugin (default: plugins)")
     p.add_argument("--from-url", default=None, metavar="URL",
                    help="download this source archive: fills in version, sha256 and the build system")

@@ -1,0 +1,121 @@
+"""What every sub-command shares: the plugins, store and toolchain of a command, building,
+the summary, and the options (argparse ``parents=``) several sub-commands take."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from rich.console import Console
+
+from ..errors import WasixError
+
+err = Console(stderr=True, highlight=False)
+
+
+def plugins_of(args: argparse.Namespace):
+    """The plugins, loaded once per command (main() may have loaded them for the parser)."""
+    from ..plugins import load_plugins
+
+    loaded = getattr(args, "loaded_plugins", None)
+    if loaded is None:
+        loaded = load_plugins(args.plugin_dir)
+        args.loaded_plugins = loaded
+    if not getattr(args, "plugins_reported", False):
+        args.plugins_reported = True
+        for problem in loaded.errors:
+            err.print(f"[yellow]warning:[/] {problem}")
+    return loaded
+
+
+def toolchain_of(args: argparse.Namespace):
+    from ..toolchain import select_toolchain
+
+    return select_toolchain(getattr(args, "provider", None), store=store_of(args), console=err)
+
+
+def store_of(args: argparse.Namespace):
+    from ..paths import store_dir
+    from ..store import Store
+
+    return Store(Path(args.store) if getattr(args, "store", None) else store_dir())
+
+
+def targets_of(args: argparse.Namespace, loaded, *, programs_only: bool = False) -> list[str]:
+    if args.all:
+        names = sorted(loaded.recipes)
+        if programs_only:
+            names = [n for n in names if loaded.recipes[n].kind == "program"]
+        return names
+    if not args.names:
+        raise WasixError("name at least one package, or pass --all")
+    from packaging.utils import canonicalize_name
+
+    return [str(canonicalize_name(n)).removeprefix("wasix-") for n in args.names]
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
+    """Build ``targets`` (and dependencies). Returns (loaded, results, summary).
+
+    A package that cannot be built here is skipped (or, with ``--strict``, failed), one that
+    fails stops the scheduling of new builds unless ``--keep-going``; either way the caller
+    makes the outputs of what did build and ends with :func:`finish`.
+    """
+    from ..engine import Engine
+    from ..summary import Summary
+
+    loaded = loaded or plugins_of(args)
+    for t in targets:
+        loaded.get(t)
+    engine = Engine(loaded, store_of(args), toolchain_of(args), jobs=args.jobs, console=err,
+                    keep_going=args.keep_going, strict=args.strict)
+    results, failures = engine.build(targets)
+    return loaded, results, Summary(results, failures)
+
+
+def finish(args: argparse.Namespace, summary, outputs: Mapping[str, object]) -> int:
+    """Print the summary (and with ``--json`` the machine-readable one); the exit status."""
+    if args.json:
+        print_json({"packages": summary.as_json(), "outputs": outputs})
+    return summary.report(err)
+
+
+# ---------------------------------------------------------------------------- shared options
+def plugin_dir_options(dest: str = "plugin_dir") -> argparse.ArgumentParser:
+    """``--plugin-dir``, accepted before and after the sub-command (main() joins the two)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--plugin-dir", action="append", type=Path, default=[], metavar="DIR", dest=dest,
+                   help="load plugins from DIR (a plugin folder or a folder of them); repeatable")
+    return p
+
+
+def json_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    return p
+
+
+def store_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--store", default=None, help="store directory (default: $WASIX_STORE or the user cache)")
+    return p
+
+
+def build_options() -> argparse.ArgumentParser:
+    """What every command that builds packages takes (build and the output formats)."""
+    p = argparse.ArgumentParser(add_help=False, parents=[store_options(), json_options()])
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="every package")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel builds (default: cores)")
+    p.add_argument("--out", default="dist", help="output directory (default: dist)")
+    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix where clang >= 19 is installed, its sysroot built on first use, else zig)")
+    p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
+    p.add_argument("--strict", action="store_true",
+                   help="a package that cannot be built here (missing compiler or sources) fails instead of being skipped")
+    return p

@@ -1,0 +1,85 @@
+"""``wasix-build shell | inspect | toolchain``: the toolchain and the modules it makes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import WasixError
+from .common import err, json_options, print_json, toolchain_of
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from ..toolchain.shell import shell_env
+
+    tc = toolchain_of(args)
+    env = {**os.environ, **shell_env(tc)}
+    command = args.command or [os.environ.get("SHELL", "/bin/sh")]
+    if command and command[0] == "--":
+        command = command[1:]
+    if not args.command:
+        err.print(f"wasix-build shell: {tc.provider} toolchain; CC={env.get('CC')}; exit to leave")
+    os.execvpe(command[0], command, env)
+    return 0  # not reached
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ..inspect import format_module_info, inspect_module
+
+    info = inspect_module(Path(args.file))
+    if args.json:
+        print_json(info.__dict__)
+    else:
+        print(format_module_info(info))
+    return 0
+
+
+def cmd_toolchain(args: argparse.Namespace) -> int:
+    from ..toolchain import install as tc_install
+
+    pins = Path(args.pins) if args.pins else None
+    if args.action == "install":
+        tc_install.install(args.components or None, pins=pins)
+        err.print("[green]✓[/] toolchain installed")
+        return 0
+    report: dict[str, Any] = {"components": tc_install.status(pins=pins)}
+    try:
+        report["active"] = toolchain_of(args).describe()
+    except WasixError as exc:
+        report["active"] = {"error": str(exc)}
+    try:
+        from ..rust import describe as rust_describe
+
+        report["rust"] = rust_describe()
+    except ImportError:
+        pass
+    if args.json:
+        print_json(report)
+        return 0
+    from ..textfmt import format_tree
+
+    print("active provider:")
+    print("\n".join(format_tree(report["active"], 2)))
+    print("pinned upstream components:")
+    for c in report["components"]:
+        state = "installed at " + str(c.get("path")) if c.get("installed") else "not installed"
+        print(f"  {c['name']} {c['version']}: {state}")
+    if "rust" in report:
+        print("rust:")
+        print("\n".join(format_tree(report["rust"], 2)))
+    return 0
+
+
+def register(add) -> None:  # `add`: main.make_parser's sub-command helper
+    p = add("shell", cmd_shell, "a shell (or `-- COMMAND`) with CC, CFLAGS … set for the active toolchain")
+    p.add_argument("--provider", default=None)
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p = add("inspect", cmd_inspect, "imports, exports, memories and WASIX/WASI verdict of a module", parents=[json_options()])
+    p.add_argument("file")
+    p = add("toolchain", cmd_toolchain, "install the pinned WASIX toolchain, or show its status", parents=[json_options()])
+    p.add_argument("action", choices=["install", "status"])
+    p.add_argument("components", nargs="*")
+    p.add_argument("--pins", default=None, help="pins file (default: the project's toolchain/pins.toml)")
+    p.add_argument("--provider", default=None)

@@ -1,0 +1,79 @@
+"""Write a plugin's self-contained source distribution (the PEP 517 backend's ``build_sdist``).
+
+It carries the plugin folder, the plugins of its dependencies, the engine itself as
+``_backend/`` and the pinned upstream source archives in ``sources/`` (used as the mirror when
+it is built), so that ``pip install wasix_NAME-VERSION.tar.gz`` compiles from source on a
+machine that has only PyPI. Deterministic (sorted entries, zero times and owners) and written
+to a temporary name, then renamed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..excludes import copytree_ignore
+
+if TYPE_CHECKING:
+    from ..plugins import LoadedPlugins
+    from ..recipe import Recipe
+
+
+def write_sdist(loaded: LoadedPlugins, recipe: Recipe, source_dir: Path, sdist_directory: Path, *, engine: Path) -> Path:
+    """Write ``sdist_directory/wasix_NAME-VERSION.tar.gz`` for ``recipe``, declared by the
+    plugin folder ``source_dir``; ``engine`` is the ``wasix_backend`` package to ship."""
+    from ..fetch import fetch_source
+    from ..gitsource import bundle_source
+    from ..graph import closure
+    from ..paths import project_toolchain_dir
+    from ..toolchain.sysroot import RECIPE as SYSROOT_RECIPE
+    from ..versions import pep440
+    from .wheel import import_name, metadata_files
+
+    base = f"{import_name(recipe)}-{pep440(recipe.version)}"
+    staging = Path(sdist_directory) / f".{base}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    root = staging / base
+    try:
+        shutil.copytree(source_dir, root, ignore=copytree_ignore, symlinks=False)
+        backend = root / "_backend" / "wasix_backend"
+        shutil.copytree(engine, backend, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_data"))
+        shutil.copytree(project_toolchain_dir(), backend / "_data" / "toolchain", ignore=copytree_ignore)
+        shutil.copy2(engine.parent / "pyproject.toml" if (engine.parent / "pyproject.toml").is_file() else engine / "_data" / "pyproject.toml", backend / "_data" / "pyproject.toml")
+        sources = root / "sources"
+        sources.mkdir(exist_ok=True)
+        # The wasix provider's C library travels too (its recipe and pinned source), so the
+        # sdist builds with the default toolchain where its repository is unreachable.
+        system = loaded.registry.get_build_system(recipe.build_system)
+        c_toolchain = system is None or system.c_toolchain
+        toolchain_recipes = [SYSROOT_RECIPE] if SYSROOT_RECIPE in loaded.recipes and c_toolchain else []
+        for name in [*closure(loaded.recipes, [recipe.name]), *toolchain_recipes]:
+            dep = loaded.recipes[name]
+            if name != recipe.name and dep.plugin_dir is not None:
+                shutil.copytree(dep.plugin_dir, backend / "_data" / "plugins" / dep.plugin_dir.name, ignore=copytree_ignore)
+            for src in dep.sources:
+                if src.is_git:
+                    bundle_source(src, name, sources)
+                else:
+                    shutil.copy2(fetch_source(src, package=name), sources / src.filename)
+        pkg_info = metadata_files(recipe)
+        (root / "PKG-INFO").write_bytes(next(v for k, v in pkg_info.items() if k.endswith("/METADATA")))
+        out = Path(sdist_directory) / f"{base}.tar.gz"
+        tmp = out.with_suffix(".tmp")
+        with tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+            for path in sorted(staging.rglob("*")):
+                info = tar.gettarinfo(str(path), str(path.relative_to(staging)))
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                if info.isfile():
+                    with path.open("rb") as fh:
+                        tar.addfile(info, io.BytesIO(fh.read()))
+                elif info.isdir():
+                    tar.addfile(info)
+        os.replace(tmp, out)
+        return out
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
