@@ -76,9 +76,19 @@ def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
     loaded = loaded or _plugins(args)
     for t in targets:
         loaded.get(t)
+    from .cli_cache import make_substituter
+
     engine = Engine(loaded, _store(args), _toolchain(args), jobs=args.jobs, console=err,
-                    keep_going=args.keep_going, strict=args.strict)
-    results, failures = engine.build(targets)
+                    keep_going=args.keep_going, strict=args.strict, substituter=make_substituter(args))
+    executor = getattr(args, "executor", None) or "local"
+    if executor == "local":
+        results, failures = engine.build(targets)
+    elif executor.startswith("dask://"):
+        from .executors.dask import build_on_dask
+
+        results, failures = build_on_dask(engine, targets, executor, args)
+    else:
+        raise WasixError(f"--executor {executor!r}: use `local` or `dask://HOST:PORT`")
     return loaded, results, Summary(results, failures)
 
 
@@ -276,6 +286,10 @@ def _build_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="a package that cannot be built here (missing compiler or sources) fails instead of being skipped")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    p.add_argument("--substituter", action="append", default=[], metavar="URL",
+                   help="binary cache to pull finished builds from before compiling (repeatable; also $WASIX_SUBSTITUTERS)")
+    p.add_argument("--executor", default="local", metavar="local|dask://HOST:PORT",
+                   help="where packages build: threads here (default), or tasks on a Dask cluster sharing the first --substituter")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -323,9 +337,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[..., None]]:
     """Sub-commands defined next to the code they drive (outputs, scaffolding, updates)."""
-    from . import cli_authoring, cli_maintenance, cli_outputs
+    from . import cli_authoring, cli_cache, cli_maintenance, cli_outputs
 
-    return [cli_outputs.register, cli_authoring.register, cli_maintenance.register]
+    return [cli_outputs.register, cli_authoring.register, cli_maintenance.register, cli_cache.register]
 
 
 def signal_name(status: int) -> str:
