@@ -67,3 +67,39 @@ def test_dask_failure_names_package_worker_and_log(cluster_env, capsys) -> None:
     log = next((env.root / "client-store" / "logs").glob("broken-1.0-*/compile.worker.log"))
     assert "undeclared identifier 'syntax'" in log.read_text()  # the worker's log, travelled back
     assert str(log) in err.replace(" ", "")
+
+
+# Kills the Dask worker running it (make's parent's parent is the worker process: engine ->
+# make -> this shell) the first time, halfway through its build; builds normally after that.
+DIES_MK = """\
+dies: dies.c
+\tif [ ! -e "$(WASIX_TEST_MARK)" ]; then touch "$(WASIX_TEST_MARK)"; kill -9 $$(ps -o ppid= -p $$PPID); sleep 30; fi
+\t$(CC) $(CFLAGS) -o dies dies.c
+"""
+
+
+def test_worker_dying_mid_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from conftest import make_tarball, package_recipe, write_plugin
+
+    tarball = tmp_path / "upstream" / "dies-1.0.tar.gz"
+    sha = make_tarball(tarball, "dies-1.0", {"dies.c": solo_c("dies", "survived"), "Makefile": DIES_MK})
+    plugins = write_plugin(tmp_path / "plugins", "dies", package_recipe("dies", tarball.as_uri(), sha)).parent
+    secret, public = keygen(tmp_path / "keys")
+    for key, value in {"WASIX_TRUSTED_KEYS": public, "WASIX_SIGNING_KEY": str(secret),
+                       "WASIX_TEST_MARK": str(tmp_path / "died-once"),
+                       "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "cache"
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  local_directory=str(tmp_path / "dask")) as cluster:
+        address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+        status, rows = run_json("--plugin-dir", str(plugins), "build", "dies", "--executor", address,
+                                "--substituter", cache.as_uri(), "--store", str(tmp_path / "client"), "--out", "dist")
+    err = capsys.readouterr().err
+    assert (tmp_path / "died-once").exists()  # the first attempt did kill its worker
+    assert status == 0 and rows["dies"]["status"] == "built", err
+    assert len(list(cache.glob("*.json"))) == 1  # one entry: the finished build, not the killed one
+    from wasix_backend.runtime import run
+
+    assert run(Path("dist/bin/dies.wasm").read_bytes(), []).stdout.strip() == b"survived"
