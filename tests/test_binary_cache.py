@@ -148,3 +148,9 @@ def test_push_needs_a_built_entry_and_a_key(cache_env, capsys, monkeypatch) -> N
     assert push(cache_env, cache_env.root / "empty-store", "solo") == 1
     assert "pushing needs a signing key" in capsys.readouterr().err
 
+
+
+def test_substituters_from_the_environment(pushed_solo, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("WASIX_SUBSTITUTERS", f"{(pushed_solo.env.root / 'empty').as_uri()} {pushed_solo.env.url}")
+    row, _ = build_b(pushed_solo.env, capsys)
+    assert row["status"] == "pulled"
