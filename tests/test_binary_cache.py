@@ -154,3 +154,14 @@ def test_substituters_from_the_environment(pushed_solo, capsys, monkeypatch) -> 
     monkeypatch.setenv("WASIX_SUBSTITUTERS", f"{(pushed_solo.env.root / 'empty').as_uri()} {pushed_solo.env.url}")
     row, _ = build_b(pushed_solo.env, capsys)
     assert row["status"] == "pulled"
+
+
+def test_push_all_pushes_what_is_built(cache_env, capsys) -> None:
+    store_a = cache_env.root / "a" / "store"
+    assert wb(cache_env, "build", "solo", "--store", str(store_a), "--out", "dist-a")[0] == 0
+    assert main(["--plugin-dir", str(cache_env.plugins), "push", "--all", "--to", cache_env.url, "--store", str(store_a)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "solo 1.0 pushed to" in err and "so not pushed:" in err and "hello" in err
+    assert main(["push", "solo", "--to", "nosuch://x", "--store", str(store_a),
+                 "--plugin-dir", str(cache_env.plugins)]) == 1
+    assert "unknown URL scheme 'nosuch'" in capsys.readouterr().err

@@ -40,19 +40,21 @@ def cmd_push(args: argparse.Namespace) -> int:
     store = _store(args)
     engine = Engine(loaded, store, _toolchain(args), console=err)
     order, keys, problems = engine.plan(targets)
-    if problems:
+    if problems and not args.all:
         raise WasixError("; ".join(str(p) for p in problems.values()))
     entries, missing = [], []
     for name in order:
         recipe = loaded.recipes[name]
-        entry = store.lookup(recipe, keys[name])
+        entry = store.lookup(recipe, keys[name]) if name in keys else None
         if entry is None:
             missing.append(name)
         else:
             entries.append((recipe, keys[name], entry))
-    if missing:
+    if missing and not args.all:
         raise WasixError(f"not in the store {store.root}, so not pushed: {', '.join(missing)} "
                          f"(build them first: wasix-build build {' '.join(targets)})")
+    if missing:  # --all: push what was built here, name the rest
+        err.print(f"[yellow]warning:[/] not built in {store.root}, so not pushed: {', '.join(missing)}")
     (store.root / "tmp").mkdir(parents=True, exist_ok=True)
     done = push_entries(entries, args.to, key, store, err.print)
     pushed = sum(v == "pushed" for v in done.values())
