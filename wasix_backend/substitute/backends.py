@@ -50,6 +50,8 @@ class Backend:
         except ImportError as exc:
             lib = _NEEDS.get(self.scheme, str(exc))
             raise CacheUnavailable(f"cache {url}: {self.scheme}:// needs {lib}: pip install {lib}") from None
+        except (ValueError, TypeError) as exc:  # a URL the backend cannot parse
+            raise CacheUnavailable(f"cache {url}: {exc}") from None
         if self.scheme == "file":
             self.root = str(Path(self.root).absolute())
 

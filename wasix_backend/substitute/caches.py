@@ -36,6 +36,10 @@ class _Miss(Exception):
     """The cache does not have the key."""
 
 
+class _Unreachable(Exception):
+    """The cache did not answer (connection refused, DNS, a server error)."""
+
+
 class CacheRefused(WasixError):
     """An entry the cache has but that must not be used (unsigned, tampered, truncated …)."""
 
@@ -89,9 +93,9 @@ class BinaryCaches:
             except CacheRefused as exc:
                 say(f"[yellow]warning:[/] {label}: refusing the entry from {url}: {exc}; building it locally")
                 continue
-            except Exception as exc:  # network errors of fsspec's backends have no common base
-                self._down[url] = _short(exc)
-                say(f"[yellow]warning:[/] cache {url} cannot be reached ({_short(exc)}); building without it")
+            except _Unreachable as exc:
+                self._down[url] = str(exc)
+                say(f"[yellow]warning:[/] cache {url} cannot be reached ({exc}); building without it")
                 continue
             return path
         return None
@@ -101,6 +105,8 @@ class BinaryCaches:
             data = backend.read(f"{key}.json")
         except FileNotFoundError:
             raise _Miss from None
+        except Exception as exc:  # fsspec backends' network errors (aiohttp, botocore …) share no base
+            raise _Unreachable(_short(exc)) from None
         manifest = self.check_manifest(data, recipe, key)
         archive = manifest["archive"]
         (store.root / "tmp").mkdir(parents=True, exist_ok=True)
