@@ -165,3 +165,15 @@ def test_push_all_pushes_what_is_built(cache_env, capsys) -> None:
     assert main(["push", "solo", "--to", "nosuch://x", "--store", str(store_a),
                  "--plugin-dir", str(cache_env.plugins)]) == 1
     assert "unknown URL scheme 'nosuch'" in capsys.readouterr().err
+
+
+def test_trusted_keys_file(pushed_solo, capsys, monkeypatch) -> None:
+    keys = pushed_solo.env.root / "trusted-keys"
+    keys.write_text(f"# the CI cache\n{pushed_solo.env.public}  # added by hand\n")
+    monkeypatch.setenv("WASIX_TRUSTED_KEYS", "")
+    monkeypatch.setenv("WASIX_TRUSTED_KEYS_FILE", str(keys))
+    row, _ = build_b(pushed_solo.env, capsys, pushed_solo.env.url)
+    assert row["status"] == "pulled"
+    keys.write_text("not-a-key\n")
+    status, _ = wb(pushed_solo.env, "build", "solo", "--substituter", pushed_solo.env.url, "--store", "s3")
+    assert status == 1 and "is not NAME:BASE64" in capsys.readouterr().err
