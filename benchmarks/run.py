@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The folder is not a package: run.py puts it on sys.path above.
+import cachebench
 from harness import (
     BenchError,
     Row,
@@ -463,6 +464,8 @@ MEASUREMENTS: dict[str, Callable[[Bench], Section]] = {
     "launcher": measure_launcher,
     "size": measure_size,
     "byhand": measure_byhand,
+    "cache": cachebench.measure_cache,
+    "dask": cachebench.measure_dask,
 }
 
 

@@ -8,12 +8,12 @@ import shutil
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console
 
@@ -46,6 +46,16 @@ class BuildResult:
     #: Time spent inside toolchain subprocesses (configure, make, compilers).
     subprocess_seconds: float = 0.0
     sizes: dict[str, int] = field(default_factory=dict)
+    #: Taken from a binary cache (``--substituter``) instead of being compiled here.
+    pulled: bool = False
+
+
+class Substituter(Protocol):
+    """Binary caches asked for a key before compiling it (``wasix_backend.substitute``)."""
+
+    def pull(self, recipe: Recipe, key: str, store: Store, say: Callable[[str], None]) -> Path | None:
+        """The entry for ``key``, now in ``store``; None (having said why) to build locally."""
+        ...
 
 
 @dataclass
@@ -105,6 +115,7 @@ class Engine:
         console: Console | None = None,
         keep_going: bool = False,
         strict: bool = False,
+        substituter: Substituter | None = None,
     ) -> None:
         self.plugins = plugins
         self.store = store
@@ -114,6 +125,7 @@ class Engine:
         self.keep_going = keep_going
         #: A missing requirement fails the package instead of skipping it.
         self.strict = strict
+        self.substituter = substituter
         self._running = 0
         self._lock = threading.Lock()
         # Every module that shapes a build (the generic build systems included).
@@ -257,6 +269,14 @@ class Engine:
             hit = self.store.lookup(recipe, key, on_damage=damaged)  # another process may have finished it
             if hit is not None:
                 return self._cached(recipe, key, hit)
+            if self.substituter is not None:  # a binary cache has it: no compiling
+                start = time.perf_counter()
+                pulled = self.substituter.pull(recipe, key, self.store, self._say)
+                if pulled is not None:
+                    result = self._cached(recipe, key, pulled, quiet=True)
+                    result.cached, result.pulled = False, True
+                    result.seconds = time.perf_counter() - start
+                    return result
             with self._lock:
                 self._running += 1
                 share = max(1, self.jobs // max(1, min(self.jobs, max(ready, self._running))))
@@ -266,9 +286,10 @@ class Engine:
                 with self._lock:
                     self._running -= 1
 
-    def _cached(self, recipe: Recipe, key: str, path: Path) -> BuildResult:
+    def _cached(self, recipe: Recipe, key: str, path: Path, quiet: bool = False) -> BuildResult:
         record = self.store.record(path)
-        self._say(f"[green]✓[/] {recipe.name} {recipe.version} [dim](cached)[/]")
+        if not quiet:
+            self._say(f"[green]✓[/] {recipe.name} {recipe.version} [dim](cached)[/]")
         return BuildResult(recipe.name, recipe.version, key, path, True, 0.0, 0.0, record.get("sizes", {}))
 
     def _run_phases(self, recipe: Recipe, key: str, deps: dict[str, Path], jobs: int) -> BuildResult:

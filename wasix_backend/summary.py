@@ -1,6 +1,6 @@
 """The end-of-command summary of ``build``, ``wasmer`` and ``wheel``: one row per package.
 
-Statuses: *built*, *cached* (from the store), *skipped* (something it needs is missing on
+Statuses: *built*, *cached* (from the store), *pulled* (from a binary cache, ``--substituter``), *skipped* (something it needs is missing on
 this machine: the row says what and how to get it), *failed*. The exit status is 1 only when
 something failed, so "build everything that can be built here" succeeds on a machine
 without, say, Rust; ``--strict`` makes the engine count skips as failures.
@@ -23,7 +23,7 @@ from .errors import BuildError, MissingRequirement, WasixError
 if TYPE_CHECKING:
     from .engine import BuildFailure, BuildResult
 
-_STYLE = {"built": "green", "cached": "green", "skipped": "yellow", "failed": "red"}
+_STYLE = {"built": "green", "cached": "green", "pulled": "green", "skipped": "yellow", "failed": "red"}
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Summary:
     def __init__(self, results: dict[str, BuildResult], failures: list[BuildFailure]) -> None:
         self.rows: dict[str, Row] = {}
         for r in results.values():
-            status = "cached" if r.cached else "built"
+            status = "pulled" if r.pulled else "cached" if r.cached else "built"
             self.rows[r.name] = Row(r.name, r.version, status, r.seconds, store=r.path, sizes=r.sizes)
         for f in failures:
             how = f.error.how if isinstance(f.error, MissingRequirement) else ""

@@ -73,9 +73,19 @@ def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
     loaded = loaded or plugins_of(args)
     for t in targets:
         loaded.get(t)
+    from .cache import make_substituter
+
     engine = Engine(loaded, store_of(args), toolchain_of(args), jobs=args.jobs, console=err,
-                    keep_going=args.keep_going, strict=args.strict)
-    results, failures = engine.build(targets)
+                    keep_going=args.keep_going, strict=args.strict, substituter=make_substituter(args))
+    executor = getattr(args, "executor", None) or "local"
+    if executor == "local":
+        results, failures = engine.build(targets)
+    elif executor.startswith("dask://"):
+        from ..executors.dask import build_on_dask
+
+        results, failures = build_on_dask(engine, targets, executor, args)
+    else:
+        raise WasixError(f"--executor {executor!r}: use `local` or `dask://HOST:PORT`")
     return loaded, results, Summary(results, failures)
 
 
@@ -118,4 +128,8 @@ def build_options() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
     p.add_argument("--strict", action="store_true",
                    help="a package that cannot be built here (missing compiler or sources) fails instead of being skipped")
+    p.add_argument("--substituter", action="append", default=[], metavar="URL",
+                   help="binary cache to pull finished builds from before compiling (repeatable; also $WASIX_SUBSTITUTERS)")
+    p.add_argument("--executor", default="local", metavar="local|dask://HOST:PORT",
+                   help="where packages build: threads here (default), or tasks on a Dask cluster sharing the first --substituter")
     return p

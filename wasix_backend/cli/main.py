@@ -28,7 +28,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 #: Sub-commands that exist whatever plugins are installed (outputs come from the registry).
 BUILTIN_COMMANDS = frozenset({"list", "show", "graph", "build", "clean", "shell", "inspect", "toolchain",
-                              "new", "update", "self-wheel", "verify", "gc"})
+                              "new", "update", "self-wheel", "verify", "gc", "push", "cache"})
 
 
 def make_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
@@ -44,13 +44,14 @@ def make_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    from . import authoring, build, maintenance, outputs, tools
+    from . import authoring, build, cache, maintenance, outputs, tools
 
     build.register(add)
     tools.register(add)
     outputs.register(add, registry)
     authoring.register(add)
     maintenance.register(add)
+    cache.register(add)
     return parser
 
 
