@@ -1,0 +1,87 @@
+"""The collection's cold build times and module sizes, next to the native binaries' sizes.
+
+Reads them from a store whose entries were built cold (each package once, its dependencies
+before it — as the test session's store after a fresh ``.ci/run``): every entry's record
+keeps its build seconds and the size of each module. Writes ``collection`` into
+benchmarks/results.json and prints a table.
+
+    python benchmarks/collection.py STORE [--results benchmarks/results.json]
+
+The native sizes are those of the Debian binaries the differential tests compare with
+(stripped, built with Debian's usual -O2); the WASIX modules are asyncified and optimised
+by wasm-opt -O2 and statically linked (libc included), so the ratio is an upper bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _record(store: Path, name: str, version: str) -> dict | None:
+    entries = sorted(store.glob(f"*-{name}-{version}/.wasix-build.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(entries[-1].read_text()) if entries else None
+
+
+def _natives(cases: dict) -> dict[str, str]:
+    """command -> native binary, from a cases.toml's defaults and cases."""
+    defaults = cases.get("defaults", {})
+    out = {defaults.get("command", ""): defaults.get("native", "")}
+    for case in cases.get("case", []):
+        for step in [case, *case.get("step", [])]:
+            if step.get("command") and step.get("native"):
+                out[step["command"]] = step["native"]
+    return {k: v for k, v in out.items() if k and v}
+
+
+def collect(store: Path) -> list[dict]:
+    rows = []
+    for cases_toml in sorted((ROOT / "plugins").glob("*/cases.toml")):
+        folder = cases_toml.parent
+        recipe = tomllib.loads((folder / "recipe.toml").read_text())
+        name, version = recipe["package"]["name"], recipe["package"]["version"]
+        record = _record(store, name, version)
+        cases = tomllib.loads(cases_toml.read_text())
+        row: dict = {"package": name, "version": version, "cases": len(cases.get("case", [])),
+                     "marked": sum(1 for c in cases.get("case", []) if "xfail" in c)}  # fmt: skip
+        if record is None:
+            row["status"] = "not in the store"
+            rows.append(row)
+            continue
+        row.update(provider=record.get("toolchain"), cold_build_seconds=record.get("seconds"), modules={})
+        natives = _natives(cases)
+        for module, size in sorted(record.get("sizes", {}).items()):
+            native = natives.get(module)
+            native_size = os.stat(native).st_size if native and os.path.isfile(native) else None
+            row["modules"][module] = {"wasm_bytes": size, "native": native, "native_bytes": native_size,
+                                      "ratio": round(size / native_size, 2) if native_size else None}  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("store", type=Path)
+    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
+    args = ap.parse_args()
+    rows = collect(args.store)
+    results = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    results["collection"] = {"store": str(args.store), "note": __doc__.split("\n\n")[-1].strip(), "packages": rows}
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"{'package':14} {'version':10} {'cold s':>7}  {'module':10} {'wasm':>9} {'native':>9} {'ratio':>6}  cases (marked)")
+    for row in rows:
+        mods = row.get("modules") or {"-": {}}
+        for i, (module, m) in enumerate(mods.items()):
+            head = f"{row['package']:14} {row['version']:10} {row.get('cold_build_seconds') or 0:7.1f}" if i == 0 else " " * 33
+            tail = f"  {row['cases']} ({row['marked']})" if i == 0 else ""
+            print(f"{head}  {module:10} {m.get('wasm_bytes') or 0:9,} {m.get('native_bytes') or 0:9,} "
+                  f"{m.get('ratio') or 0:6.2f}{tail}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
