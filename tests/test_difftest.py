@@ -184,3 +184,16 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     basic, roundtrip = load_cases(_cases(tmp_path, block, plugin="grep"))
     assert basic.files["d/e/f.txt"] == b"nested\n" and basic.compared_files == ["out.txt"]
     assert [s.native for s in roundtrip.steps] == ["/usr/bin/grep", "/usr/bin/gunzip"]
+
+
+def test_cases_toml_is_not_part_of_the_store_key(tmp_path: Path) -> None:
+    # Editing the differential cases must not rebuild the package (as with tests/).
+    from wasix_backend.plugins import _plugin_files
+
+    folder = tmp_path / "demo"
+    (folder / "patches").mkdir(parents=True)
+    for rel in ("recipe.toml", "patches/0001-x.patch", "cases.toml", "tests/test_demo.py", "sub/cases.toml"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text("x")
+    names = sorted(p.relative_to(folder).as_posix() for p in _plugin_files(folder))
+    assert names == ["patches/0001-x.patch", "recipe.toml", "sub/cases.toml"]

@@ -94,12 +94,17 @@ class LoadedPlugins:
             raise WasixError(f"no recipe named {name!r} (known: {known}){hint}") from None
 
 
+#: A plugin's differential test cases (wasix_backend.difftest): not part of its store key.
+TEST_DATA = Path("cases.toml")
+
+
 def _plugin_files(folder: Path) -> list[Path]:
     out = []
     for path in folder.rglob("*"):
         rel = path.relative_to(folder)
-        # Tests do not change what is built; caches and build output are not the plugin.
-        if path.is_file() and rel.parts[0] != "tests" and not excluded(rel):
+        # Tests (tests/, the differential cases.toml) do not change what is built; caches and
+        # build output are not the plugin.
+        if path.is_file() and rel.parts[0] != "tests" and rel != TEST_DATA and not excluded(rel):
             out.append(path)
     return out
 
