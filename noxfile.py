@@ -38,7 +38,7 @@ def tests(session: nox.Session) -> None:
     """The test suite (real compiler, real Wasmer runtime, real pip)."""
     session.install("-e", ".[test]")
     # Two workers: while one runs a configure script (one core), the other keeps the second busy.
-    session.run("pytest", *(session.posargs or ["-ra", "-n", "2"]))
+    session.run("pytest", *(session.posargs or ["-ra", "-n", "2", "--dist", "loadgroup"]))
 
 
 @nox.session

@@ -39,7 +39,8 @@ def _params() -> list[object]:
         except CasesError as exc:  # one failing test names the problem; the others still run
             params.append(pytest.param(exc, id=f"{path.parent.name}::cases.toml"))
             continue
-        params.extend(pytest.param(case, id=case.id) for case in cases)
+        # One package's cases on one xdist worker (--dist loadgroup): each worker builds other packages.
+        params.extend(pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.plugin)) for case in cases)
     return params
 
 
