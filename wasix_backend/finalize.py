@@ -33,7 +33,8 @@ def finalize_outputs(ctx: BuildContext) -> dict[str, int]:
             raise ctx.fail(f"declared binary {name!r} was not installed as bin/{name}.wasm (nor bin/{name})")
         if not is_wasm(target):
             raise ctx.fail(f"bin/{name}.wasm is not a WebAssembly module (a host binary leaked in?)")
-        if ctx.toolchain.wasm_opt and recipe.build.get("wasm-opt", True):
+        # A bundle's modules were optimised by the builds they come from.
+        if ctx.toolchain.wasm_opt and recipe.build.get("wasm-opt", True) and recipe.build_system != "bundle":
             _wasm_opt(ctx, target)
         sizes[name] = target.stat().st_size
         ctx.log.info("%s: %d bytes", target.name, sizes[name])

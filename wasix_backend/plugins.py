@@ -37,6 +37,7 @@ GENERIC_PLUGINS = (
     "wasix_backend.buildsystems.make",
     "wasix_backend.buildsystems.cmake",
     "wasix_backend.buildsystems.cargo",
+    "wasix_backend.buildsystems.bundle",
 )
 
 

@@ -172,6 +172,7 @@ BUILD_SYSTEM_FIELDS: dict[str, Section] = {
         Field("rustflags", "list of strings", "`[]`", "extra rustc flags (`RUSTFLAGS`)"),
         Field("rust-toolchain", "string", "found", "`system`, `cargo-wasix`, a rustup toolchain name or a directory"),
     )),
+    "bundle": Section("build (bundle)", ()),
     "none": Section("build (none)", ()),
 }
 BUILD_SYSTEMS = tuple(BUILD_SYSTEM_FIELDS)
