@@ -77,3 +77,28 @@ def test_without_sh_in_the_package_they_fail_cleanly(shell_user: Path) -> None:
     (result,) = run_steps({"prog": shell_user}, [Invocation("prog")])
     assert result.exit_code == 2
     assert result.text.startswith("system=") and "popen" in result.stderr.decode()
+
+
+def test_the_bundles_wheel_runs_programs_of_each_other(bash_wasm: Path, tmp_path: Path) -> None:
+    """The wheel's launcher loads every module of a bundle as one package: its bash runs grep
+    and make, make runs sh, and what they write lands in the host directory."""
+    import sys
+
+    from wasix_backend.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["wheel", "shell-tools", "--out", str(tmp_path / "dist"), "--json"]) == 0
+    (wheel,) = (tmp_path / "dist" / "wheels").glob("wasix_shell_tools-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "in.txt").write_text("apple\nbanana\n")
+    (work / "Makefile").write_text("out.txt: in.txt\n\tgrep an in.txt > out.txt\n")
+    script = "import sys; sys.argv[0] = 'bash'; from wasix_shell_tools._launcher import main; main()"
+    proc = subprocess.run([sys.executable, "-c", script, "-c", "grep -c a in.txt; make -s && grep . out.txt"], cwd=work,
+                          env={**os.environ, "PYTHONPATH": str(target), "WASIX_RUNTIME": "sdk"},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (0, "2\nbanana\n"), proc.stderr
+    assert (work / "out.txt").read_text() == "banana\n"
