@@ -43,6 +43,7 @@ BUILTIN_MODULES = (
     "wasix_backend.buildsystems.cargo",
     "wasix_backend.buildsystems.make",
     "wasix_backend.buildsystems.none",
+    "wasix_backend.buildsystems.bundle",
     "wasix_backend.outputs.formats",
 )
 _PKG = Path(__file__).resolve().parent

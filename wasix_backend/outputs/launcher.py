@@ -267,6 +267,21 @@ async def _run(proc, interactive: bool, terminal: Terminal):
     return out[2]
 
 
+async def load_package(wasmer, meta: dict, command: str, wasm: bytes):
+    """The Wasmer package and the command to run. One module: the package is that module.
+    Several (a bundle: a shell and its tools): all of them as one package, so a program runs
+    the others by their command names, as in the wheel's Wasmer package."""
+    if len(set(meta["commands"].values())) <= 1:
+        pkg = await wasmer.packages.load(wasm)
+        return pkg, pkg
+    from wasmer_sdk import PackageCommandDefinition, PackageDefinition
+
+    modules = {name: (wasm if name == command else (HERE / rel).read_bytes()) for name, rel in meta["commands"].items()}
+    commands = {name: PackageCommandDefinition(module=name) for name in modules}
+    pkg = await wasmer.packages.create(PackageDefinition(modules=modules, commands=commands))
+    return pkg, pkg.command(command)
+
+
 async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     from wasmer_sdk import Wasmer, WasmerError
 
@@ -291,14 +306,14 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
     crash = None
     async with Wasmer(cache_root=cache / "wasmer") as wasmer:
-        pkg = await wasmer.packages.load(wasm)
+        pkg, entry = await load_package(wasmer, meta, command, wasm)
         marker.touch()
         if erase:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
         async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
-            cmd = sb.command(pkg, guest_arguments(args, cwd, real_paths), cwd=mirror.GUEST_ROOT + cwd, env=env)
+            cmd = sb.command(entry, guest_arguments(args, cwd, real_paths), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
             # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
             stopped: list[int] = []
