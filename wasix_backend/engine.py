@@ -329,7 +329,8 @@ class Engine:
             try:
                 self._say(f"  {recipe.name} {recipe.version}: {phase}")
                 if phase == "finalize":
-                    sizes = finalize_outputs(ctx)
+                    system = self.plugins.registry.get_build_system(recipe.build_system)
+                    sizes = finalize_outputs(ctx, optimise=system.optimise if system else True)
                 else:
                     if phase == "configure":
                         ctx.build_dir.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,9 @@ def is_wasm(path: Path) -> bool:
         return fh.read(4) == WASM_MAGIC
 
 
-def finalize_outputs(ctx: BuildContext) -> dict[str, int]:
-    """Rename, optimise and verify declared outputs in ``ctx.stage``; return binary sizes."""
+def finalize_outputs(ctx: BuildContext, *, optimise: bool = True) -> dict[str, int]:
+    """Rename, optimise (unless ``optimise`` is false: the build system's modules come ready)
+    and verify declared outputs in ``ctx.stage``; return binary sizes."""
     stage, recipe = ctx.stage, ctx.recipe
     sizes: dict[str, int] = {}
     for name in recipe.binaries:
@@ -33,7 +34,7 @@ def finalize_outputs(ctx: BuildContext) -> dict[str, int]:
             raise ctx.fail(f"declared binary {name!r} was not installed as bin/{name}.wasm (nor bin/{name})")
         if not is_wasm(target):
             raise ctx.fail(f"bin/{name}.wasm is not a WebAssembly module (a host binary leaked in?)")
-        if ctx.toolchain.wasm_opt and recipe.build.get("wasm-opt", True):
+        if optimise and ctx.toolchain.wasm_opt and recipe.build.get("wasm-opt", True):
             _wasm_opt(ctx, target)
         sizes[name] = target.stat().st_size
         ctx.log.info("%s: %d bytes", target.name, sizes[name])

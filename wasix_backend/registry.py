@@ -45,6 +45,9 @@ class BuildSystem:
     settings: Section = field(default_factory=lambda: Section("build", ()))
     identity: Callable[[Recipe, str], str] | None = None
     c_toolchain: bool = True
+    #: False when its modules come ready from other builds (a bundle): finalize leaves them
+    #: as they are instead of running wasm-opt on them a second time.
+    optimise: bool = True
     markers: tuple[str, ...] = ()
     scaffold: tuple[tuple[str, Any, str], ...] = ()
     doc: str = ""

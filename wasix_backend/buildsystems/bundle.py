@@ -4,8 +4,8 @@ A shell is only useful with the programs it runs, and a Wasmer package can hold 
 commands that spawn each other by name (or as ``/bin/NAME``). A bundle recipe compiles
 nothing: each binary of its ``[outputs] bin`` is copied from the one ``[dependencies] run``
 recipe that installed ``bin/NAME.wasm``, and ``[outputs] commands`` may name commands
-differently (``sh = "bash"``). The modules are already optimised by their own builds: a
-bundle recipe says ``wasm-opt = false`` so that they are not optimised twice.
+differently (``sh = "bash"``). The modules are already optimised by their own builds, so the
+system registers with ``optimise=False``: finalize does not run ``wasm-opt`` on them again.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ SYSTEM = "bundle"
 @hookimpl
 def wasix_register(registry: Registry) -> None:
     registry.build_system(BuildSystem(
-        SYSTEM, hooks=sys.modules[__name__], c_toolchain=False,
+        SYSTEM, hooks=sys.modules[__name__], c_toolchain=False, optimise=False,
         doc="one Wasmer package of other recipes' programs ([dependencies] run); compiles nothing",
     ))  # fmt: skip
 
