@@ -84,3 +84,56 @@ async def run_async(
 def run(package: Path | bytes, args: Sequence[str] = (), **kwargs: object) -> RunResult:
     """Synchronous :func:`run_async`."""
     return asyncio.run(run_async(package, args, **kwargs))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One command run in a shared sandbox by :func:`run_steps`."""
+
+    command: str
+    args: Sequence[str] = ()
+    stdin: bytes | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+async def run_steps_async(
+    modules: Mapping[str, Path],
+    steps: Sequence[Invocation],
+    *,
+    files: Mapping[str, bytes | str] | None = None,
+    cwd: str | None = GUEST_CWD,
+    read_back: Sequence[str] = (),
+    timeout: float = 120.0,
+) -> list[RunResult]:
+    """Run ``steps`` one after another in ONE sandbox, so later steps see what earlier ones
+    wrote (compress, then decompress). ``modules`` maps command names to ``.wasm`` files; they
+    form one in-memory package, so a step may use any of them. ``read_back`` is read after
+    the last step and returned in the last result's ``files``."""
+    from wasmer_sdk import PackageCommandDefinition, PackageDefinition, Wasmer
+
+    cache = wasmer_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    definition = PackageDefinition(
+        modules={name: path.read_bytes() for name, path in modules.items()},
+        commands={name: PackageCommandDefinition(module=name) for name in modules},
+    )
+    results: list[RunResult] = []
+    async with Wasmer(cache_root=cache) as wasmer:
+        pkg = await wasmer.packages.create(definition)
+        async with await wasmer.sandboxes.create(packages=[pkg], files=dict(files or {})) as sb:
+            for step in steps:
+                out = await sb.command(pkg.command(step.command), list(step.args), cwd=cwd, env=dict(step.env)).run(
+                    stdin=step.stdin, check=False, timeout=timeout
+                )
+                results.append(RunResult(out.exit_code, out.stdout.bytes, out.stderr.bytes))
+            for path in read_back:
+                try:
+                    results[-1].files[path] = await sb.fs.read(path)
+                except Exception:  # the guest did not create it
+                    continue
+    return results
+
+
+def run_steps(modules: Mapping[str, Path], steps: Sequence[Invocation], **kwargs: object) -> list[RunResult]:
+    """Synchronous :func:`run_steps_async`."""
+    return asyncio.run(run_steps_async(modules, steps, **kwargs))  # type: ignore[arg-type]

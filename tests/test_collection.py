@@ -1,0 +1,97 @@
+"""Every plugin's cases.toml: each case run by the Debian binary and by the package's module
+under Wasmer, compared (wasix_backend.difftest). One test id per case, ``NAME::case``.
+
+Each package is built once per session (default wasix provider) into the shared provider
+store; a package is skipped only when its native binary is missing here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from wasix_backend.difftest import (
+    Case,
+    CasesError,
+    check_natives,
+    compare,
+    discover,
+    load_cases,
+    run_native,
+    run_wasix,
+)
+
+pytestmark = pytest.mark.slow
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+
+
+def _params() -> list[object]:
+    params: list[object] = []
+    for path in discover(PLUGINS):
+        try:
+            cases = load_cases(path)
+        except CasesError as exc:  # one failing test names the problem; the others still run
+            params.append(pytest.param(exc, id=f"{path.parent.name}::cases.toml"))
+            continue
+        params.extend(pytest.param(case, id=case.id) for case in cases)
+    return params
+
+
+@pytest.fixture(scope="session")
+def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Path]]:
+    """``collection_modules(NAME)``: command -> .wasm of the package, built once per session."""
+    from conftest import provider_problem
+
+    from wasix_backend.cli import main
+    from wasix_backend.recipe import load_recipe
+
+    built: dict[str, dict[str, Path] | str] = {}
+
+    def get(name: str) -> dict[str, Path]:
+        if name not in built:
+            problem = provider_problem("wasix")
+            if problem:
+                built[name] = f"wasix provider unavailable: {problem}"
+            else:
+                root = tmp_path_factory.mktemp(f"coll-{name}")
+                mp = pytest.MonkeyPatch()
+                for key, value in provider_env("wasix").items():
+                    mp.setenv(key, value)
+                out = io.StringIO()
+                try:
+                    with contextlib.redirect_stdout(out):
+                        status = main(["build", name, "--out", str(root / "dist"), "--json"])
+                finally:
+                    mp.undo()
+                summary = {p["name"]: p for p in json.loads(out.getvalue())["packages"]}
+                assert status == 0, f"{name} did not build: {summary.get(name)}"
+                recipe = load_recipe(PLUGINS / name / "recipe.toml", plugin=name)
+                built[name] = {cmd: root / "dist" / "bin" / f"{binary}.wasm" for cmd, binary in recipe.command_map().items()}
+        value = built[name]
+        if isinstance(value, str):
+            pytest.skip(value)
+        return value
+
+    return get
+
+
+@pytest.mark.parametrize("case", _params())
+def test_case(case: Case | CasesError, collection_modules: Callable[[str], dict[str, Path]]) -> None:
+    if isinstance(case, CasesError):
+        pytest.fail(str(case), pytrace=False)
+    missing = check_natives([case])
+    if missing:
+        pytest.skip(f"{case.plugin}: {missing}")
+    modules = collection_modules(case.plugin)
+    problems = compare(case, run_native(case), run_wasix(case, modules))
+    if case.xfail is not None:
+        if problems:
+            pytest.xfail(case.xfail)
+        pytest.fail(f"{case.id} passes but is marked xfail ({case.xfail!r}): remove the xfail", pytrace=False)
+    assert not problems, f"{case.id}:\n" + "\n".join(problems)
