@@ -12,11 +12,10 @@ from __future__ import annotations
 import shutil
 
 from .. import hookimpl
-from ..context import BuildContext
-from .autotools import make_command, make_install
+from ..context import TOOL_VARS, BuildContext
+from .autotools import args, make_command, make_install
 
 SYSTEM = "make"
-_TOOLS = ("CC", "CXX", "AR", "RANLIB", "NM", "LD")
 
 
 def _ours(ctx: BuildContext) -> bool:
@@ -36,7 +35,10 @@ def configure(ctx: BuildContext) -> bool | None:
 def compile(ctx: BuildContext) -> bool | None:
     if not _ours(ctx):
         return None
-    tools = [f"{t}={ctx.env[t]}" for t in _TOOLS if t in ctx.env]
+    # A tool the recipe sets in make-args (`AR={tool:AR} rcu`) is its own: make's last
+    # command-line assignment wins, so the toolchain's is not passed after it.
+    mine = {a.split("=", 1)[0] for a in args(ctx, "make-args") if "=" in a}
+    tools = [f"{t}={ctx.env[t]}" for t in TOOL_VARS if t in ctx.env and t not in mine]
     ctx.run(make_command(ctx, *tools, f"PREFIX={ctx.prefix}"))
     return True
 
