@@ -54,9 +54,8 @@ def _targets(args: argparse.Namespace, loaded, *, programs_only: bool = False) -
         return names
     if not args.names:
         raise WasixError("name at least one package, or pass --all")
-    from packaging.utils import canonicalize_name
-
-    return [str(canonicalize_name(n)).removeprefix("wasix-") for n in args.names]
+    # `lua5.4`, `lua5-4` and the wheel's spelling `wasix-lua5-4` all name recipe `lua5.4`.
+    return [loaded.resolve(n) for n in args.names]
 
 
 def _print_json(data: object) -> None:
@@ -141,7 +140,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     loaded = _plugins(args)
     if args.names:
-        order, problems = closure(loaded.recipes, args.names), []
+        order, problems = closure(loaded.recipes, [loaded.resolve(n) for n in args.names]), []
     else:  # the whole graph: one broken corner must not hide the rest
         order, problems = closure_each(loaded.recipes, sorted(loaded.recipes))
     if args.json:
