@@ -28,6 +28,7 @@ PLACEHOLDERS = {
     "build_cc": "a C compiler for programs that run on the build machine (code generators); also `$CC_FOR_BUILD`",
     "jobs": "the number of parallel jobs of this build",
     "dep:NAME": "the install prefix of dependency `NAME` (headers in `{dep:NAME}/include`, libraries in `{dep:NAME}/lib`)",
+    "tool:NAME": "the toolchain's `CC`, `AR`, `RANLIB` … (`{tool:AR}`), for Makefiles that want flags in them: `AR={tool:AR} rcu`",
 }
 
 
@@ -122,12 +123,18 @@ class BuildContext:
                     known = ", ".join(sorted(self.deps)) or "none"
                     raise self.fail(f"{{{key}}}: {key[4:]!r} is not a dependency of {self.recipe.name} (its dependencies: {known})")
                 return str(self.deps[key[4:]])
+            if key.startswith("tool:"):
+                from .toolchain import ENV_TOOLS  # the toolchain's programs, by variable
+
+                if key[5:] not in ENV_TOOLS or key[5:] not in self.env:
+                    raise self.fail(f"{{{key}}}: the toolchain has no {key[5:]} (it has: {', '.join(t for t in ENV_TOOLS if t in self.env)})")
+                return self.env[key[5:]]
             values = {"prefix": self.prefix, "host": self.toolchain.host, "build_cc": self.toolchain.build_cc, "jobs": self.jobs}
             if key not in values:
                 raise self.fail(f"unknown placeholder {{{key}}} (known: {', '.join(PLACEHOLDERS)})")
             return str(values[key])
 
-        return re.sub(r"\{([a-z_]+(?::[a-z0-9._-]+)?)\}", sub, text)
+        return re.sub(r"\{([a-z_]+(?::[A-Za-z0-9._-]+)?)\}", sub, text)
 
     def fail(self, message: str) -> BuildError:
         """A :class:`BuildError` for this package and phase (raise it), with the log's summary."""

@@ -105,9 +105,24 @@ class LoadedPlugins:
                 h.update(path.name.encode() + b"\0" + path.read_bytes())
         return h.hexdigest()
 
+    def resolve(self, name: str) -> str:
+        """The recipe name ``name`` means: itself, else the recipe it names under PEP 503
+        normalisation, also as a wheel's ``wasix-`` name (``lua5-4``, ``wasix-lua5-4`` →
+        ``lua5.4``), else ``name`` unchanged (for the caller's error)."""
+        if name in self.recipes:
+            return name
+        from packaging.utils import canonicalize_name
+
+        wanted = str(canonicalize_name(name))
+        for candidate in (wanted, wanted.removeprefix("wasix-")):
+            matches = [n for n in self.recipes if canonicalize_name(n) == candidate]
+            if len(matches) == 1:
+                return matches[0]
+        return name
+
     def get(self, name: str) -> Recipe:
         try:
-            return self.recipes[name]
+            return self.recipes[self.resolve(name)]
         except KeyError:
             known = ", ".join(sorted(self.recipes)) or "none"
             hint = ""

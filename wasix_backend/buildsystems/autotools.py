@@ -12,11 +12,13 @@ true: share the toolchain's configure answers with other packages, see :mod:`.co
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
 from .. import hookimpl
 from ..context import BuildContext
+from ..errors import MissingRequirement
 from ..registry import BuildSystem, Registry
 from ..schema import Field, Section
 from . import confcache
@@ -60,6 +62,17 @@ def make_install(ctx: BuildContext, *extra: str) -> None:
     ctx.run(["make", target, f"DESTDIR={ctx.destdir}", *extra, *args(ctx, "install-args")])
 
 
+def autoreconf_missing(source_dir: Path, path: str | None) -> str | None:
+    """The first program ``autoreconf -fi`` needs for these sources that ``path`` lacks
+    (libtoolize only when configure.ac uses libtool), or ``None``."""
+    needed = ["autoreconf", "autoconf", "automake"]
+    for name in ("configure.ac", "configure.in"):
+        script = source_dir / name
+        if script.exists() and re.search(r"\b(LT_INIT|AC_PROG_LIBTOOL|AM_PROG_LIBTOOL)\b", script.read_text(errors="replace")):
+            needed.append("libtoolize")
+    return next((tool for tool in needed if shutil.which(tool, path=path) is None), None)
+
+
 @hookimpl
 def wasix_configure(ctx: BuildContext) -> bool | None:
     build = ctx.recipe.build
@@ -67,6 +80,12 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
     if build.get("autoreconf") or not script.exists():
         if not (ctx.source_dir / "configure.ac").exists() and not (ctx.source_dir / "configure.in").exists():
             raise ctx.fail(f"no {script.name} script and no configure.ac in the sources: is `build.system` right?")
+        missing = autoreconf_missing(ctx.source_dir, ctx.env.get("PATH"))
+        if missing:
+            raise MissingRequirement(
+                f"{ctx.recipe.name}: regenerating configure needs {missing}, which is not on PATH",
+                how="apt-get install autoconf automake libtool", reason=f"{missing} not installed",
+            )
         ctx.run(["autoreconf", "-fi"], cwd=ctx.source_dir)
     extra = args(ctx, "configure-args")
     command = [str(script), f"--host={build.get('host', ctx.toolchain.host)}", f"--prefix={ctx.prefix}", *extra]

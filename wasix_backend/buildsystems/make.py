@@ -17,7 +17,7 @@ from ..context import BuildContext
 from ..registry import BuildSystem, Registry
 from ..schema import Field, Section
 from ..toolchain import ENV_TOOLS
-from .autotools import INSTALL_TARGET, MAKE_ARGS, make_command, make_install
+from .autotools import INSTALL_TARGET, MAKE_ARGS, args, make_command, make_install
 
 SYSTEM = "make"
 SETTINGS = Section("build (make)", (
@@ -47,7 +47,10 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
 
 @hookimpl
 def wasix_compile(ctx: BuildContext) -> bool | None:
-    tools = [f"{t}={ctx.env[t]}" for t in ENV_TOOLS if t in ctx.env]
+    # A tool the recipe sets in make-args (`AR={tool:AR} rcu`) is its own: make's last
+    # command-line assignment wins, so the toolchain's is not passed after it.
+    mine = {a.split("=", 1)[0] for a in args(ctx, "make-args") if "=" in a}
+    tools = [f"{t}={ctx.env[t]}" for t in ENV_TOOLS if t in ctx.env and t not in mine]
     ctx.run(make_command(ctx, *tools, f"PREFIX={ctx.prefix}"))
     return True
 

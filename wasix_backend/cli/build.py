@@ -72,7 +72,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     loaded = plugins_of(args)
     if args.names:
-        order, problems = closure(loaded.recipes, args.names), list[GraphError]()
+        order, problems = closure(loaded.recipes, [loaded.resolve(n) for n in args.names]), list[GraphError]()
     else:  # the whole graph: one broken corner must not hide the rest
         order, problems = closure_each(loaded.recipes, sorted(loaded.recipes))
     if args.json:

@@ -51,9 +51,8 @@ def targets_of(args: argparse.Namespace, loaded, *, programs_only: bool = False)
         return names
     if not args.names:
         raise WasixError("name at least one package, or pass --all")
-    from packaging.utils import canonicalize_name
-
-    return [str(canonicalize_name(n)).removeprefix("wasix-") for n in args.names]
+    # `lua5.4`, `lua5-4` and the wheel's spelling `wasix-lua5-4` all name recipe `lua5.4`.
+    return [loaded.resolve(n) for n in args.names]
 
 
 def print_json(data: object) -> None:
