@@ -31,7 +31,7 @@ def _record(store: Path, name: str, version: str) -> dict | None:
 def _natives(cases: dict) -> dict[str, str]:
     """command -> native binary, from a cases.toml's defaults and cases."""
     defaults = cases.get("defaults", {})
-    out = {defaults.get("command", ""): defaults.get("native", "")}
+    out = {defaults.get("command", ""): defaults.get("native", ""), **defaults.get("natives", {})}
     for case in cases.get("case", []):
         for step in [case, *case.get("step", [])]:
             if step.get("command") and step.get("native"):
@@ -56,7 +56,8 @@ def collect(store: Path) -> list[dict]:
         row.update(provider=record.get("toolchain"), cold_build_seconds=record.get("seconds"), modules={})
         natives = _natives(cases)
         for module, size in sorted(record.get("sizes", {}).items()):
-            native = natives.get(module)
+            # As the runner: a command without a named native is Debian's /usr/bin/NAME.
+            native = natives.get(module) or next((p for p in (f"/usr/bin/{module}", f"/bin/{module}") if os.path.isfile(p)), None)
             native_size = os.stat(native).st_size if native and os.path.isfile(native) else None
             row["modules"][module] = {"wasm_bytes": size, "native": native, "native_bytes": native_size,
                                       "ratio": round(size / native_size, 2) if native_size else None}  # fmt: skip
