@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 from conftest import make_tarball, package_recipe, write_plugin
+from test_engine import GREET_C, GREET_H  # the same little library; only its Makefile differs
 
 from wasix_backend.cli import main
 
-GREET_C = 'const char *greeting(void) { return "hello"; }\n'
-GREET_H = "const char *greeting(void);\n"
 # The library installs a pkg-config file naming its prefix (the store path): relocation.
 GREET_MK = """\
 libgreet.a: greet.c

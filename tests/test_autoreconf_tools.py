@@ -17,7 +17,7 @@ def _tools(tmp_path: Path, *names: str) -> str:
     for name in names:
         real = shutil.which(name)
         if real is None:
-            pytest.skip(f"{name} is not installed here (apt-get install autoconf automake libtool)")
+            pytest.skip(reason=f"{name} is not installed here (apt-get install autoconf automake libtool)")
         os.symlink(real, bin_dir / name)
     return str(bin_dir)
 

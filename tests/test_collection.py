@@ -76,7 +76,7 @@ def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -
                 built[name] = {cmd: root / "dist" / "bin" / f"{binary}.wasm" for cmd, binary in recipe.command_map().items()}
         value = built[name]
         if isinstance(value, str):
-            pytest.skip(value)
+            pytest.skip(reason=value)
         return value
 
     return get
@@ -88,11 +88,11 @@ def test_case(case: Case | CasesError, collection_modules: Callable[[str], dict[
         pytest.fail(str(case), pytrace=False)
     missing = check_natives([case])
     if missing:
-        pytest.skip(f"{case.plugin}: {missing}")
+        pytest.skip(reason=f"{case.plugin}: {missing}")
     modules = collection_modules(case.plugin)
     problems = compare(case, run_native(case), run_wasix(case, modules))
     if case.xfail is not None:
         if problems:
-            pytest.xfail(case.xfail)
+            pytest.xfail(reason=case.xfail)
         pytest.fail(f"{case.id} passes but is marked xfail ({case.xfail!r}): remove the xfail", pytrace=False)
     assert not problems, f"{case.id}:\n" + "\n".join(problems)
