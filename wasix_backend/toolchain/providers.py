@@ -356,7 +356,8 @@ class WasixProvider(Provider):
         cmd += [*s.compiler_flags, *(s.compiler_flags_cxx if inv.cxx else s.compiler_flags_c), *inv.args]
         cmd += s.compiler_post_flags
         if inv.links:
-            cmd += [f"-fuse-ld={self._bin('wasm-ld')}", *self._link_flags(), *s.linker_flags]
+            # -B: clang's own wasm-opt run is skipped (see no_wasm_opt_dir).
+            cmd += [f"-B{no_wasm_opt_dir()}", f"-fuse-ld={self._bin('wasm-ld')}", *self._link_flags(), *s.linker_flags]
             if s.module_kind != "shared-library":
                 cmd += [compat.MIRROR_LINK_FLAG, str(self.mirror_library())]
         return cmd
@@ -401,6 +402,27 @@ class WasixProvider(Provider):
         opt = " ".join(self.wasm_opt_args() or ["none"])  # the engine's default passes shape every program
         return (f"wasix llvm=[{llvm}] sysroot=[{sysroot}] settings=[{self.settings.fingerprint()}] wasm-opt=[{opt}]; "
                 f"mirror {compat.source_key('mirror')}")  # fmt: skip
+
+
+def no_wasm_opt_dir() -> Path:
+    """A directory whose ``wasm-opt`` does nothing, for clang's ``-B``.
+
+    After an optimised link clang runs the first ``wasm-opt`` it finds (-B dirs, then PATH)
+    with -O2: ~0.5 s per configure probe, and wasted on real links, where the driver runs
+    wasm-opt itself with the passes WASIX needs. ``--no-wasm-opt`` would say so, but clang 19
+    then skips the link itself (no output, status 0).
+    """
+    from ..paths import cache_root
+
+    folder = cache_root() / "toolchain" / "no-wasm-opt"
+    stub = folder / "wasm-opt"
+    if not stub.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f".wasm-opt.{os.getpid()}"
+        staged.write_text("#!/bin/sh\n# clang's post-link wasm-opt, disabled by wasixcc: it runs its own.\nexit 0\n")
+        staged.chmod(0o755)
+        os.replace(staged, stub)
+    return folder
 
 
 def system_llvm() -> Path | None:
