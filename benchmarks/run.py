@@ -57,6 +57,8 @@ class Bench:
     tmp: Path
     cli: list[str] = field(default_factory=wasix_build)
     packages: list[str] = field(default_factory=list)
+    #: ``--packages``: prepare only these (and what they need); empty means every package.
+    only_packages: list[str] = field(default_factory=list)
     buildable: list[str] = field(default_factory=list)
     unbuildable: dict[str, str] = field(default_factory=dict)
     provider: str = "unknown"
@@ -82,10 +84,11 @@ def prepare(b: Bench) -> None:
     measurement below pays for them.
     """
     listing = json.loads(b.wb("list", "--json").stdout)
-    b.packages = sorted(row["name"] for row in listing)
+    b.packages = sorted(row["name"] for row in listing if not b.only_packages or row["name"] in b.only_packages)
     out = b.scratch("prepare-out")
+    targets = b.packages if b.only_packages else ["--all"]
     try:
-        b.wb("build", "--all", "--keep-going", "--out", str(out), what="wasix-build build --all")
+        b.wb("build", *targets, "--keep-going", "--out", str(out), what=f"wasix-build build {' '.join(targets)}")
         b.buildable = list(b.packages)
     except BenchError:
         for name in b.packages:
@@ -549,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-repeat", type=int, default=2, help="runs of each cold build (default 2)")
     parser.add_argument("--quick", action="store_true", help="3 cheap runs, 1 cold run")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    parser.add_argument("--packages", default="",
+                        help="comma-separated packages to prepare (default: all; the cold figures need ncurses,nano)")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     parser.add_argument("--keep-temp", action="store_true", help="keep the scratch directory")
     args = parser.parse_args(argv)
@@ -566,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     dont_write = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     b = Bench(repeat=max(1, args.repeat), cold_repeat=max(1, args.cold_repeat), tmp=tmp,
-              dont_write_bytecode=bool(dont_write))
+              dont_write_bytecode=bool(dont_write),
+              only_packages=[p.strip() for p in args.packages.split(",") if p.strip()])
     sections: list[Section] = []
     try:
         print("preparing: building every package into the store (also the warm-up) …", file=sys.stderr)
