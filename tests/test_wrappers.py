@@ -209,3 +209,27 @@ def test_wasix_wrappers_match_the_python_driver(case: Case, tmp_path: Path, wasi
     settings, _ = parse_settings([], env)
     assert WasixProvider(settings).problem() is None
     _compare(case, env, tmp_path)
+
+
+def test_wasix_wrappers_take_the_engines_build_environment(tmp_path: Path, wasix_sysroot: Path) -> None:
+    """Builds run with the provider's resolved parts exported (``WASIXCC_SYSROOT`` …, see
+    Toolchain.env): the wrappers made without them must still compile, not hand every
+    configure probe to the Python driver (unreachable here, so a hand-over fails)."""
+    env = {**os.environ, "WASIX_PROVIDER": "wasix", "WASIXCC_PROVIDER": "wasix"}
+    env.pop("WASIXCC_SYSROOT", None)
+    settings, _ = parse_settings([], {**env, "WASIXCC_SYSROOT": str(wasix_sysroot)})
+    provider = select_provider(settings)
+    scripts = render(provider, env, tmp_path / "no-python-driver")
+    bin_dir = write_scripts(scripts, tmp_path / "wrappers-plain")
+    build_env = {**env, **provider.env()}
+    assert build_env.get("WASIXCC_SYSROOT") == str(wasix_sysroot)
+    (tmp_path / "ok.c").write_text("int main(void) { return 0; }\n")
+
+    def cc(*args: str, **extra: str) -> int:
+        return subprocess.run([str(bin_dir / "wasixcc"), *args], cwd=tmp_path, env={**build_env, **extra},
+                              capture_output=True).returncode  # fmt: skip
+
+    assert cc("-O2", "ok.c", "-o", "ok.wasm", WASIXCC_RUN_WASM_OPT="no") == 0
+    assert cc("-c", "ok.c") == 0
+    # Another sysroot is another toolchain: the reference driver decides.
+    assert cc("-c", "ok.c", WASIXCC_SYSROOT=str(tmp_path)) == 127

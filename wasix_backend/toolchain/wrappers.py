@@ -117,7 +117,12 @@ class _Baker:
         for key in sorted(KNOWN_KEYS - {"PROVIDER", "RUN_WASM_OPT"}):
             var = ENV_PREFIX + key
             value = self.baked.get(var)
-            if value is None:
+            pinned = self.env.get(var)
+            if value is None and pinned is not None:
+                # The provider's own resolved part (the sysroot, the LLVM), which the engine
+                # exports into every build: unset or that value are the same toolchain.
+                lines.append(f'case ${{{var}+x}}${{{var}-}} in \'\'|x{shlex.quote(pinned)}) ;; *) exec "$fb" "$@" ;; esac')
+            elif value is None:
                 lines.append(f'case ${{{var}+x}} in x) exec "$fb" "$@" ;; esac')
             else:
                 lines.append(f'case ${{{var}+x}}${{{var}-}} in x{shlex.quote(value)}) ;; *) exec "$fb" "$@" ;; esac')
