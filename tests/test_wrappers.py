@@ -233,3 +233,30 @@ def test_wasix_wrappers_take_the_engines_build_environment(tmp_path: Path, wasix
     assert cc("-c", "ok.c") == 0
     # Another sysroot is another toolchain: the reference driver decides.
     assert cc("-c", "ok.c", WASIXCC_SYSROOT=str(tmp_path)) == 127
+
+
+def test_wasix_toolchain_in_another_store_runs_clang_directly(tmp_path: Path, wasix_sysroot: Path) -> None:
+    """``--store DIR`` puts the sysroot there: the toolchain's wrappers bake that sysroot,
+    so the build's own environment starts clang, not the Python driver."""
+    from wasix_backend.store import Store
+
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copytree(wasix_sysroot, store / wasix_sysroot.name, copy_function=os.link, symlinks=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASIXCC_")}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        tc = get_toolchain("wasix", store=Store(store))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    build_env = {**env, **tc.env()}
+    assert build_env["WASIXCC_SYSROOT"].startswith(str(store))
+    (tmp_path / "ok.c").write_text("int main(void) { return 0; }\n")
+    trace = subprocess.run(["sh", "-x", str(tc.bin_dir / "wasixcc"), "-c", "ok.c"], cwd=tmp_path, env=build_env,
+                           capture_output=True, text=True)  # fmt: skip
+    assert trace.returncode == 0, trace.stderr
+    execs = [line for line in trace.stderr.splitlines() if line.startswith("+ exec ")]
+    assert execs and "clang" in execs[-1] and str(tc.driver_dir) not in execs[-1], execs

@@ -74,7 +74,10 @@ class Toolchain:
             return self.driver_dir
         from .wrappers import wrapper_bin_dir
 
-        return wrapper_bin_dir(self.chosen, self.driver_dir) or self.driver_dir
+        # Baked with the chosen provider's resolved parts (its sysroot may be in a --store
+        # other than $WASIX_STORE): the same values every build exports, see env().
+        environ = {**os.environ, **self.provider_env}
+        return wrapper_bin_dir(self.chosen, self.driver_dir, environ) or self.driver_dir
     #: The provider's resolved parts for the driver (``WASIXCC_SYSROOT`` …).
     provider_env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
