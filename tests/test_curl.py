@@ -177,6 +177,13 @@ def test_get(curl: Path, http: Server) -> None:
     assert wasix.stdout == BODY
 
 
+def test_without_network_the_sandbox_reaches_no_server(curl: Path, http: Server) -> None:
+    # run()'s default: no sockets to the host, so the live server is out of reach.
+    result = run(curl, ["-q", "-sS", http.url_for("a.txt")], stdin=b"", timeout=60)
+    assert result.exit_code == 7 and b"Couldn't connect to server" in result.stderr
+    assert run(curl, ["-q", "-sS", http.url_for("a.txt")], stdin=b"", network=True, timeout=60).stdout == BODY
+
+
 def test_post_data_is_echoed(curl: Path, http: Server) -> None:
     native, wasix = both(curl, ["-sS", "-d", "name=wasix&x=1", http.url_for("echo")])
     assert_same(native, wasix, 0)
