@@ -6,13 +6,16 @@
 ``truncate`` maps a request path (``"/file.tar.gz"``) to a byte count: the full
 ``Content-Length`` is announced but the connection is closed after that many bytes, as a
 dropped download would be. ``delay`` sleeps between chunks of ``chunk`` bytes, so a test can
-interrupt a download halfway. The server is shut down when the ``with`` block ends, whatever
-happens inside it.
+interrupt a download halfway. ``tls`` (a server-side ``ssl.SSLContext``) serves HTTPS
+instead (``srv.url`` then starts with ``https://``); ``mixin`` is a class put before the
+handler, whose methods (``do_POST``, a ``do_GET`` that answers some paths itself) win. The
+server is shut down when the ``with`` block ends, whatever happens inside it.
 """
 
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -73,19 +76,23 @@ def serve(
     truncate: Mapping[str, int] | None = None,
     delay: float = 0.0,
     chunk: int = 64 * 1024,
+    tls: ssl.SSLContext | None = None,
+    mixin: type | None = None,
 ) -> Iterator[Server]:
     """Serve ``directory`` on 127.0.0.1 at a free port until the block ends."""
     info = Server(url="")
     handler = type(
         "Handler",
-        (_Handler,),
+        (_Handler,) if mixin is None else (mixin, _Handler),
         {"server_info": info, "truncate": dict(truncate or {}), "delay": delay, "chunk": chunk},
     )
     httpd = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
     )
     httpd.daemon_threads = True  # a stuck slow response must never keep the test run alive
-    info.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    info.url = f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

@@ -70,6 +70,7 @@ def test_cases_load_with_defaults_steps_and_binary_data(tmp_path: Path) -> None:
         ('[[case]]\nname = "a"\nnormalize = [{ regex = "(" }]\n', "case.a.normalize[0].regex", "regular expression"),
         ('[[case]]\nname = "a"\nargs = ["x"]\n[[case.step]]\nargs = []\n', "case.a.args", "in each step"),
         ('[[case]]\nname = "a"\nstatus = true\n', "case.a.status", "must be int"),
+        ('[[case]]\nname = "a"\nnetwork = "yes"\n', "case.a.network", "must be bool"),
     ],
 )
 def test_bad_cases_name_plugin_and_key(tmp_path: Path, body: str, key: str, problem: str) -> None:
@@ -78,6 +79,21 @@ def test_bad_cases_name_plugin_and_key(tmp_path: Path, body: str, key: str, prob
         load_cases(path)
     assert info.value.plugin == "grep" and info.value.key == key, str(info.value)
     assert problem in str(info.value) and str(info.value).startswith("plugin 'grep': cases.toml key")
+
+
+def test_network_is_off_unless_the_defaults_or_the_case_turn_it_on(tmp_path: Path) -> None:
+    path = _cases(tmp_path, BASE + """
+        network = true
+        [[case]]
+        name = "on"
+        [[case]]
+        name = "off"
+        network = false
+    """)
+    on, off = load_cases(path)
+    assert on.network and not off.network
+    (plain,) = load_cases(_cases(tmp_path, BASE + '[[case]]\nname = "plain"\n', plugin="other"))
+    assert plain.network is False
 
 
 def test_compare_normalises_and_reports_each_difference(tmp_path: Path) -> None:

@@ -24,10 +24,10 @@ from .errors import WasixError
 
 __all__ = ["Case", "CasesError", "Normalizer", "Outcome", "Step", "compare", "load_cases", "run_native", "run_wasix"]
 
-_DEFAULT_KEYS = {"command", "native", "timeout", "normalize", "env", "compare", "natives"}
+_DEFAULT_KEYS = {"command", "native", "timeout", "normalize", "env", "compare", "natives", "network"}
 _CASE_KEYS = {
     "name", "args", "files", "files-base64", "stdin", "stdin-base64", "env", "status", "compare",
-    "xfail", "step", "command", "native", "timeout", "normalize",
+    "xfail", "step", "command", "native", "timeout", "normalize", "network",
 }  # fmt: skip
 _STEP_KEYS = {"command", "native", "args", "stdin", "stdin-base64", "env"}
 _STREAMS = ("stdout", "stderr", "status")
@@ -72,6 +72,9 @@ class Case:
     xfail: str | None = None
     timeout: float = 60.0
     normalize: tuple[Normalizer, ...] = ()
+    #: The WASIX side may open sockets to the host (wasmer-sdk's network="host"); the native
+    #: side always can.
+    network: bool = False
 
     @property
     def id(self) -> str:
@@ -242,6 +245,7 @@ def load_cases(path: Path, plugin: str | None = None) -> list[Case]:
             timeout=float(_expect(plugin, f"{where}timeout", merged.get("timeout", 60), (int, float))),
             normalize=_normalizers(plugin, "defaults.normalize", defaults.get("normalize", []))
             + _normalizers(plugin, f"{where}normalize", raw.get("normalize", [])),
+            network=_expect(plugin, f"{where}network", merged.get("network", False), bool),
         ))  # fmt: skip
     return cases
 
@@ -290,7 +294,7 @@ def run_wasix(case: Case, modules: Mapping[str, Path]) -> Outcome:
     guest = {f"{GUEST_CWD}/{name}": data for name, data in case.files.items()}
     back = [f"{GUEST_CWD}/{name}" for name in case.compared_files]
     steps = [Invocation(s.command, s.args, s.stdin if s.stdin is not None else b"", s.env) for s in case.steps]
-    results = run_steps(modules, steps, files=guest, read_back=back, timeout=case.timeout)
+    results = run_steps(modules, steps, files=guest, read_back=back, timeout=case.timeout, network=case.network)
     outcome = Outcome([r.stdout for r in results], [r.stderr for r in results], [r.exit_code for r in results])
     for name, path in zip(case.compared_files, back, strict=True):
         outcome.files[name] = results[-1].files.get(path)

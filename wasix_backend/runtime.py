@@ -24,6 +24,11 @@ def wasmer_cache_dir() -> Path:
     return Path(os.environ.get("WASIX_WASMER_CACHE") or user_cache_path("wasix-backend") / "wasmer")
 
 
+def _network(enabled: bool) -> str:
+    """wasmer-sdk's sandbox network policy: ``"host"`` (the host's sockets) or ``"disabled"``."""
+    return "host" if enabled else "disabled"
+
+
 @dataclass
 class RunResult:
     exit_code: int
@@ -48,6 +53,7 @@ async def run_async(
     cwd: str | None = GUEST_CWD,
     read_back: Sequence[str] = (),
     timeout: float = 120.0,
+    network: bool = False,
 ) -> RunResult:
     """Run ``package`` (a ``.wasm`` file, a package directory, or module/``.webc`` bytes).
 
@@ -56,6 +62,8 @@ async def run_async(
     ``command`` picks a named command of a package; the default is its entrypoint.
     The program starts in ``cwd``, by default :data:`GUEST_CWD` (``/workspace``), so relative
     paths name the files given there; ``cwd=None`` leaves the sandbox's own default, ``/``.
+    ``network=True`` lets the guest open sockets to the host's network (wasmer-sdk's
+    ``network="host"``); off by default, so a program reaches nothing unless a test says so.
     """
     from wasmer_sdk import Wasmer
 
@@ -67,7 +75,9 @@ async def run_async(
     cache.mkdir(parents=True, exist_ok=True)
     async with Wasmer(cache_root=cache) as wasmer:
         pkg = await wasmer.packages.load(source)
-        async with await wasmer.sandboxes.create(packages=[pkg], files=dict(files or {}), env=dict(env or {})) as sb:
+        async with await wasmer.sandboxes.create(
+            packages=[pkg], files=dict(files or {}), env=dict(env or {}), network=_network(network)
+        ) as sb:
             selector = pkg.command(command) if command else pkg
             out = await sb.command(selector, list(args), cwd=cwd, env=dict(env or {})).run(
                 stdin=stdin, check=False, timeout=timeout
@@ -104,11 +114,12 @@ async def run_steps_async(
     cwd: str | None = GUEST_CWD,
     read_back: Sequence[str] = (),
     timeout: float = 120.0,
+    network: bool = False,
 ) -> list[RunResult]:
     """Run ``steps`` one after another in ONE sandbox, so later steps see what earlier ones
     wrote (compress, then decompress). ``modules`` maps command names to ``.wasm`` files; they
     form one in-memory package, so a step may use any of them. ``read_back`` is read after
-    the last step and returned in the last result's ``files``."""
+    the last step and returned in the last result's ``files``. ``network`` as for :func:`run_async`."""
     from wasmer_sdk import PackageCommandDefinition, PackageDefinition, Wasmer
 
     cache = wasmer_cache_dir()
@@ -120,7 +131,7 @@ async def run_steps_async(
     results: list[RunResult] = []
     async with Wasmer(cache_root=cache) as wasmer:
         pkg = await wasmer.packages.create(definition)
-        async with await wasmer.sandboxes.create(packages=[pkg], files=dict(files or {})) as sb:
+        async with await wasmer.sandboxes.create(packages=[pkg], files=dict(files or {}), network=_network(network)) as sb:
             for step in steps:
                 out = await sb.command(pkg.command(step.command), list(step.args), cwd=cwd, env=dict(step.env)).run(
                     stdin=step.stdin, check=False, timeout=timeout
