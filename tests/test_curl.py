@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from httpserver import Server, serve
 from test_collection import collection_modules  # noqa: F401  (the session's builds)
+from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
 from wasix_backend.runtime import GUEST_CWD, run
 
@@ -277,3 +278,42 @@ def test_limit_an_ip_address_url_does_not_match_the_certificates_ip_san(
     native, wasix = both(curl, ["-sS", "--cacert", "ca.pem", https.url_for("a.txt")], files={"ca.pem": pki["ca.pem"]})
     assert native.status == 0 and native.stdout == BODY
     assert wasix.status == 60 and b"BADCERT_CN_MISMATCH" in wasix.stderr
+
+
+@pytest.fixture(scope="module")
+def curl_venv(curl: Path, provider_env, tmp_path_factory: pytest.TempPathFactory, runtime_wheelhouse: Path) -> Path:  # noqa: F811
+    """``pip install wasix-curl`` from a wheel of the session's curl build, in a fresh venv."""
+    import contextlib
+    import io
+    import venv
+
+    from wasix_backend.cli import main
+
+    root = tmp_path_factory.mktemp("curl-wheel")
+    mp = pytest.MonkeyPatch()
+    for key, value in provider_env("wasix").items():
+        mp.setenv(key, value)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["wheel", "curl", "--out", str(root / "dist")]) == 0
+    finally:
+        mp.undo()
+    env_dir = root / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                          "--no-index", "--find-links", str(root / "dist" / "wheels"), "--find-links", str(runtime_wheelhouse),
+                          "wasix-curl"], capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return env_dir
+
+
+def test_the_wheels_curl_reaches_a_server(curl_venv: Path, http: Server, tmp_path: Path) -> None:
+    """`pip install wasix-curl` gives a `curl` with the network its recipe asks for
+    ([outputs] network): GET to stdout, and -o writing a file in the working directory."""
+    env = {"PATH": f"{curl_venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "WASIX_RUNTIME": "sdk"}
+    got = subprocess.run(["curl", "-q", "-sS", http.url_for("a.txt")], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert (got.returncode, got.stdout) == (0, BODY), got.stderr
+    saved = subprocess.run(["curl", "-q", "-sS", "-o", "out.txt", http.url_for("a.txt")], cwd=tmp_path, env=env,
+                           capture_output=True, timeout=120)  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert (tmp_path / "out.txt").read_bytes() == BODY

@@ -138,6 +138,8 @@ class Recipe:
     commands: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Guest path -> path inside the install prefix, shipped as data (Wasmer ``[fs]``).
     data: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: ``[outputs] network``: its commands get the host's network when run from a wheel.
+    network: bool = False
     #: Extra tables (``[wasmer]``, ``[wheel]``, ``[update]``, ``[test]`` …) kept verbatim.
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: Where the recipe came from: its plugin's folder (patches are relative to it).
@@ -393,6 +395,7 @@ def recipe_from_dict(
         headers=_str_list(plugin, "outputs.include", outputs.get("include", [])),
         commands=commands,
         data=dict(_expect(plugin, "outputs.data", outputs.get("data", {}), dict)),
+        network=_expect(plugin, "outputs.network", outputs.get("network", False), bool),
         extra={k: v for k, v in data.items() if k not in known_top},
         plugin_dir=plugin_dir,
         plugin=plugin,

@@ -124,6 +124,7 @@ OUTPUTS = Section("outputs", (
     Field("include", "list of strings", "`[]`", "files that must exist under `include/` (`zlib.h`, `ncursesw/curses.h`)"),
     Field("commands", "table of strings", "one per binary", "command name → binary (for Wasmer packages and wheel console scripts)"),
     Field("data", "table of strings", "`{}`", "guest path → path inside the install prefix, shipped with Wasmer packages"),
+    Field("network", "bool", "`false`", "the program is a network client or server: its wheel's commands run with the host's network (wasmer-sdk `network=\"host\"`, `wasmer run --net`); without it the sandbox has no sockets to the outside"),
 ))
 
 #: The build system of a recipe that names none.

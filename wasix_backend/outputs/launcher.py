@@ -159,9 +159,9 @@ def exports(wasm: bytes) -> set[bytes]:
 # ------------------------------------------------------------------------- runtimes ---
 
 
-def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str]) -> None:
+def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str], *, network: bool = False) -> None:
     """Replace this process by ``wasmer run`` (native terminal and current directory)."""
-    argv = [wasmer, "run", "--dir", "."]
+    argv = [wasmer, "run", "--dir", ".", *(["--net"] if network else [])]
     for key, value in sorted(guest_env(sys.stdin.isatty()).items()):
         if key != "HOME":
             argv += ["--env", f"{key}={value}"]
@@ -310,7 +310,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         marker.touch()
         if erase:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
-        async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env) as sb:
+        network = "host" if meta.get("network") else "disabled"  # the recipe's [outputs] network
+        async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
             cmd = sb.command(entry, guest_arguments(args, cwd, real_paths), cwd=mirror.GUEST_ROOT + cwd, env=env)
@@ -360,7 +361,7 @@ def main() -> None:
     if choice == "wasmer" and not wasmer:
         raise SystemExit("WASIX_RUNTIME=wasmer but no `wasmer` executable is on PATH")
     if wasmer:
-        run_with_wasmer_cli(wasmer, HERE / meta["commands"][command], command, args)
+        run_with_wasmer_cli(wasmer, HERE / meta["commands"][command], command, args, network=bool(meta.get("network")))
         return
 
     def on_term(signum, frame):  # the finally blocks restore the terminal on the way out

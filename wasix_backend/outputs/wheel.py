@@ -144,13 +144,15 @@ def build_wheel_files(
         if not src.is_file():
             raise WasixError(f"{recipe.name}: {src} is missing; rebuild the package first")
         files[f"{pkg}/bin/{module}.wasm"] = src.read_bytes()
-    meta = {
+    meta: dict[str, object] = {
         "name": recipe.name,
         "version": pep440(recipe.version),
         "upstream-version": recipe.version,
         "entrypoint": next(iter(commands)),
         "commands": {cmd: f"bin/{module}.wasm" for cmd, module in commands.items()},
     }
+    if recipe.network:  # read by the launcher; absent means no network
+        meta["network"] = True
     files[f"{pkg}/_commands.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
     files[f"{pkg}/__init__.py"] = (
         f'"""{recipe.name} {recipe.version} as WebAssembly (WASIX); see the console scripts."""\n\n'
