@@ -40,6 +40,9 @@ def test_second_store_pulls_nano(built_nano, provider_env, tmp_path: Path, monke
     record = json.loads((ncurses / ".wasix-build.json").read_text())
     assert str(built_nano["store"]) not in (ncurses / "lib" / "pkgconfig" / "ncursesw.pc").read_text()
     assert "lib/pkgconfig/ncursesw.pc" in record["pulled"]["relocated"]["rewritten"]
+    # Only text files name the building store: no binary needed relocating (or could be).
+    for entry in (ncurses, next(second.glob("*-nano-7.2"))):
+        assert json.loads((entry / ".wasix-build.json").read_text())["pulled"]["relocated"]["binary"] == [], entry.name
     pulled = Path("dist/bin/nano.wasm").read_bytes()
     assert pulled == built_nano["nano"].read_bytes()
     assert "GNU nano, version 7.2" in run(pulled, ["--version"]).text

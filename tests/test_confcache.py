@@ -217,3 +217,56 @@ def test_merge_keeps_only_toolchain_answers(tmp_path: Path) -> None:
     seeded = tmp_path / "config.cache"
     assert cache.seed(seeded, confcache.Provided(headers={"stdio_h"})) == 0
     assert confcache.parse_cache_file(seeded) == {}
+
+
+# $CC for the test below: a wrapper around the toolchain's compiler through a second script,
+# real-cc, which goes away when configure asks for <termios.h> (a venv reinstall under way)
+# and is back, the same bytes, two compiler calls later.
+VANISHING_CC = """\
+#!/bin/sh
+if [ -f conftest.c ] && grep -q '<termios.h>' conftest.c && [ ! -e DIR/gone ]; then
+  mv DIR/real-cc DIR/real-cc.away && echo 0 > DIR/gone
+elif [ -f DIR/gone ]; then
+  n=$(($(cat DIR/gone) + 1)) && echo "$n" > DIR/gone
+  if [ "$n" -eq 2 ]; then cp -p DIR/real-cc.away DIR/real-cc; fi
+fi
+exec DIR/real-cc "$@"
+"""
+
+
+def test_answers_of_a_vanished_compiler_are_not_shared(
+    plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wasix_backend.toolchain import get_toolchain
+
+    cc_dir = tmp_path / "cc"
+    cc_dir.mkdir()
+    real = cc_dir / "real-cc"
+    real.write_text(f'#!/bin/sh\nexec "{get_toolchain().tool("wasixcc")}" "$@"\n')
+    cc = cc_dir / "vanishing-cc"
+    cc.write_text(VANISHING_CC.replace("DIR", str(cc_dir)))
+    for script in (real, cc):
+        script.chmod(0o755)
+    # alpha once more, configured with that $CC.
+    recipe = (plugins / "alpha" / "recipe.toml").read_text().replace('system = "autotools"', f'system = "autotools"\nenv = {{ CC = "{cc}" }}')
+    write_plugin(tmp_path / "plugins", "alpha", recipe)
+    cache = tmp_path / "configure-cache"
+    monkeypatch.setenv("WASIX_CONFIGURE_CACHE", str(cache))
+    capsys.readouterr()
+    status = main(["--plugin-dir", str(tmp_path / "plugins"), "build", "alpha", "--store", str(tmp_path / "s1"), "--out", str(tmp_path / "o1"), "-j1"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert (cc_dir / "gone").read_text().strip() != "0"  # it did vanish, and came back
+    log = _configure_log(tmp_path / "s1", "alpha")
+    assert "checking termios.h usability... no" in log or "checking for termios.h... no" in log  # what a vanished compiler answers
+    assert status == 1
+    assert "configure's answers cannot be trusted, none shared" in err and str(real) in err.replace(" ", ""), err
+    assert not any(json.loads(f.read_text())["entries"] for f in cache.glob("*.json"))
+    # The same $CC, staying put: termios.h is asked afresh, and found.
+    (cc_dir / "gone").write_text("2")
+    status = main(["--plugin-dir", str(tmp_path / "plugins"), "build", "alpha", "--store", str(tmp_path / "s2"), "--out", str(tmp_path / "o2"), "-j1"])
+    assert status == 0, capsys.readouterr().err
+    log = _configure_log(tmp_path / "s2", "alpha")
+    assert "termios.h... yes" in log and "(cached)" not in log
+    assert run(tmp_path / "o2" / "bin" / "alpha.wasm").text == "tcgetattr=1 fork_not_a_function=0 long=4\n"
+    [shared] = list(cache.glob("*.json"))
+    assert "=yes" in json.loads(shared.read_text())["entries"]["ac_cv_header_termios_h"]

@@ -1,5 +1,6 @@
 """``--executor dask``: a real Dask LocalCluster of two worker processes, each with its own
-store, meeting through a file:// binary cache; results byte-identical to a local build."""
+store, meeting through a file:// binary cache; results byte-identical to a local build, nano
+and ncurses included (nothing they compile in names the store that built them)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,35 @@ def test_dask_build_matches_a_local_one(cluster_env, capsys) -> None:
                          "--out", "dist-local")
     assert status == 0
     assert modules(Path("dist-dask")) == modules(Path("dist-local")) and len(modules(Path("dist-local"))) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", ["wasix"], indirect=True)  # the collection's provider
+def test_dask_build_with_nano_matches_a_local_one(cluster_env, built_nano, provider_env, monkeypatch, capsys) -> None:
+    env, names = cluster_env, ["hello", "after", "solo", "nano"]
+    # The provider and sysroot of the session's nano; the workers inherit them. Their stores
+    # are their own, under the cluster's directory: ncurses and nano are compiled there.
+    for key, value in provider_env("wasix").items():
+        if key != "WASIX_STORE":
+            monkeypatch.setenv(key, value)
+    status, rows = run_json("--plugin-dir", str(env.plugins), "build", *names, "-j1", "--executor", env.address,
+                            "--substituter", env.cache, "--store", str(env.root / "client-store"), "--out", "dist-dask")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    built = dict.fromkeys(["greet", "hello", "solo", "after", "ncurses", "nano"], "built")
+    assert {n: rows[n]["status"] for n in rows} == built, err
+    workers = {line.split(" on ")[1].split()[0] for line in err.splitlines() if " built on " in line}
+    assert len(workers) == 2, err
+    assert not (env.root / "client-store" / "logs").exists()  # the client compiled nothing
+    # The local reference: the small packages here, nano (and its ncurses) from the session's
+    # store, at another path than either worker's.
+    status, _ = run_json("--plugin-dir", str(env.plugins), "build", *names[:3], "--store", str(env.root / "local-store"),
+                         "--out", "dist-local")
+    assert status == 0
+    local = {**modules(Path("dist-local")), "nano.wasm": hashlib.sha256(built_nano["nano"].read_bytes()).hexdigest()}
+    assert modules(Path("dist-dask")) == local and len(local) == 4
+    # The same store key (entries are named by it) wherever the store is.
+    assert Path(rows["nano"]["store"]).name == Path(built_nano["summary"]["nano"]["store"]).name
 
 
 def test_dask_failure_names_package_worker_and_log(cluster_env, capsys) -> None:

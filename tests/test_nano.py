@@ -197,3 +197,20 @@ def test_wasmer_package_webc_wheel_and_index_of_nano(built, tmp_path, monkeypatc
     capsys.readouterr()
     assert main(["wheel", "ncurses", "--out", str(out)]) == 1
     assert "ncurses is a library" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("provider", ["wasix"], indirect=True)  # the collection's provider
+def test_a_store_elsewhere_compiles_the_same_bytes(built, tmp_path, capsys) -> None:
+    # Compiled (not pulled) into a store at another path: nothing compiled in names a store,
+    # so the modules and ncurses' archives are the session store's byte for byte.
+    other = tmp_path / "another" / "store"
+    assert main(["build", "nano", "--store", str(other), "--out", str(tmp_path / "dist"), "-j2"]) == 0, capsys.readouterr().err
+    nano = (tmp_path / "dist" / "bin" / "nano.wasm").read_bytes()
+    assert nano == built["nano"].read_bytes()
+    assert b"/etc/nanorc" in nano and b"/usr/share/terminfo" in nano  # where nano and ncurses look, as Debian's
+    ncurses = next(other.glob("*-ncurses-6.4"))
+    assert ncurses.name == built["ncurses"].name  # one store key wherever the store is
+    for rel in ("lib/libncursesw.a", "lib/libpanelw.a", "include/ncursesw/curses.h"):
+        data = (ncurses / rel).read_bytes()
+        assert data == (built["ncurses"] / rel).read_bytes(), rel
+        assert str(other).encode() not in data and str(built["store"]).encode() not in data, rel

@@ -91,8 +91,10 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
     command = [str(script), f"--host={build.get('host', ctx.toolchain.host)}", f"--prefix={ctx.prefix}", *extra]
     # configure links hundreds of throw-away programs: no wasm-opt for those.
     env = {"WASIXCC_RUN_WASM_OPT": "no"}
+    compiler = confcache.compiler_snapshot(confcache.compiler_files(ctx.env, extra))
     if not (build.get("configure-cache", True) and confcache.enabled() and _is_autoconf(script)):
         ctx.run(command, env=env)
+        _check_compiler(ctx, compiler, extra, env)
         return True
     cache = confcache.for_build(ctx, extra)
     provided = confcache.provided_by(ctx.deps, str(ctx.toolchain.tool("wasixnm")), ctx.env)
@@ -105,11 +107,32 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
         ctx.log.warning("configure failed with %d shared answers; running it again without them", seeded)
         cache_file.unlink(missing_ok=True)
         ctx.run(command, env=env)
+        _check_compiler(ctx, compiler, extra, env)
         return True
+    # Before anything is merged: answers asked of a vanished compiler would poison every build.
+    _check_compiler(ctx, compiler, extra, env)
     private = [str(p) for p in (ctx.source_dir, ctx.build_dir, ctx.prefix, ctx.destdir)]
     added = cache.merge(confcache.parse_cache_file(cache_file), provided, private + provided.paths)
     ctx.log.info("configure cache: %d new shared answers", added)
     return True
+
+
+def _check_compiler(ctx: BuildContext, before: dict[str, str | None], extra: list[str], env: dict[str, str]) -> None:
+    """Fail the configure (sharing none of its answers) when its compiler vanished, was
+    replaced or no longer compiles: the checks it made meanwhile answered "no" whatever the
+    toolchain has, and config.h would say so too."""
+    trouble = confcache.compiler_trouble(before, ctx.build_dir / "config.log")
+    if trouble is None:
+        probe = ctx.build_dir / "wasix-compiler-check.c"
+        probe.write_text("#include <stdio.h>\nint main(void) { return puts(\"\") == EOF; }\n")
+        cc = confcache.compiler_command(ctx.env, extra)
+        status = ctx.run([*cc, "-o", str(probe.with_suffix(".out")), str(probe)], env=env, check=False)
+        probe.unlink()
+        probe.with_suffix(".out").unlink(missing_ok=True)
+        if status != 0:
+            trouble = f"the compiler no longer builds a trivial program after configure (status {status})"
+    if trouble:
+        raise ctx.fail(f"configure's answers cannot be trusted, none shared: {trouble}; build again once the toolchain is complete")
 
 
 def _is_autoconf(script: Path) -> bool:

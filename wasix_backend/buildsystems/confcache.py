@@ -14,7 +14,10 @@ Only answers that depend on the toolchain alone are shared:
   and the symbols their static libraries define): those are found through the dependency's
   ``-I``/``-L`` flags, not the toolchain — dropped when merging and when loading;
 * never a value naming the build's own directories;
-* a variable two configures answered differently is taken out and never shared again.
+* a variable two configures answered differently is taken out and never shared again;
+* nothing from a configure whose compiler vanished, changed or stopped working while it ran
+  (every check after that says "no"): :func:`compiler_snapshot` before, :func:`compiler_trouble`
+  after.
 
 The cache file is keyed by the toolchain (its identity and the commands its ``wasixcc``
 runs) and by the compiler flags the package passes beyond its dependencies' paths, so
@@ -29,6 +32,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +56,11 @@ SHARED = (
 FLAG_VARS = ("CC", "CPP", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS")
 #: The two line forms of autoconf's cache file (2.5x-2.7x); the value is shell-quoted.
 _LINE = re.compile(r"^(?:(ac_cv_\w+)=\$\{\1=(.*)\}|test \"\$\{(ac_cv_\w+)\+set\}\" = set \|\| \3=(.*))$")
+#: How config.log records a command that could not be started at all (127: not found, 126:
+#: not executable); a compiler check that fails to compile exits 1.
+_NOT_STARTED = re.compile(r"^configure:\d+: \$\? = 12[67]$", re.M)
+#: Absolute paths a wrapper script names (the programs it execs).
+_ABS_PATH = re.compile(r"""(?<![\w.$/])(/[^\s'"`;|&<>()]+)""")
 
 
 def enabled() -> bool:
@@ -190,6 +199,88 @@ class ConfigureCache:
             tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
             os.replace(tmp, self.path)
         return added
+
+
+def compiler_command(env: Mapping[str, str], args: Iterable[str]) -> list[str]:
+    """``$CC`` as configure sees it: a ``CC=`` argument wins over the environment."""
+    value = env.get("CC", "")
+    for arg in args:
+        name, eq, rest = arg.partition("=")
+        if eq and name == "CC":
+            value = rest
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
+
+
+def compiler_files(env: Mapping[str, str], args: Iterable[str], depth: int = 3) -> list[Path]:
+    """The programs ``$CC`` runs: its own file and, through small ``#!`` scripts (the resolved
+    wrappers, the driver's shims), the executables they name, ``depth`` levels down."""
+    words = compiler_command(env, args)
+    if not words:
+        return []
+    found = shutil.which(words[0], path=env.get("PATH"))
+    queue, seen = [Path(found or words[0])], []
+    for _ in range(depth):
+        named: list[Path] = []
+        for path in queue:
+            if path in seen:
+                continue
+            seen.append(path)
+            try:
+                with path.open("rb") as fh:
+                    head = fh.read(65536)
+            except OSError:
+                continue
+            if head.startswith(b"#!"):
+                text = head.decode(errors="replace")
+                named += [Path(m) for m in _ABS_PATH.findall(text) if os.path.isfile(m) and os.access(m, os.X_OK)]
+        queue = named
+    return seen + [p for p in queue if p not in seen]
+
+
+def compiler_snapshot(files: Iterable[Path]) -> dict[str, str | None]:
+    """Each file's identity (``None``: missing): the content's hash for scripts and other
+    small files (a reinstall that writes the same bytes is no change), the inode, size and
+    mtime for big binaries (whose upgrade writes a new file)."""
+    out: dict[str, str | None] = {}
+    for path in files:
+        try:
+            st = path.stat()
+            if st.st_size <= 1 << 20:
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                out[str(path)] = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            out[str(path)] = None
+    return out
+
+
+def compiler_trouble(before: Mapping[str, str | None], config_log: Path) -> str | None:
+    """Why the answers of a configure that just finished cannot be trusted, or ``None``: a
+    program of its compiler vanished or was replaced while it ran (``before`` is
+    :func:`compiler_snapshot` from its start), or config.log shows one of those programs could
+    not be started at all — each check made then answered "no" for a reason that is not the
+    toolchain's."""
+    after = compiler_snapshot(Path(p) for p in before)
+    for path, was in before.items():
+        if was is not None and after[path] is None:
+            return f"{path} vanished while configure ran"
+        if was is not None and after[path] != was:
+            return f"{path} was replaced while configure ran"
+    try:
+        log = config_log.read_text(errors="replace")
+    except OSError:
+        return None
+    # Only the compiler's own programs count: configure also starts programs it expects to be
+    # missing (ncurses' runs a conftest.sh that is not on PATH).
+    for match in _NOT_STARTED.finditer(log):
+        said = [ln for ln in log[: match.start()].splitlines() if ln.strip()][-3:]
+        culprit = next((p for p in before if any(p in ln for ln in said)), None)
+        if culprit:
+            return f"its compiler {culprit} could not be started while configure ran ({config_log.name}: {said[-1].strip()})"
+    return None
 
 
 def flag_key(env: Mapping[str, str], args: Iterable[str], deps: Mapping[str, Path]) -> dict[str, str]:
