@@ -26,6 +26,7 @@ FILES_C = r"""
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,7 +55,10 @@ int main(int argc, char **argv) {
             if (!f) { printf("put %s: %s\n", argv[i + 1], strerror(errno)); i += 2; continue; }
             fputs(argv[i + 2], f); fclose(f); i += 2;
         } else if (!strcmp(op, "mkdir") && i + 1 < argc) { mkdir(argv[++i], 0755); }
-        else if (!strcmp(op, "stop")) { printf("kill %d\n", kill(0, SIGSTOP)); }
+        else if (!strcmp(op, "env") && i + 1 < argc) {
+            const char *v = getenv(argv[++i]);
+            printf("env %s=%s\n", argv[i], v ? v : "(unset)");
+        } else if (!strcmp(op, "stop")) { printf("kill %d\n", kill(0, SIGSTOP)); }
         else if (!strcmp(op, "trap")) { fflush(stdout); __builtin_trap(); }
         else if (!strcmp(op, "wait")) { printf("waiting\n"); fflush(stdout); while (getchar() != EOF) {} }
     }
@@ -106,6 +110,13 @@ def test_the_program_starts_in_the_real_working_directory(files_prog, work):
     assert res.returncode == 0, res.stderr
     assert res.stdout == (f"cwd {work}\ncat notes.txt: first\n\ncat sub/deep.txt: deep\n\n"
                           f"cat {work}/notes.txt: first\n\n")
+
+
+def test_the_users_environment_reaches_the_program_but_not_host_places(files_prog, work):
+    out = run_prog(files_prog, work, "env", "GREETING", "env", "LC_ALL", "env", "PATH", "env", "HOME",
+                   GREETING="hi there", LC_ALL="C.UTF-8")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=(unset)", "env HOME=/workspace"]
 
 
 def test_new_files_by_relative_and_absolute_path_reach_the_host(files_prog, work):

@@ -112,11 +112,17 @@ class Terminal:
         self.saved = None
 
 
+#: Host variables that name host places or this launcher's own Python: not passed in.
+HOST_ONLY = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "TMPDIR", "VIRTUAL_ENV", "_"})
+HOST_ONLY_PREFIXES = ("PYTHON", "WASIX_", "LD_", "XDG_")
+
+
 def guest_env(interactive: bool) -> dict[str, str]:
-    env = {"TERM": os.environ.get("TERM") or "xterm-256color", "HOME": "/workspace"}
-    for key in ("LANG", "LC_ALL", "LC_CTYPE", "TZ"):
-        if os.environ.get(key):
-            env[key] = os.environ[key]
+    """The program's environment: the user's (``NAME=x envsubst``, ``GIT_*``, proxies …),
+    less what names host places; HOME is the sandbox's."""
+    env = {k: v for k, v in os.environ.items() if k not in HOST_ONLY and not k.startswith(HOST_ONLY_PREFIXES)}
+    env["TERM"] = os.environ.get("TERM") or "xterm-256color"
+    env["HOME"] = "/workspace"
     if interactive:
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
