@@ -119,6 +119,13 @@ def test_the_users_environment_reaches_the_program_but_not_host_places(files_pro
     assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=(unset)", "env HOME=/workspace"]
 
 
+def test_empty_directories_the_program_makes_reach_the_host(files_prog, work):
+    # git init's refs/ and objects/ start empty; without them the repository is not one.
+    out = run_prog(files_prog, work, "mkdir", "repo", "mkdir", "repo/refs", "mkdir", "repo/refs/heads", "put", "repo/HEAD", "x")
+    assert out.returncode == 0, out.stderr
+    assert (work / "repo" / "refs" / "heads").is_dir() and (work / "repo" / "HEAD").read_text() == "x"
+
+
 def test_new_files_by_relative_and_absolute_path_reach_the_host(files_prog, work):
     # None of these is named on the command line as a file of its own: an editor's "save as".
     res = run_prog(files_prog, work, "put", "saveas.txt", "relative", "put", str(work / "abs.txt"), "absolute",

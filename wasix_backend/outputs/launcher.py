@@ -342,8 +342,10 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             if crash is not None and interactive:  # leave the program's alternate screen first
                 sys.stdout.write("\x1b[?1049l\r\n")
                 sys.stdout.flush()
-            files = await mirror.read_guest_files(sb.fs, plan)
+            dirs: set[str] = set()
+            files = await mirror.read_guest_files(sb.fs, plan, dirs=dirs)
             mirror.sync_back(plan, files, cache, command)
+            mirror.make_dirs_back(plan, dirs)  # after the files: what is left is empty ones
     if stopped:
         return 128 + stopped[0]
     if crash is not None:

@@ -317,8 +317,35 @@ def sync_back(plan: Plan, files: dict[str, bytes], cache: Path, prog: str, err=N
     return written
 
 
-async def read_guest_files(fs, plan: Plan, limit: int = 100_000) -> dict[str, bytes]:
-    """Every regular file the sandbox holds under the linked directories, by host path."""
+def make_dirs_back(plan: Plan, dirs: set[str], err=None) -> list[str]:
+    """Create on the host the directories the program made (``git init``'s empty refs/ and
+    objects/), inside a mirrored working directory only, through the same no-symlink walk
+    as files. Returns those created."""
+    err = err or sys.stderr
+    made = []
+    for path in sorted(dirs):
+        root = plan.root_of(path)
+        if root is None or not root.is_dir or path == root.path or os.path.isdir(path):
+            continue
+        parts = os.path.relpath(path, root.path).split(os.sep)
+        if any(p in ("", ".", "..") for p in parts):
+            continue
+        fds = [os.open(root.target, os.O_RDONLY | os.O_DIRECTORY)]
+        try:
+            for part in parts:
+                fds.append(_open_dir(part, fds[-1], create=True))
+            made.append(path)
+        except (Refused, OSError) as exc:
+            print(f"directory {path} made in the sandbox was not created on the host: {exc}", file=err)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    return made
+
+
+async def read_guest_files(fs, plan: Plan, limit: int = 100_000, dirs: set[str] | None = None) -> dict[str, bytes]:
+    """Every regular file the sandbox holds under the linked directories, by host path
+    (and, into ``dirs``, every directory)."""
     found: dict[str, bytes] = {}
 
     async def walk(guest: str, depth: int) -> None:
@@ -331,6 +358,8 @@ async def read_guest_files(fs, plan: Plan, limit: int = 100_000) -> dict[str, by
         for entry in entries:
             child = guest.rstrip("/") + "/" + entry.name
             if entry.kind == "directory":
+                if dirs is not None:
+                    dirs.add(child[len(GUEST_ROOT):])
                 await walk(child, depth + 1)
                 continue
             with contextlib.suppress(Exception):  # e.g. a dangling symlink the program made
