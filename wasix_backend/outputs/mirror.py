@@ -223,6 +223,20 @@ def _open_dir(name: str, dir_fd: int, create: bool) -> int:
     return os.open(name, flags, dir_fd=dir_fd)
 
 
+def _open_chain(base: str, parts: list[str]) -> list[int]:
+    """Descriptors of ``base`` and of each of ``parts`` below it, made where missing, never
+    through a symlink; the caller closes them."""
+    fds = [os.open(base, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        for part in parts:
+            fds.append(_open_dir(part, fds[-1], create=True))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
 def safe_write(base: str, parts: list[str], data: bytes, original_known: bool) -> None:
     """Write ``data`` to ``base/parts…`` without leaving ``base`` or following symlinks.
 
@@ -231,10 +245,8 @@ def safe_write(base: str, parts: list[str], data: bytes, original_known: bool) -
     """
     if not parts or any(p in ("", ".", "..") or "/" in p for p in parts):
         raise Refused("not a plain path inside what was named")
-    fds = [os.open(base, os.O_RDONLY | os.O_DIRECTORY)]
+    fds = _open_chain(base, parts[:-1])
     try:
-        for part in parts[:-1]:
-            fds.append(_open_dir(part, fds[-1], create=True))
         fd, name = fds[-1], parts[-1]
         try:
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -330,16 +342,12 @@ def make_dirs_back(plan: Plan, dirs: set[str], err=None) -> list[str]:
         parts = os.path.relpath(path, root.path).split(os.sep)
         if any(p in ("", ".", "..") for p in parts):
             continue
-        fds = [os.open(root.target, os.O_RDONLY | os.O_DIRECTORY)]
         try:
-            for part in parts:
-                fds.append(_open_dir(part, fds[-1], create=True))
+            for fd in _open_chain(root.target, parts):
+                os.close(fd)
             made.append(path)
         except (Refused, OSError) as exc:
             print(f"directory {path} made in the sandbox was not created on the host: {exc}", file=err)
-        finally:
-            for fd in fds:
-                os.close(fd)
     return made
 
 
