@@ -229,6 +229,9 @@ def test_bad_setting_fails_with_message(tmp_path: Path, provider: str, provider_
     assert "WASM_EXCEPTIONS" in proc.stderr and "yes or no" in proc.stderr
 
 
+# The first C++ link makes zig build libc++ and libc++abi for wasm32 from source (~40 s on two
+# cores, then cached): a real library build, so not in the fast session.
+@pytest.mark.slow
 def test_cxx_driver(tmp_path: Path) -> None:
     (tmp_path / "m.cc").write_text(
         "#include <string>\n#include <cstdio>\nint main() { std::string s(\"c++\"); std::puts((s + \" ok\").c_str()); }\n"

@@ -88,6 +88,7 @@ def test_empty_wheel_dir_gives_an_empty_index(tmp_path):
     assert links(simple / "index.html") == []
 
 
+@pytest.mark.slow  # a fresh venv and a real pip install
 def test_printed_install_command_works_as_pasted_in_a_fresh_venv(tmp_path, wheels, capsys):
     """The index step's pip command is complete (no `…`), and pip never looks for the
     wheels' dependency (wasmer-sdk) in our dist/ (pip warns about every place it lacks)."""
