@@ -65,3 +65,30 @@ def build_by_hand(name: str, work: Path, provider: str, *, jobs: int = 2) -> dic
 
     tool_env, host = provider_env(provider)
     return native.build_tree(name, work, tool_env, host=host, cross=True, jobs=jobs)
+
+
+def post_link_by_hand(name: str, prefixes: dict[str, Path], provider: str) -> int:
+    """Run the provider's post-link step (wasixcc's wasm-opt: asyncify, then -O2) once on each
+    program ``name`` installs, as a person must for fork and setjmp to work; how many ran.
+
+    Plain clang links leave it out, so the by-hand modules differ from what the toolchain
+    (and the engine) ships until this has run; the zig provider has no such step."""
+    import subprocess
+
+    from wasix_backend.plugins import load_plugins
+    from wasix_backend.toolchain.driver import post_link
+    from wasix_backend.toolchain.providers import select_provider
+    from wasix_backend.toolchain.settings import parse_settings
+
+    settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": provider})
+    chosen = select_provider(settings)
+    ran = 0
+    for program in load_plugins().recipes[name].binaries:
+        module = prefixes[name] / "bin" / program
+        step = post_link(chosen, str(module))
+        if step.command is None:
+            continue
+        if subprocess.run(step.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode != 0:
+            raise BenchError(f"by-hand build: the {provider} provider's post-link step failed on {module}")
+        ran += 1
+    return ran

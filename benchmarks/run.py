@@ -245,7 +245,8 @@ def measure_byhand(b: Bench) -> Section:
         if problem:
             sec.notes.append(f"{name} provider not measured: {problem}")
             continue
-        engine, hand = [], []
+        engine, hand, hand_linked = [], [], []
+        post_links = 0
         env = {"WASIXCC_PROVIDER": name}
         try:
             for i in range(b.cold_repeat):
@@ -259,8 +260,10 @@ def measure_byhand(b: Bench) -> Section:
                                            "--out", str(work / "out"), env=cold).seconds)  # fmt: skip
                     else:
                         start = time.perf_counter()
-                        byhand.build_by_hand("nano", work, name, jobs=2)
+                        prefixes = byhand.build_by_hand("nano", work, name, jobs=2)
                         hand.append(time.perf_counter() - start)
+                        post_links = byhand.post_link_by_hand("nano", prefixes, name)
+                        hand_linked.append(time.perf_counter() - start)
                     shutil.rmtree(work, ignore_errors=True)
         except BenchError as exc:  # one provider failing says so and leaves the other's figures
             sec.notes.append(f"{name} provider not measured: {textwrap.shorten(str(exc), 600)}")
@@ -270,10 +273,18 @@ def measure_byhand(b: Bench) -> Section:
             Row(f"{name}: by hand, same sources, compiler and flags", hand, "s"),
             ratio_row(f"{name}: engine / by hand", engine, hand, target=0.8),
         ]
+        if post_links:  # the wasix provider: by hand's nano is not asyncified until this runs
+            sec.rows += [
+                Row(f"{name}: by hand + the post-link wasm-opt (the shipped module)", hand_linked, "s"),
+                ratio_row(f"{name}: engine / by hand + post-link", engine, hand_linked, target=0.8),
+            ]
     sec.notes.append("by hand: unpack, patch, ./configure --host … && make -j2 && make install per package, "
                      "CC/CPPFLAGS/LIBS/AR made of the provider's own commands (benchmarks/byhand.py), no "
                      "driver, no cache; engine: fresh --store and an empty configure cache; the toolchain (zig's "
-                     "cache, the wasix-libc sysroot, linked into the fresh store) and the source cache warm for both")
+                     "cache, the wasix-libc sysroot, linked into the fresh store) and the source cache warm for both; "
+                     "'+ post-link': by hand then runs the provider's wasm-opt step (asyncify + -O2) once on nano, "
+                     "as wasixcc does after a link: without it by hand's nano.wasm cannot fork (nano imports "
+                     "proc_fork), so only then is it the module the engine ships")
     return sec
 
 
