@@ -9,8 +9,12 @@ import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import BenchError
+
+if TYPE_CHECKING:
+    from wasix_backend.toolchain.providers import Provider
 
 #: Stand-in for a command line's own arguments, to split the provider's commands around.
 _ARGS = "\x00args\x00"
@@ -21,16 +25,24 @@ def _around(command: list[str]) -> tuple[list[str], list[str]]:
     return command[:at], command[at + 1 :]
 
 
-def provider_env(name: str) -> tuple[dict[str, str], str]:
-    """``CC``, ``CPPFLAGS``, ``LIBS``, ``AR`` … made of provider ``name``'s own commands, and the
-    host triple. Compile flags after the arguments go to CPPFLAGS, link-only ones to LIBS."""
-    from wasix_backend.toolchain import get_toolchain
-    from wasix_backend.toolchain.providers import parse_invocation, select_provider
+def _provider(name: str) -> Provider:
+    """Toolchain provider ``name`` as the driver would select it here, checked usable."""
+    from wasix_backend.toolchain.providers import select_provider
     from wasix_backend.toolchain.settings import parse_settings
 
     settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": name})
     provider = select_provider(settings)
     provider.require()
+    return provider
+
+
+def provider_env(name: str) -> tuple[dict[str, str], str]:
+    """``CC``, ``CPPFLAGS``, ``LIBS``, ``AR`` … made of provider ``name``'s own commands, and the
+    host triple. Compile flags after the arguments go to CPPFLAGS, link-only ones to LIBS."""
+    from wasix_backend.toolchain import get_toolchain
+    from wasix_backend.toolchain.providers import parse_invocation
+
+    provider = _provider(name)
     # With an -O level (CFLAGS carries -O2, as the engine's environment does) and an output.
     compile_inv = replace(parse_invocation(["-O2", "-c", "x.c"], cxx=False), args=[_ARGS])
     link_inv = replace(parse_invocation(["-O2", "x.c", "-o", "x"], cxx=False), args=[_ARGS], output="x")
@@ -77,18 +89,17 @@ def post_link_by_hand(name: str, prefixes: dict[str, Path], provider: str) -> in
 
     from wasix_backend.plugins import load_plugins
     from wasix_backend.toolchain.driver import post_link
-    from wasix_backend.toolchain.providers import select_provider
-    from wasix_backend.toolchain.settings import parse_settings
 
-    settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": provider})
-    chosen = select_provider(settings)
+    chosen = _provider(provider)
     ran = 0
     for program in load_plugins().recipes[name].binaries:
         module = prefixes[name] / "bin" / program
         step = post_link(chosen, str(module))
         if step.command is None:
             continue
-        if subprocess.run(step.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode != 0:
-            raise BenchError(f"by-hand build: the {provider} provider's post-link step failed on {module}")
+        proc = subprocess.run(step.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise BenchError(f"by-hand build: the {provider} provider's post-link step failed on {module}: "
+                             f"{proc.stderr.strip()[-600:]}")  # fmt: skip
         ran += 1
     return ran
