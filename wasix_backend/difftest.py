@@ -293,7 +293,9 @@ def run_wasix(case: Case, modules: Mapping[str, Path]) -> Outcome:
         raise WasixError(f"{case.id}: the package has no command {', '.join(missing)} (it has {', '.join(sorted(modules))})")
     guest = {f"{GUEST_CWD}/{name}": data for name, data in case.files.items()}
     back = [f"{GUEST_CWD}/{name}" for name in case.compared_files]
-    steps = [Invocation(s.command, s.args, s.stdin if s.stdin is not None else b"", s.env) for s in case.steps]
+    # The native side runs on pipes: say so, as the wheel launcher does (toolchain/compat/src/mirror.c).
+    env = {"WASIX_HOST_TTYS": "-"}
+    steps = [Invocation(s.command, s.args, s.stdin if s.stdin is not None else b"", {**env, **s.env}) for s in case.steps]
     results = run_steps(modules, steps, files=guest, read_back=back, timeout=case.timeout, network=case.network)
     outcome = Outcome([r.stdout for r in results], [r.stderr for r in results], [r.exit_code for r in results])
     for name, path in zip(case.compared_files, back, strict=True):

@@ -129,6 +129,14 @@ def guest_env(interactive: bool) -> dict[str, str]:
     return env
 
 
+def host_ttys() -> str:
+    """Which of descriptors 0, 1 and 2 are terminals here, as the mirror step's isatty() reads
+    it from ``WASIX_HOST_TTYS`` (``"-"``: none). The sandbox calls every standard stream a
+    terminal; told this, a program piped into ``od`` writes no colours, runs no pager, and
+    ``gzip < a > a.gz`` compresses as it does natively."""
+    return "".join(str(fd) for fd in (0, 1, 2) if os.isatty(fd)) or "-"  # a closed one is no terminal
+
+
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -274,15 +282,17 @@ async def _run(proc, interactive: bool, terminal: Terminal):
 
 
 async def load_package(wasmer, meta: dict, command: str, wasm: bytes):
-    """The Wasmer package and the command to run. One module: the package is that module.
-    Several (a bundle: a shell and its tools): all of them as one package, so a program runs
+    """The Wasmer package and the command to run: always named commands, so the program's
+    argv[0] is its command's name ("gzip: …" in messages, not "main: …") and a program that
+    runs itself (git's auto-maintenance) finds itself. One module: that module under the
+    command's name. Several (a bundle: a shell and its tools): all of them, so a program runs
     the others by their command names, as in the wheel's Wasmer package."""
-    if len(set(meta["commands"].values())) <= 1:
-        pkg = await wasmer.packages.load(wasm)
-        return pkg, pkg
     from wasmer_sdk import PackageCommandDefinition, PackageDefinition
 
-    modules = {name: (wasm if name == command else (HERE / rel).read_bytes()) for name, rel in meta["commands"].items()}
+    if len(set(meta["commands"].values())) <= 1:
+        modules = {command: wasm}
+    else:
+        modules = {name: (wasm if name == command else (HERE / rel).read_bytes()) for name, rel in meta["commands"].items()}
     commands = {name: PackageCommandDefinition(module=name) for name in modules}
     pkg = await wasmer.packages.create(PackageDefinition(modules=modules, commands=commands))
     return pkg, pkg.command(command)
@@ -310,6 +320,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     env = guest_env(interactive)
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
+        env["WASIX_HOST_TTYS"] = host_ttys()
     crash = None
     async with Wasmer(cache_root=cache / "wasmer") as wasmer:
         pkg, entry = await load_package(wasmer, meta, command, wasm)

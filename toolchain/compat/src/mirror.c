@@ -7,7 +7,14 @@
  * program reads and writes the host's own paths (writes land in /workspace, which the
  * launcher copies back), then enters WASIX_HOST_CWD: wasi-libc's working directory starts
  * at "/" whatever the runtime was told. Without WASIX_HOST_PATHS nothing happens.
- * The launcher recognises programs carrying this step by the export below. */
+ * The launcher recognises programs carrying this step by the export below.
+ *
+ * The sandbox also reports its standard streams as terminals when the launcher's are pipes
+ * or files, so programs would colour what they write into a pipe, start a pager, or refuse
+ * to write compressed data there. The launcher lists in WASIX_HOST_TTYS which of descriptors
+ * 0, 1 and 2 are terminals on the host ("-": none); isatty() says no for the others. It
+ * only ever says no: under a host pipe nothing is a terminal, whatever the sandbox reports.
+ * The variable stays set, for the programs this one starts on the same streams. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +24,17 @@
 #include <unistd.h>
 
 __attribute__((export_name("__wasix_mirror_v1"))) int __wasix_mirror_v1(void) { return 1; }
+
+int __isatty(int fd); /* the C library's own; its isatty is a weak alias this replaces */
+
+int isatty(int fd) {
+	const char *host = getenv("WASIX_HOST_TTYS");
+	if (host && fd >= 0 && fd <= 2 && !strchr(host, '0' + fd)) {
+		errno = ENOTTY;
+		return 0;
+	}
+	return __isatty(fd);
+}
 
 static void make_parents(char *path) {
 	for (char *p = path + 1; *p; p++) {
