@@ -11,6 +11,8 @@ true: share the toolchain's configure answers with other packages, see :mod:`.co
 
 from __future__ import annotations
 
+import os
+
 import re
 import shutil
 import sys
@@ -88,7 +90,7 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
             )
         ctx.run(["autoreconf", "-fi"], cwd=ctx.source_dir)
     extra = args(ctx, "configure-args")
-    command = [str(script), f"--host={build.get('host', ctx.toolchain.host)}", f"--prefix={ctx.prefix}", *extra]
+    command = [_relative(script, ctx.build_dir), f"--host={build.get('host', ctx.toolchain.host)}", f"--prefix={ctx.prefix}", *extra]
     # configure links hundreds of throw-away programs: no wasm-opt for those.
     env = {"WASIXCC_RUN_WASM_OPT": "no"}
     compiler = confcache.compiler_snapshot(confcache.compiler_files(ctx.env, extra))
@@ -115,6 +117,14 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
     added = cache.merge(confcache.parse_cache_file(cache_file), provided, private + provided.paths)
     ctx.log.info("configure cache: %d new shared answers", added)
     return True
+
+
+def _relative(script: Path, cwd: Path) -> str:
+    """``script`` as configure is called from ``cwd``: relative, so ``srcdir`` is, and with it
+    every ``__FILE__`` (assert messages): no staging directory's name ends up in a module,
+    and one key builds the same bytes in any store."""
+    rel = os.path.relpath(script, cwd)
+    return rel if os.sep in rel else f".{os.sep}{rel}"
 
 
 def _check_compiler(ctx: BuildContext, before: dict[str, str | None], extra: list[str], env: dict[str, str]) -> None:
