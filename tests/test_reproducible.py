@@ -19,7 +19,10 @@ from test_confcache import _tarball  # configure marked executable
 from wasix_backend.cli import main
 from wasix_backend.runtime import run
 
-pytestmark = pytest.mark.skipif(shutil.which("autoconf") is None, reason="autoconf is not installed (apt-get install autoconf)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("autoconf") is None, reason="autoconf is not installed (apt-get install autoconf)"),
+    pytest.mark.slow,  # two cold configure-and-build runs: half a minute, beyond the fast session's budget
+]
 
 CONFIGURE_AC = """\
 AC_INIT([where], [1.0])
