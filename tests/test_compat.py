@@ -321,3 +321,32 @@ def test_a_zero_timeout_poll_answers_at_once_while_stdin_is_still_open(tmp_path:
                 return (await proc.wait()).stdout.bytes
 
     assert asyncio.run(late_key()) == b"ready=0 fast=1\n"
+
+
+ISATTY = """
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    for (int fd = 0; fd <= 3; fd++) {
+        errno = 0;
+        int t = isatty(fd);
+        printf("%d:%d%s ", fd, t, t ? "" : (errno == ENOTTY ? "/ENOTTY" : errno == EBADF ? "/EBADF" : ""));
+    }
+    printf("\\n");
+    return 0;
+}
+"""
+
+
+def test_isatty_follows_the_hosts_terminals(tmp_path: Path, each_provider: str) -> None:
+    """The sandbox calls every standard stream a terminal; WASIX_HOST_TTYS (the launcher's
+    streams that are terminals) turns the others into "no", and never a "no" into a "yes"."""
+    wasm = build(tmp_path, ISATTY)
+    sandbox = run(wasm).text.split()
+    assert sandbox[:3] == ["0:1", "1:1", "2:1"], sandbox
+    assert run(wasm, env={"WASIX_HOST_TTYS": "-"}).text.split()[:3] == ["0:0/ENOTTY", "1:0/ENOTTY", "2:0/ENOTTY"]
+    assert run(wasm, env={"WASIX_HOST_TTYS": "02"}).text.split()[:3] == ["0:1", "1:0/ENOTTY", "2:1"]
+    # descriptor 3 (a preopened directory) is no terminal, whatever the variable says
+    assert run(wasm, env={"WASIX_HOST_TTYS": "0123"}).text.split()[3] == sandbox[3] and not sandbox[3].startswith("3:1")
