@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
 import tarfile
 import textwrap
 from pathlib import Path
@@ -216,3 +217,28 @@ def built_nano(provider: str, provider_env, provider_store, tmp_path_factory: py
         "ncurses": Path(packages["ncurses"]["store"]),
         "summary": packages,
     }
+
+
+def venv_with_wheels(root: Path, names: list[str], build_env: dict[str, str], wheelhouse: Path) -> Path:
+    """``wasix-build wheel NAMES`` (from the store ``build_env`` points at) into ``root/dist``,
+    then ``pip install wasix-NAME…`` into a fresh venv ``root/venv``, with no index; its bin/."""
+    import contextlib
+    import venv
+
+    from wasix_backend.cli import main
+
+    mp = pytest.MonkeyPatch()
+    for key, value in build_env.items():
+        mp.setenv(key, value)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["wheel", *names, "--out", str(root / "dist")]) == 0
+    finally:
+        mp.undo()
+    env_dir = root / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                          "--no-index", "--find-links", str(root / "dist" / "wheels"), "--find-links", str(wheelhouse),
+                          *(f"wasix-{name}" for name in names)], capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return env_dir / "bin"

@@ -20,6 +20,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from conftest import venv_with_wheels
 from httpserver import Server, serve
 from test_collection import collection_modules  # noqa: F401  (the session's builds)
 from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
@@ -283,28 +284,7 @@ def test_limit_an_ip_address_url_does_not_match_the_certificates_ip_san(
 @pytest.fixture(scope="module")
 def curl_venv(curl: Path, provider_env, tmp_path_factory: pytest.TempPathFactory, runtime_wheelhouse: Path) -> Path:  # noqa: F811
     """``pip install wasix-curl`` from a wheel of the session's curl build, in a fresh venv."""
-    import contextlib
-    import io
-    import venv
-
-    from wasix_backend.cli import main
-
-    root = tmp_path_factory.mktemp("curl-wheel")
-    mp = pytest.MonkeyPatch()
-    for key, value in provider_env("wasix").items():
-        mp.setenv(key, value)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["wheel", "curl", "--out", str(root / "dist")]) == 0
-    finally:
-        mp.undo()
-    env_dir = root / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                          "--no-index", "--find-links", str(root / "dist" / "wheels"), "--find-links", str(runtime_wheelhouse),
-                          "wasix-curl"], capture_output=True, text=True)  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    return env_dir
+    return venv_with_wheels(tmp_path_factory.mktemp("curl-wheel"), ["curl"], provider_env("wasix"), runtime_wheelhouse).parent
 
 
 def test_the_wheels_curl_reaches_a_server(curl_venv: Path, http: Server, tmp_path: Path) -> None:

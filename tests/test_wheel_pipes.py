@@ -9,17 +9,15 @@ they compress into pipes, write no colours there and start no pager; on a real t
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import pty
 import select
 import subprocess
-import venv
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import venv_with_wheels
 from test_collection import collection_modules  # noqa: F401  (the session's builds)
 from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
@@ -32,26 +30,9 @@ DATA = b"".join(b"line %d of some text that compresses well\n" % i for i in rang
 @pytest.fixture(scope="module")
 def bin_dir(collection_modules: Callable[[str], dict[str, Path]], provider_env, tmp_path_factory, runtime_wheelhouse) -> Path:  # noqa: F811
     """A fresh venv with the three wheels (made from the session's builds) installed by pip."""
-    from wasix_backend.cli import main
-
     for name in PACKAGES:
         collection_modules(name)
-    root = tmp_path_factory.mktemp("pipes-wheels")
-    mp = pytest.MonkeyPatch()
-    for key, value in provider_env("wasix").items():
-        mp.setenv(key, value)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["wheel", *PACKAGES, "--out", str(root / "dist")]) == 0
-    finally:
-        mp.undo()
-    env_dir = root / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    res = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                          "--no-index", "--find-links", str(root / "dist" / "wheels"), "--find-links", str(runtime_wheelhouse),
-                          *(f"wasix-{name}" for name in PACKAGES)], capture_output=True, text=True)  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    return env_dir / "bin"
+    return venv_with_wheels(tmp_path_factory.mktemp("pipes-wheels"), list(PACKAGES), provider_env("wasix"), runtime_wheelhouse)
 
 
 def _env(bin_dir: Path, home: Path) -> dict[str, str]:

@@ -12,7 +12,6 @@ true: share the toolchain's configure answers with other packages, see :mod:`.co
 from __future__ import annotations
 
 import os
-
 import re
 import shutil
 import sys
