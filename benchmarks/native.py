@@ -57,8 +57,8 @@ def build_tree(name: str, work: Path, tool_env: dict[str, str], *, host: str, cr
     ``cross``: pass ``--host`` (the recipe's, else ``host``) and apply the recipes' ``[build]
     env``, as the engine does; otherwise leave both out (a native build).
     """
+    from wasix_backend.buildenv import dependency_env
     from wasix_backend.context import BuildContext
-    from wasix_backend.engine import dependency_env
     from wasix_backend.extract import extract
     from wasix_backend.fetch import fetch_source
     from wasix_backend.graph import closure

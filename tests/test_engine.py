@@ -223,8 +223,11 @@ def test_missing_dependency_names_who_needs_it(project, capsys) -> None:
 def test_sigkill_mid_build_leaves_nothing_finished_and_a_rebuild_succeeds(project, tmp_path) -> None:
     marker = tmp_path / "compiling"
     cmd = [sys.executable, "-m", "wasix_backend", "--plugin-dir", str(project.plugins), "build", "hello"]
-    env = {**os.environ, "WASIX_TEST_SLOW": str(marker)}
-    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # Builds see only their recipe's variables: the slow step is asked for there.
+    recipe = project.plugins / "hello" / "recipe.toml"
+    plain = recipe.read_text()
+    recipe.write_text(plain.replace("[build]\n", f'[build]\nenv = {{ WASIX_TEST_SLOW = "{marker}" }}\n', 1))
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
@@ -239,6 +242,7 @@ def test_sigkill_mid_build_leaves_nothing_finished_and_a_rebuild_succeeds(projec
     store = tmp_path / "store"
     assert not list(store.glob("*-hello-1.0"))  # greet finished, hello did not
     assert list(store.glob("*-greet-1.0"))
+    recipe.write_text(plain)
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "greet 1.0 (cached)" in again.stderr

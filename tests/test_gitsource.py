@@ -185,7 +185,7 @@ def test_bad_git_sources_are_refused_naming_plugin_and_field(
 
 def test_store_key_follows_the_commit_not_the_url() -> None:
     def key(url: str, rev: str) -> str:
-        return build_key(recipe(git=url, rev=rev), toolchain="t", plugin="p", generic="g", deps={})
+        return build_key(recipe(git=url, rev=rev), toolchain="t", plugin={}, code={}, deps={})
 
     base = key("https://example.invalid/d", CRABSAY_REV)
     assert key("https://elsewhere.invalid/mirror/d.git", CRABSAY_REV) == base

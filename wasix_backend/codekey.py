@@ -1,52 +1,209 @@
-"""The part of every store key that stands for this tool's own code.
+"""The part of a store key that stands for this tool's own code: what runs inside a build.
 
-Every module of the package is hashed except those listed in :data:`NOT_BUILD_CODE`, which
-only present results or write outputs from finished store entries. Listing what does *not*
-shape a build, instead of what does, makes a new module covered by default: a module wrongly
-left out costs a rebuild, never a stale result served from the store.
+A package's build runs a small part of this package: the phase runner and the build
+environment, the build context, fetching's extraction and patching, the toolchain (driver,
+providers, wrappers, flags), finalizing, and the module of the package's build system with
+what it imports. That part, and nothing else, is in the package's key, so a docstring, the
+command line, the scheduler or an output writer can change without rebuilding anything, and
+a change to the autotools build system rebuilds the autotools packages alone.
+
+The part is found, not listed: the import closure (imports inside functions included) of
+:data:`BUILD_ROOTS` plus the build system's module, which stops at the modules in
+:data:`NOT_BUILD_CODE` — code that runs around builds without shaping their results, each
+with the reason. A new module imported by build code is therefore covered by default: a
+module wrongly left in costs a rebuild, never a stale result. ``tests/test_codekey.py``
+records which modules run during real builds and checks that each is in the key or listed
+here.
+
+Modules are hashed by their syntax tree without docstrings, so comments, formatting and
+docstrings change nothing; the same code gives the same digest wherever it is installed
+(editable, ``pip install .``, a wheel, another clone).
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
-from fnmatch import fnmatch
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
+PACKAGE = _PKG.name
 
-#: Paths (relative to the package, ``fnmatch`` patterns) of code that never shapes a build.
-NOT_BUILD_CODE = (
-    "__main__.py", "cli/*",  # the command line
-    "outputs/*", "versions.py", "selfwheel.py", "pep517.py",  # writers of finished entries
-    "summary.py", "textfmt.py", "logsummary.py", "schema_docs.py",  # reports and docs
-    "inspect.py", "runtime.py", "gc.py", "update.py", "scaffold.py", "codekey.py", "fastpath.py",
-    # Moving finished entries between stores and machines (pulled entries are verified
-    # against the signed record of the build that made them).
-    "substitute/*", "executors/*",
-    "difftest.py",  # behaviour tests of finished modules
+#: Modules (relative dotted names) whose code runs inside every package's build.
+BUILD_ROOTS = (
+    "buildenv",  # the phases in order and the environment each build sees
+    "context",  # the build context: substitutions, commands, logs of every build system
+    "finalize",  # optimising and collecting the outputs into the entry
+    "extract",  # how a source archive becomes the source tree
+    "buildsystems.fetching", "buildsystems.patching",  # the fetch and patch phases of every recipe
+    "toolchain", "toolchain.driver", "toolchain.providers", "toolchain.wrappers",
+    "toolchain.settings", "toolchain.compat", "toolchain.zigllvm",  # flags and programs of every compile
 )  # fmt: skip
 
+#: Code that runs around builds (or only to find their inputs) without shaping their results.
+#: The import closure stops here; ``tests/test_codekey.py`` keeps this list honest.
+NOT_BUILD_CODE: dict[str, str] = {
+    "": "the package's namespace: version, hook markers",
+    "__main__": "the command line",
+    "cli": "the command line",
+    "engine": "scheduling: order, parallelism, cache look-ups",
+    "store": "where entries live, their locks and records",
+    "plugins": "plugin loading (each plugin's own files are in its key)",
+    "registry": "looking up build systems and outputs by name",
+    "hookspecs": "hook signatures",
+    "recipe": "parsing recipes (the parsed recipe's build fields are in the key)",
+    "schema": "validating recipes",
+    "schema_docs": "documentation",
+    "errors": "messages of errors",
+    "interrupt": "stopping builds on Ctrl-C",
+    "logsummary": "the log lines shown with a failure",
+    "summary": "the summary table",
+    "textfmt": "text layout",
+    "paths": "where caches live (caches never change results)",
+    "fsutil": "atomic writes and hashing",
+    "excludes": "which files of a plugin folder count",
+    "fastpath": "replaying a no-op build",
+    "codekey": "computing keys",
+    "keydiff": "explaining keys",
+    "check": "comparing a rebuild with a stored entry",
+    "fetch": "downloading sources (verified against their sha256 pins)",
+    "debian": "finding a source in Debian's archive (verified against its pin)",
+    "gitsource": "fetching a git source (verified against its commit id)",
+    "pinning": "writing pins",
+    "update": "looking for new releases",
+    "scaffold": "writing new plugin folders",
+    "graph": "the dependency graph (dependencies' keys are in the key)",
+    "toolchain.sysroot": "finding and building the wasix-libc sysroot (its identity is in the key)",
+    "toolchain.install": "downloading the pinned toolchain (its identity is in the key)",
+    "toolchain.pins": "the pinned toolchain's download addresses and hashes",
+    "toolchain.versioncache": "remembering tools' versions and hashes (the results are in the key)",
+    "toolchain.shell": "`wasix-build shell`",
+    "outputs": "writing outputs from finished entries",
+    "versions": "version strings of outputs",
+    "selfwheel": "building this tool's own wheel",
+    "pep517": "the PEP 517 backend (it runs the engine)",
+    "inspect": "reading finished modules",
+    "runtime": "running finished modules",
+    "difftest": "behaviour tests of finished modules",
+    "gc": "removing unused entries",
+    "substitute": "binary caches (pulled entries are checked against the signed record)",
+    "executors": "running builds elsewhere",
+}
 
-def code_files(root: Path = _PKG) -> list[Path]:
-    """The package's files that shape builds, in a stable order."""
-    out = []
+
+def _module_files(root: Path) -> dict[str, Path]:
+    """Dotted module name (relative to the package; ``""`` for it) -> its file."""
+    out = {}
     for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root).as_posix()
-        if "__pycache__" not in rel and not any(fnmatch(rel, pattern) for pattern in NOT_BUILD_CODE):
-            out.append(path)
+        rel = path.relative_to(root)
+        if "__pycache__" in rel.parts or rel.parts[0].startswith("_data"):
+            continue
+        parts = list(rel.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
     return out
 
 
-def code_key(root: Path = _PKG) -> str:
-    """A hash of the names and contents of :func:`code_files` of ``root``."""
-    h = hashlib.sha256()
-    for path in code_files(root):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+def _imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package's modules ``module`` imports, anywhere in its code."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def add(name: str) -> None:
+        while name not in known and "." in name:  # ``from .toolchain import Toolchain``
+            name = name.rpartition(".")[0]
+        if name in known:
+            found.add(name)
+
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if package else []
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                stem = ".".join([*base, *([node.module] if node.module else [])])
+            elif node.module and (node.module == PACKAGE or node.module.startswith(PACKAGE + ".")):
+                stem = node.module.removeprefix(PACKAGE).lstrip(".")
+            else:
+                continue
+            for alias in node.names:
+                add(f"{stem}.{alias.name}".lstrip("."))
+            add(stem)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(PACKAGE + "."):
+                    add(alias.name.removeprefix(PACKAGE + "."))
+    found.discard(module)
+    return found
+
+
+def _stopped(module: str) -> bool:
+    """Whether ``module`` is declared not to shape builds (itself or a package above it)."""
+    parts = module.split(".")
+    return any(".".join(parts[:i]) in NOT_BUILD_CODE for i in range(len(parts), 0, -1)) or module in NOT_BUILD_CODE
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):  # fmt: skip
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def source_digest(source: bytes, name: str = "<source>") -> str:
+    """A hash of Python code that ignores comments, formatting and docstrings."""
+    tree = _strip_docstrings(ast.parse(source, name))
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 
 @functools.cache
-def engine_code_key() -> str:
-    """:func:`code_key` of the running package (computed once per process)."""
-    return code_key()
+def _graph(root: Path) -> tuple[dict[str, Path], dict[str, frozenset[str]]]:
+    files = _module_files(root)
+    known = set(files)
+    return files, {m: frozenset(_imports(m, p, known)) for m, p in files.items()}
+
+
+def build_modules(extra: tuple[str, ...] = (), root: Path = _PKG) -> list[str]:
+    """The modules whose code shapes a build: the closure of :data:`BUILD_ROOTS` and
+    ``extra`` (a build system's module) over imports, stopping at :data:`NOT_BUILD_CODE`."""
+    files, imports = _graph(root)
+    seen: set[str] = set()
+    todo = [m for m in (*BUILD_ROOTS, *extra) if m in files]
+    while todo:
+        mod = todo.pop()
+        if mod in seen or _stopped(mod):
+            continue
+        seen.add(mod)
+        todo.extend(imports[mod])
+    return sorted(seen)
+
+
+def relative_module(qualified: str) -> str | None:
+    """``wasix_backend.buildsystems.make`` -> ``buildsystems.make``; None outside the package."""
+    if qualified == PACKAGE:
+        return ""
+    if qualified.startswith(PACKAGE + "."):
+        return qualified.removeprefix(PACKAGE + ".")
+    return None
+
+
+@functools.cache
+def build_code(extra: tuple[str, ...] = (), root: Path = _PKG) -> dict[str, str]:
+    """``module -> digest`` of :func:`build_modules` (computed once per process)."""
+    files, _ = _graph(root)
+    return {m: source_digest(files[m].read_bytes(), str(files[m])) for m in build_modules(extra, root)}
+
+
+def code_files(root: Path = _PKG) -> list[Path]:
+    """Every module file of the package (what a replayed no-op build is checked against)."""
+    return list(_module_files(root).values())
+
+
+def clear_cache() -> None:
+    """Forget computed digests (a test that edits the package's files in this process)."""
+    _graph.cache_clear()
+    build_code.cache_clear()

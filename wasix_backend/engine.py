@@ -13,27 +13,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 
-from .codekey import engine_code_key
+from .buildenv import OPTIONAL_PHASES, PHASES, build_environment, run_phase
+from .codekey import build_code, relative_module
 from .context import BuildContext, log_tail
 from .errors import BuildError, GraphError, MissingRequirement, WasixError, os_error
-from .finalize import finalize_outputs
 from .graph import closure, dependents_count
 from .interrupt import stop_children
 from .plugins import LoadedPlugins
-from .store import Store, build_key
+from .store import Store, key_inputs, key_of
 
 if TYPE_CHECKING:
     from .recipe import Recipe
     from .toolchain import Toolchain
-
-PHASES = ("fetch", "patch", "configure", "compile", "package")
-#: Phases where no plugin answering is fine.
-OPTIONAL_PHASES = {"patch"}
-
 
 @dataclass
 class BuildResult:
@@ -74,24 +70,6 @@ class BuildFailure:
         return "skipped" if self.skipped else "failed"
 
 
-def dependency_env(deps: dict[str, Path], base: dict[str, str]) -> dict[str, str]:
-    """Compiler and pkg-config variables that make dependencies' install trees visible.
-
-    ``PKG_CONFIG_LIBDIR`` (not ``_PATH``) replaces pkg-config's default search path, so a host
-    library can never stand in for a missing dependency.
-    """
-    inc = " ".join(f"-I{p}/include" for p in deps.values())
-    lib = " ".join(f"-L{p}/lib" for p in deps.values())
-    pc = [str(p / sub / "pkgconfig") for p in deps.values() for sub in ("lib", "share")]
-    env = {
-        "CPPFLAGS": f"{inc} {base.get('CPPFLAGS', '')}".strip(),
-        "LDFLAGS": f"{lib} {base.get('LDFLAGS', '')}".strip(),
-        "PKG_CONFIG_LIBDIR": ":".join(pc) if pc else "/nonexistent",
-        "PKG_CONFIG_PATH": "",
-    }
-    return env
-
-
 @contextmanager
 def _stop_on_interrupt(pool: ThreadPoolExecutor) -> Iterator[None]:
     """On Ctrl-C/SIGTERM in the main thread: start nothing more and kill the running
@@ -128,8 +106,8 @@ class Engine:
         self.substituter = substituter
         self._running = 0
         self._lock = threading.Lock()
-        # Every module that shapes a build (the generic build systems included).
-        self._generic_fp = engine_code_key()
+        #: What each planned key is made of (``wasix-build show --key``; kept in the entry).
+        self.key_inputs: dict[str, dict[str, Any]] = {}
 
     # keys -------------------------------------------------------------------------------
     def plan(self, targets: list[str]) -> tuple[list[str], dict[str, str], dict[str, WasixError]]:
@@ -166,13 +144,14 @@ class Engine:
                     reason=f"needs the {' or '.join(wanted)} provider")  # fmt: skip
                 continue
             try:
-                keys[name] = build_key(
+                inputs = key_inputs(
                     r,
                     toolchain=self._toolchain_identity(r),
                     plugin=self.plugins.fingerprint(name),
-                    generic=self._generic_fp,
+                    code=self._build_code(r),
                     deps={d: keys[d] for d in deps},
                 )
+                self.key_inputs[name], keys[name] = inputs, key_of(inputs)
             except WasixError as exc:
                 problems[name] = exc
         return order, keys, problems
@@ -188,6 +167,14 @@ class Engine:
         if system is None or system.identity is None:
             return self.toolchain.identity
         return system.identity(recipe, self.toolchain.identity)
+
+    def _build_code(self, recipe: Recipe) -> dict[str, str]:
+        """This package's modules that run inside ``recipe``'s build (see :mod:`.codekey`)."""
+        system = self.plugins.registry.get_build_system(recipe.build_system)
+        hooks = system.hooks if system is not None else None
+        module = getattr(hooks, "__name__", None) if isinstance(hooks, ModuleType) else type(hooks).__module__
+        own = relative_module(module or "")
+        return build_code((own,) if own else ())
 
     def _all_deps(self, name: str) -> list[str]:
         return [n for n in closure(self.plugins.recipes, [name]) if n != name]
@@ -309,9 +296,7 @@ class Engine:
         log_dir.mkdir(parents=True)
         source_dir = work / "src"
         in_tree = bool(recipe.build.get("in-tree", False))
-        env = {**os.environ, **self.toolchain.env()}
-        env.update(dependency_env(deps, env))
-        env.update({k: str(v) for k, v in recipe.build.get("env", {}).items()})
+        env = build_environment(self.toolchain, recipe, deps, work)
         logger = logging.getLogger(f"wasix_backend.build.{recipe.name}.{key[:8]}")
         logger.propagate = False
         logger.setLevel(logging.INFO)
@@ -328,6 +313,8 @@ class Engine:
             log=logger,
         )
         sizes: dict[str, int] = {}
+        system = self.plugins.registry.get_build_system(recipe.build_system)
+        optimise = system.optimise if system else True
         for phase in (*PHASES, "finalize"):
             ctx.phase = phase
             ctx.log_file = log_dir / f"{phase}.log"
@@ -336,13 +323,7 @@ class Engine:
             logger.addHandler(handler)
             try:
                 self._say(f"  {recipe.name} {recipe.version}: {phase}")
-                if phase == "finalize":
-                    system = self.plugins.registry.get_build_system(recipe.build_system)
-                    sizes = finalize_outputs(ctx, optimise=system.optimise if system else True)
-                else:
-                    if phase == "configure":
-                        ctx.build_dir.mkdir(parents=True, exist_ok=True)
-                    self._call_phase(ctx, phase)
+                sizes = run_phase(ctx, phase, self._call_phase, optimise) or sizes
             except KeyboardInterrupt:  # stopped (interrupt.py): nothing of this build stays
                 shutil.rmtree(work, ignore_errors=True)
                 raise
@@ -367,6 +348,7 @@ class Engine:
             "subprocess_seconds": round(ctx.subprocess_seconds, 3),
             "toolchain": self.toolchain.provider,
             "deps": {n: str(p) for n, p in deps.items()},
+            "key_inputs": self.key_inputs.get(recipe.name),
         }
         final = self.store.commit(ctx.stage, recipe, key, record)
         shutil.rmtree(work, ignore_errors=True)

@@ -91,19 +91,26 @@ class LoadedPlugins:
         others = [p for p in (*self.package_plugins, *systems) if not any(p is k for k in keep)]
         return self.pm.subset_hook_caller(f"wasix_{phase}", remove_plugins=others)
 
-    def fingerprint(self, recipe: str) -> str:
-        """A hash of the code and data of the plugin that declared ``recipe`` and of its build
-        system's hooks (those outside this package: its own code is in the engine's key)."""
+    def fingerprint(self, recipe: str) -> dict[str, str]:
+        """``file name -> digest`` of the code and data of the plugin that declared
+        ``recipe`` and of its build system's hooks (those outside this package: its own code
+        is in :mod:`.codekey`'s part of the key).
+
+        Python files are hashed without comments, formatting and docstrings; the recipe file
+        is left out (its parsed build fields are in the key, its description is not), and so
+        are files that only package the plugin (``pyproject.toml``, the PEP 517 shim, texts).
+        """
         owner = self.owners[recipe]
         files = list(self.files.get(self.pm.get_name(owner) or "", []))
         hooks = self._system_hooks(self.recipes[recipe])
         if hooks is not None and hooks is not owner:
             files += [f for f in object_files(hooks) if not f.resolve().is_relative_to(_PKG)]
-        h = hashlib.sha256()
+        out: dict[str, str] = {}
         for path in sorted(set(files)):
-            if path.is_file():
-                h.update(path.name.encode() + b"\0" + path.read_bytes())
-        return h.hexdigest()
+            if path.is_file() and not _not_build_file(path):
+                digest = _file_digest(path)
+                out[path.name] = digest if path.name not in out else hashlib.sha256((out[path.name] + digest).encode()).hexdigest()
+        return out
 
     def resolve(self, name: str) -> str:
         """The recipe name ``name`` means: itself, else the recipe it names under PEP 503
@@ -145,6 +152,27 @@ def _plugin_files(folder: Path) -> list[Path]:
         if path.is_file() and rel.parts[0] != "tests" and rel != TEST_DATA and not excluded(rel):
             out.append(path)
     return out
+
+
+#: Files of a plugin folder that never shape a build (see :meth:`LoadedPlugins.fingerprint`).
+_NOT_BUILD_FILES = ("recipe.toml", "pyproject.toml", "_wasix_build.py", "setup.cfg", "MANIFEST.in")
+
+
+def _not_build_file(path: Path) -> bool:
+    # Patches are in the key on their own (``patches``), in the order they are applied.
+    return path.name in _NOT_BUILD_FILES or path.parent.name == "patches" or path.suffix.lower() in (".md", ".rst")
+
+
+def _file_digest(path: Path) -> str:
+    from .codekey import source_digest
+
+    data = path.read_bytes()
+    if path.suffix == ".py":
+        try:
+            return source_digest(data, str(path))
+        except SyntaxError:  # loading it fails with its own message; hash the bytes meanwhile
+            pass
+    return hashlib.sha256(data).hexdigest()
 
 
 def object_files(obj: object) -> list[Path]:

@@ -28,35 +28,46 @@ if TYPE_CHECKING:
     from filelock import FileLock
 
 #: Bump when the store layout or the meaning of a key changes.
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 RECORD = ".wasix-build.json"
 
 
-def build_key(
+def key_inputs(
     recipe: Recipe,
     *,
     toolchain: str,
-    plugin: str,
-    generic: str,
+    plugin: Mapping[str, str],
+    code: Mapping[str, str],
     deps: Mapping[str, str],
-) -> str:
-    """Hash of everything that decides a build's result.
+) -> dict[str, Any]:
+    """Everything that decides a build's result, as a JSON-able document.
 
-    The recipe (sources' sha256s included), the content of its patches, the toolchain's
-    identity, the declaring plugin's code and data (``plugin``), the generic plugins' code
-    (``generic``) and the keys of its dependencies — so a change anywhere below a package
-    rebuilds it and everything above it, and nothing else.
+    The recipe's build fields (sources' pins included), the content of its patches, the
+    toolchain's identity, the declaring plugin's files (``plugin``: name -> digest), the code
+    of this package that runs inside the build (``code``: module -> digest, see
+    :mod:`.codekey`) and the keys of its dependencies — so a change anywhere below a package
+    rebuilds it and everything above it, and nothing else. The document is kept in the
+    entry's record, so ``wasix-build show --key`` can say what changed.
     """
-    doc: dict[str, Any] = {
+    return {
         "format": STORE_FORMAT,
         "recipe": recipe.canonical(),
         "patches": [[p.name, file_sha256(p)] for p in recipe.patches],
         "toolchain": toolchain,
-        "plugin": plugin,
-        "generic": generic,
+        "plugin": dict(sorted(plugin.items())),
+        "code": dict(sorted(code.items())),
         "deps": dict(sorted(deps.items())),
     }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def key_of(inputs: Mapping[str, Any]) -> str:
+    """The store key of a :func:`key_inputs` document."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def build_key(recipe: Recipe, **inputs: Any) -> str:
+    """:func:`key_of` :func:`key_inputs` (same arguments)."""
+    return key_of(key_inputs(recipe, **inputs))
 
 
 class Store:
@@ -101,6 +112,8 @@ class Store:
             return None
         problems = self.verify_entry(path)
         if not problems:
+            problems = self._inputs_problem(path, key)
+        if not problems:
             return path
         moved = self.quarantine(path)
         if on_damage is not None:
@@ -129,6 +142,14 @@ class Store:
             elif file_sha256(file) != sha:
                 problems.append(f"{rel} does not match its recorded sha256")
         return problems
+
+    def _inputs_problem(self, path: Path, key: str) -> list[str]:
+        """Why the entry's recorded key inputs do not give ``key`` (empty: they do, or the
+        entry predates recorded inputs)."""
+        inputs = self.record(path).get("key_inputs")
+        if inputs is None or key_of(inputs) == key:
+            return []
+        return [f"its recorded key inputs hash to {key_of(inputs)[:12]}, not to its key {key[:12]}"]
 
     def quarantine(self, path: Path) -> Path | None:
         """Move a damaged entry out of the way (kept for inspection; ``gc`` removes it)."""

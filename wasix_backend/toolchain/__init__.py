@@ -25,6 +25,7 @@ from .driver import TOOLS
 from .providers import Provider, WasixProvider, ZigProvider
 from .settings import PROVIDER_VAR, PROVIDERS, Settings, parse_settings
 from .sysroot import ensure_sysroot, llvm_problem, no_llvm_reason
+from .versioncache import tool_digest as _tool_digest
 from .versioncache import tool_version as _tool_version
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ class Toolchain:
     def identity(self) -> str:
         """What the store keys of C builds depend on: provider and versions of its parts
         (wasm-opt included: the engine runs it on every program when it is there)."""
-        return f"{self.description}; wasm-opt {_tool_version(self.wasm_opt) if self.wasm_opt else 'none'}"
+        if self.wasm_opt is None:
+            return f"{self.description}; wasm-opt none"
+        return f"{self.description}; wasm-opt {_tool_version(self.wasm_opt)} {_tool_digest(self.wasm_opt)[:16]}"
 
     def describe(self) -> dict[str, object]:
         """For ``wasix-build toolchain status``."""

@@ -114,25 +114,33 @@ def host_llvm_tools() -> dict[str, Path]:
 
 
 @functools.cache
-def _identity(root: Path, stamp: tuple[int, int]) -> str:
-    from .versioncache import tool_version
+def _identity(root: Path, stamp: tuple[tuple[int, int], ...]) -> str:
+    from ..fastpath import watch
+    from .versioncache import tool_digest, tool_version
 
     out = tool_version(root / "bin" / "clang")
     version = out.splitlines()[0] if out and out != "unusable" else "unknown clang"
-    from ..fastpath import watch
-
+    # Every program a build runs, by content: a replaced wasm-ld or llvm-ar is another toolchain.
+    tools = " ".join(f"{t}={tool_digest(root / 'bin' / t)[:16]}" for t in _TOOLS)
     h = hashlib.sha256()
     for lib in _builtins(root):
         watch(lib)
         h.update(lib.read_bytes())
-    return f"{version}; compiler-rt {h.hexdigest()[:16]}"
+    return f"{version}; {tools}; compiler-rt {h.hexdigest()[:16]}"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = Path(os.path.realpath(path)).stat()
+    except OSError:
+        return (0, -1)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def llvm_identity(root: Path) -> str:
-    """Version of the clang at ``root`` and a hash of its wasm32 builtins (for store keys)."""
-    clang = root / "bin" / "clang"
-    st = Path(os.path.realpath(clang)).stat()
-    return _identity(root, (st.st_mtime_ns, st.st_size))
+    """Version of the clang at ``root`` and hashes of its tools and wasm32 builtins (for
+    store keys)."""
+    return _identity(root, tuple(_stamp(root / "bin" / t) for t in _TOOLS))
 
 
 def host_identity() -> str:

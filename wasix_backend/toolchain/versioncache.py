@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -49,3 +50,26 @@ def tool_version(path: Path) -> str:
             tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
             os.replace(tmp, memo)
     return version
+
+
+@functools.cache
+def _digest(real: Path, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with real.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tool_digest(path: Path) -> str:
+    """The sha256 of the program ``path`` runs (links resolved), once per file version and
+    process; ``"missing"`` when it is not there."""
+    from ..fastpath import watch
+
+    try:
+        real = Path(os.path.realpath(path))
+        st = real.stat()
+        watch(path)
+        return _digest(real, st.st_size, st.st_mtime_ns)
+    except OSError:
+        return "missing"
