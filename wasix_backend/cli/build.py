@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import GraphError, os_error
+from ..errors import GraphError, WasixError, os_error
 from .common import (
     build_options,
     build_targets,
@@ -17,7 +17,9 @@ from .common import (
     plugins_of,
     print_json,
     store_of,
+    store_options,
     targets_of,
+    toolchain_of,
 )
 
 
@@ -47,6 +49,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     loaded = plugins_of(args)
     r = loaded.get(args.name)
+    if args.key:
+        return _show_key(args, loaded, r.name)
     data = {
         **r.canonical(),
         "description": r.description,
@@ -64,6 +68,26 @@ def cmd_show(args: argparse.Namespace) -> int:
         from ..textfmt import format_tree
 
         print("\n".join(format_tree(data)))
+    return 0
+
+
+def _show_key(args: argparse.Namespace, loaded, name: str) -> int:
+    """``show --key``: what the package's store key is made of, and what changed."""
+    from ..engine import Engine
+    from ..keydiff import explain, format_report
+
+    store = store_of(args)
+    engine = Engine(loaded, store, toolchain_of(args), console=err)
+    _, keys, problems = engine.plan([name])
+    if name in problems:
+        raise problems[name]
+    if name not in keys:
+        raise WasixError(f"{name}: no key: a dependency cannot be planned ({', '.join(problems)})")
+    report = explain(name, engine.key_inputs[name], store)
+    if args.json:
+        print_json(report)
+    else:
+        print("\n".join(format_report(report)))
     return 0
 
 
@@ -94,7 +118,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     loaded = plugins_of(args)
     targets = targets_of(args, loaded)
-    _, results, summary = build_targets(args, targets, loaded)
+    engine, results, summary = build_targets(args, targets, loaded)
+    if args.check:
+        status = finish(args, summary, {})
+        return _check(engine, targets, results) or status
     from ..fsutil import atomic_copy
 
     out = Path(args.out) / "bin"
@@ -125,6 +152,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     return finish(args, summary, written)
 
 
+def _check(engine, targets: list[str], results) -> int:
+    """``build --check``: rebuild each stored target and compare it file by file."""
+    from ..check import check
+
+    status = 0
+    for name in (t for t in targets if t in results):
+        deps = {d: results[d].path for d in engine._all_deps(name)}
+        err.print(f"checking {name}: rebuilding into a scratch store …")
+        outcome = check(engine, name, results[name], deps)
+        if outcome.reproducible:
+            err.print(f"[green]✓[/] {name}: the rebuild matches {outcome.entry} file by file")
+            continue
+        status = 1
+        err.print(f"[red]✗[/] {name}: not reproducible: {len(outcome.differences)} file(s) differ from {outcome.entry}")
+        for rel, how in outcome.differences.items():
+            err.print(f"    {rel}: {how}")
+    return status
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists():
@@ -139,12 +185,17 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("list", cmd_list, "list the known packages", parents=[json_options()])
-    p = add("show", cmd_show, "show one package's recipe", parents=[json_options()])
+    p = add("show", cmd_show, "show one package's recipe", parents=[json_options(), store_options()])
     p.add_argument("name")
+    p.add_argument("--key", action="store_true",
+                   help="what the package's store key is made of, and what changed since its newest stored build")
+    p.add_argument("--provider", default=None, help="toolchain provider for --key (default: as `build`)")
     p = add("graph", cmd_graph, "print the dependency graph in build order", parents=[json_options()])
     p.add_argument("names", nargs="*")
     p.add_argument("--dot", action="store_true", help="Graphviz output")
-    add("build", cmd_build, "build packages; programs land in OUT/bin/NAME.wasm", parents=[build_options()])
+    p = add("build", cmd_build, "build packages; programs land in OUT/bin/NAME.wasm", parents=[build_options()])
+    p.add_argument("--check", action="store_true",
+                   help="rebuild the named packages into a scratch store and compare with the stored entries file by file")
     p = add("clean", cmd_clean, "remove the output directory (and with --store-too, the build store's entries)")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.add_argument("--store", default=None, help="the store --store-too empties (default: $WASIX_STORE or the user cache)")

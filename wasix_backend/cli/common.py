@@ -60,7 +60,7 @@ def print_json(data: object) -> None:
 
 
 def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
-    """Build ``targets`` (and dependencies). Returns (loaded, results, summary).
+    """Build ``targets`` (and dependencies). Returns (engine, results, summary).
 
     A package that cannot be built here is skipped (or, with ``--strict``, failed), one that
     fails stops the scheduling of new builds unless ``--keep-going``; either way the caller
@@ -85,7 +85,7 @@ def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
         results, failures = build_on_dask(engine, targets, executor, args)
     else:
         raise WasixError(f"--executor {executor!r}: use `local` or `dask://HOST:PORT`")
-    return loaded, results, Summary(results, failures)
+    return engine, results, Summary(results, failures)
 
 
 def finish(args: argparse.Namespace, summary, outputs: Mapping[str, object]) -> int:
