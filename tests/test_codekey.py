@@ -173,3 +173,57 @@ def test_what_runs_inside_a_real_build_is_in_its_key(tmp_path: Path, store: Path
         missing = sorted(m for m in modules if m not in key and not codekey._stopped(m))
         assert missing == [], f"{system}: ran inside the build but not in its key: {missing}"
     assert status == 0
+
+
+KEYS_SCRIPT = """
+import json, sys
+from rich.console import Console
+from wasix_backend.engine import Engine
+from wasix_backend.paths import store_dir
+from wasix_backend.plugins import load_plugins
+from wasix_backend.store import Store
+from wasix_backend.toolchain import select_toolchain
+import wasix_backend
+loaded = load_plugins([], entry_points=False)
+store = Store(store_dir())
+engine = Engine(loaded, store, select_toolchain(None, store=store), console=Console(stderr=True))
+_, keys, problems = engine.plan(sorted(loaded.recipes))
+print(json.dumps({"from": wasix_backend.__file__, "keys": keys, "problems": sorted(problems)}))
+"""
+
+
+def _keys(python: str, path: list[str], cwd: Path) -> dict:
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    done = subprocess.run([python, "-c", KEYS_SCRIPT], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_an_editable_install_a_wheel_and_another_clone_compute_the_same_keys(tmp_path: Path, wasix_sysroot: Path) -> None:
+    """The same commit gives the same key for every package, however it is installed."""
+    import subprocess
+    import zipfile
+
+    repo = PKG.parent
+    here = _keys(sys.executable, [], tmp_path)
+    assert here["from"].startswith(str(PKG)) and len(here["keys"]) >= 25
+    # A wheel of the tool, unpacked (the plugins then live in wasix_backend/_data/plugins).
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "wasix_backend", "self-wheel", str(wheels)], check=True, capture_output=True)
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(next(wheels.glob("wasix_backend-*.whl"))).extractall(unpacked)
+    assert (unpacked / "wasix_backend" / "_data" / "plugins" / "nano" / "recipe.toml").is_file()
+    from_wheel = _keys(sys.executable, [str(unpacked)], tmp_path)
+    assert from_wheel["from"].startswith(str(unpacked))
+    assert from_wheel["keys"] == here["keys"]
+    # Another clone of the same files, in another folder.
+    clone = tmp_path / "elsewhere" / "clone"
+    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    from_clone = _keys(sys.executable, [str(clone)], tmp_path)
+    assert from_clone["from"].startswith(str(clone))
+    assert from_clone["keys"] == here["keys"]
