@@ -113,10 +113,11 @@ def test_worker_dying_mid_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
     tarball = tmp_path / "upstream" / "dies-1.0.tar.gz"
     sha = make_tarball(tarball, "dies-1.0", {"dies.c": solo_c("dies", "survived"), "Makefile": DIES_MK})
-    plugins = write_plugin(tmp_path / "plugins", "dies", package_recipe("dies", tarball.as_uri(), sha)).parent
+    # Builds see only their recipe's variables: the marker's path is given there.
+    mark = f'env = {{ WASIX_TEST_MARK = "{tmp_path / "died-once"}" }}'
+    plugins = write_plugin(tmp_path / "plugins", "dies", package_recipe("dies", tarball.as_uri(), sha, build_extra=mark)).parent
     secret, public = keygen(tmp_path / "keys")
     for key, value in {"WASIX_TRUSTED_KEYS": public, "WASIX_SIGNING_KEY": str(secret),
-                       "WASIX_TEST_MARK": str(tmp_path / "died-once"),
                        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)

@@ -36,7 +36,7 @@ int main(int argc, char **argv) { printf("%s from %s\\n", greeting(), argc > 1 ?
 """
 HELLO_MK = """\
 hello: hello.c
-\tif [ -n "$$WASIX_TEST_SLOW" ]; then touch $(WASIX_TEST_SLOW); sleep 60; fi
+\tif [ -e "$$WASIX_TEST_SLOW.wanted" ]; then touch $(WASIX_TEST_SLOW); sleep 60; fi
 \t$(CC) $(CPPFLAGS) $(CFLAGS) -o hello hello.c $(LDFLAGS) -lgreet
 """
 GREET_PATCH = """\
@@ -223,10 +223,11 @@ def test_missing_dependency_names_who_needs_it(project, capsys) -> None:
 def test_sigkill_mid_build_leaves_nothing_finished_and_a_rebuild_succeeds(project, tmp_path) -> None:
     marker = tmp_path / "compiling"
     cmd = [sys.executable, "-m", "wasix_backend", "--plugin-dir", str(project.plugins), "build", "hello"]
-    # Builds see only their recipe's variables: the slow step is asked for there.
+    # Builds see only their recipe's variables: the marker's path is given there, and the
+    # slow step runs while `marker.wanted` exists (the same key for the killed and the next build).
     recipe = project.plugins / "hello" / "recipe.toml"
-    plain = recipe.read_text()
-    recipe.write_text(plain.replace("[build]\n", f'[build]\nenv = {{ WASIX_TEST_SLOW = "{marker}" }}\n', 1))
+    recipe.write_text(recipe.read_text().replace("[build]\n", f'[build]\nenv = {{ WASIX_TEST_SLOW = "{marker}" }}\n', 1))
+    Path(f"{marker}.wanted").touch()
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -242,7 +243,7 @@ def test_sigkill_mid_build_leaves_nothing_finished_and_a_rebuild_succeeds(projec
     store = tmp_path / "store"
     assert not list(store.glob("*-hello-1.0"))  # greet finished, hello did not
     assert list(store.glob("*-greet-1.0"))
-    recipe.write_text(plain)
+    Path(f"{marker}.wanted").unlink()
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "greet 1.0 (cached)" in again.stderr

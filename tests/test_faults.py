@@ -427,7 +427,9 @@ def _alive(pid: int) -> bool:
 def test_a_signal_to_wasix_build_alone_stops_make_and_cleans_up(tiny, sig: int, status: int) -> None:
     pidfile = tiny.root / "sleep.pid"
     cmd = [*PY, "--plugin-dir", str(tiny.plugins), "build", "tiny"]
-    proc = subprocess.Popen(cmd, cwd=tiny.root, env={**os.environ, "WASIX_TEST_SLEEP": str(pidfile)},
+    # Builds see only their recipe's variables: the slow step is asked for there.
+    write_plugin(tiny.plugins, "tiny", tiny_recipe("tiny", tiny.url, tiny.sha, f'env = {{ WASIX_TEST_SLEEP = "{pidfile}" }}'))
+    proc = subprocess.Popen(cmd, cwd=tiny.root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     sleeper = None
     try:
