@@ -177,3 +177,41 @@ def test_trusted_keys_file(pushed_solo, capsys, monkeypatch) -> None:
     keys.write_text("not-a-key\n")
     status, _ = wb(pushed_solo.env, "build", "solo", "--substituter", pushed_solo.env.url, "--store", "s3")
     assert status == 1 and "is not NAME:BASE64" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_entry_pushed_by_one_install_is_pulled_by_another_whose_code_differs_outside_builds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A binary cache outlives a release that only changed code around builds: a copy of the
+    tool with a reworded CLI and a changed scheduler pulls what this one pushed, compiling nothing."""
+    import os
+    import subprocess
+    import sys
+
+    import wasix_backend
+
+    plugins = write_packages(tmp_path)
+    secret, public = keygen(tmp_path / "keys")
+    monkeypatch.setenv("WASIX_PROVIDER", "zig")
+    monkeypatch.chdir(tmp_path)
+    cache = (tmp_path / "cache").as_uri()
+    status, rows = run_json("--plugin-dir", str(plugins), "build", "hello", "--store", str(tmp_path / "a"))
+    assert status == 0 and rows["hello"]["status"] == "built"
+    assert main(["--plugin-dir", str(plugins), "push", "hello", "--to", cache, "--key", str(secret),
+                 "--store", str(tmp_path / "a")]) == 0  # fmt: skip
+    other = tmp_path / "other-release" / "wasix_backend"
+    shutil.copytree(Path(wasix_backend.__file__).parent, other, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(wasix_backend.__file__).parents[1] / "toolchain", other.parent / "toolchain")  # its data
+    for module, old, new in (("cli/build.py", '"build packages;', '"compile packages;'),
+                             ("engine.py", "ready.sort(", "ready = sorted(ready)\n                    ready.sort(")):
+        text = (other / module).read_text()
+        assert old in text
+        (other / module).write_text(text.replace(old, new, 1))
+    env = {**os.environ, "PYTHONPATH": str(other.parent), "WASIX_TRUSTED_KEYS": public}
+    done = subprocess.run([sys.executable, "-m", "wasix_backend", "--plugin-dir", str(plugins), "build", "hello",
+                           "--store", str(tmp_path / "b"), "--substituter", cache, "--json"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {p["name"]: p for p in json.loads(done.stdout)["packages"]}
+    assert {rows[n]["status"] for n in ("greet", "hello")} == {"pulled"}, done.stderr
+    assert "1.0: compile" not in done.stderr

@@ -227,3 +227,42 @@ def test_an_editable_install_a_wheel_and_another_clone_compute_the_same_keys(tmp
     from_clone = _keys(sys.executable, [str(clone)], tmp_path)
     assert from_clone["from"].startswith(str(clone))
     assert from_clone["keys"] == here["keys"]
+
+
+@pytest.mark.slow
+def test_editing_autotools_changes_the_keys_of_its_packages_and_their_dependents_only(tmp_path: Path, wasix_sysroot: Path) -> None:
+    from wasix_backend.graph import closure
+    from wasix_backend.plugins import load_plugins
+
+    repo = PKG.parent
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    before = _keys(sys.executable, [str(clone)], tmp_path)["keys"]
+    edit(clone / "wasix_backend" / "errors.py", "", NEW_FUNCTION)  # and a clean-up elsewhere: nothing
+    edit(clone / "wasix_backend" / "engine.py", '"""The engine:', '"""The scheduler:')
+    assert _keys(sys.executable, [str(clone)], tmp_path)["keys"] == before
+    edit(clone / "wasix_backend" / "buildsystems" / "autotools.py", "", NEW_FUNCTION)
+    after = _keys(sys.executable, [str(clone)], tmp_path)["keys"]
+    recipes = load_plugins([], entry_points=False).recipes
+    direct = {n for n, r in recipes.items() if r.build_system in ("autotools", "make")}
+    expected = {n for n in before if direct & set(closure(recipes, [n]))}
+    assert {n for n in before if after.get(n) != before[n]} == expected
+    assert "nano" in expected and "jq" in expected and "oniguruma" not in expected  # cmake
+
+
+@pytest.mark.slow
+def test_a_patch_changes_its_package_and_its_dependents_only(tmp_path: Path, wasix_sysroot: Path) -> None:
+    from wasix_backend.graph import closure
+    from wasix_backend.plugins import load_plugins
+
+    repo = PKG.parent
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    before = _keys(sys.executable, [str(clone)], tmp_path)["keys"]
+    patch = sorted((clone / "plugins" / "ncurses" / "patches").glob("*.patch"))[0]
+    patch.write_text(patch.read_text().replace("\n", "\n", 1) + "-- \n")  # a trailer patch(1) ignores
+    after = _keys(sys.executable, [str(clone)], tmp_path)["keys"]
+    recipes = load_plugins([], entry_points=False).recipes
+    expected = {n for n in before if "ncurses" in closure(recipes, [n])}
+    assert {n for n in before if after.get(n) != before[n]} == expected
+    assert {"ncurses", "nano"} <= expected and "grep" not in expected
