@@ -22,7 +22,7 @@ from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 from wasix_backend.cli import main
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.collection,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is needed to drive nano in a terminal"),
 ]
 
