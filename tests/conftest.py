@@ -13,10 +13,15 @@ Tiers (markers registered in pyproject.toml; README, Development):
 
 Both ``build`` and ``collection`` tests are also ``slow``: ``-m "not slow"`` is the unit tier.
 
-Stores: the collection's packages are built into one store per provider (``provider_store``),
-shared by the session's tests; tests that exercise the store itself get a private one each (the
-``store`` fixture). Caches that never change results (zig's wasi-libc, the compat library,
-downloaded sources) stay in the user cache across runs.
+Stores: packages of the collection (nano, bash …) are built into one persistent,
+content-addressed test store per provider (:func:`stores_root`: ``$WASIX_TEST_STORES``,
+else ``<user cache>/wasix-backend/test-stores``), so an unchanged package is built once per
+machine, whatever the checkout; ``--cold-store`` gives the session a fresh empty one. Per-key
+locks make it safe for xdist workers and concurrent sessions; no test cleans, collects or
+damages it (those use private stores). Tests that exercise the store itself get a private one
+each (the ``store`` fixture), and so do the tests that prove a cold build. Caches that never
+change results (zig's wasi-libc, the compat library, downloaded sources) stay in the user
+cache across runs.
 """
 
 from __future__ import annotations
@@ -134,6 +139,14 @@ COMPILING_FIXTURES = frozenset({"provider", "provider_env", "provider_store", "w
 COLLECTION_FIXTURES = frozenset({"collection_modules"})
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cold-store", action="store_true", default=False,
+        help="build packages into a fresh, empty test store in this session's temp directory instead of the "
+             "persistent one ($WASIX_TEST_STORES, else <user cache>/wasix-backend/test-stores)",
+    )  # fmt: skip
+
+
 def tier(item: pytest.Item) -> str | None:
     """``build``, ``collection``, or ``None`` for the unit tier."""
     marked = [name for name in TIERS if item.get_closest_marker(name)]
@@ -247,15 +260,57 @@ def fake_toolchain() -> Path:
 
 
 # -------------------------------------------------------------------------- the stores ---
+def stores_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory | None = None) -> Path | None:
+    """Where the per-provider test stores live: ``$WASIX_TEST_STORES``, else
+    ``<user cache>/wasix-backend/test-stores``; with ``--cold-store``, a fresh directory in the
+    session's temp directory (``None`` without ``tmp_path_factory``)."""
+    if config.getoption("cold_store"):
+        if tmp_path_factory is None:
+            return None
+        base = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):  # one for all xdist workers, not one each
+            base = base.parent
+        return base / "test-stores"
+    from wasix_backend.paths import cache_root
+
+    return Path(_START_ENV.get("WASIX_TEST_STORES") or cache_root() / "test-stores").absolute()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Whether this session starts warm: the test store's entries, and the sysroot."""
+    from wasix_backend.store import Store
+
+    root = stores_root(config)
+    if root is None:
+        lines = ["test store: a fresh one in this session's temp directory (--cold-store): cold"]
+    else:
+        counts = {p: len(Store(root / p).entries()) for p in PROVIDERS}
+        warm = ", ".join(f"{p} {n} entries" for p, n in counts.items() if n)
+        lines = [f"test store: {root} ({f'warm: {warm}' if warm else 'cold'})"]
+    problem = provider_problem("wasix")
+    if problem:
+        lines.append(f"wasix-libc sysroot: none (wasix provider unavailable: {problem})")
+    elif _START_ENV.get("WASIXCC_SYSROOT"):
+        lines.append(f"wasix-libc sysroot: {_START_ENV['WASIXCC_SYSROOT']} ($WASIXCC_SYSROOT)")
+    else:
+        from wasix_backend.toolchain.sysroot import find_sysroot
+
+        try:
+            found = find_sysroot(Store(_user_store()))
+        except Exception as exc:  # the header never stops the session
+            found, problem = None, str(exc).splitlines()[0]
+        lines.append(f"wasix-libc sysroot: {found}" if found else
+                     f"wasix-libc sysroot: not built yet{f' ({problem})' if problem else ''}; the first build-tier test builds it")  # fmt: skip
+    return lines
+
+
 @pytest.fixture(scope="session")
-def provider_store(tmp_path_factory: pytest.TempPathFactory):
-    """``provider_store(name)``: the one store per provider shared by every test of the session
-    that builds real packages (content-addressed and locked: sharing is safe)."""
-    # $WASIX_TEST_STORES keeps them across sessions (a developer's re-runs); CI starts empty.
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # one set for all xdist workers, not one each
-        base = base.parent
-    root = Path(os.environ.get("WASIX_TEST_STORES") or base / "provider-stores")
+def provider_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """``provider_store(name)``: the test store of a provider, shared by every test that builds
+    the collection's packages (content-addressed and locked: sharing is safe), kept across
+    sessions and checkouts unless ``--cold-store``."""
+    root = stores_root(request.config, tmp_path_factory)
+    assert root is not None
 
     def get(provider: str) -> Path:
         return root / provider

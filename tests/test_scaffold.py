@@ -171,9 +171,11 @@ def _doc_block(text: str, after: str, lang: str) -> str:
 
 @pytest.mark.build
 @pytest.mark.skipif(not apt_uris(), reason="no apt URIs configured: GNU Hello comes from the Debian pool")
-def test_the_worked_example_of_the_docs_builds_and_runs(workdir: Path, wb, capsys) -> None:
+def test_the_worked_example_of_the_docs_builds_and_runs(workdir: Path, wb, capsys, provider_env, monkeypatch) -> None:
     """docs/plugins.md's GNU Hello example, step by step, with the docs' own code blocks: a library
     with headers in a sub-directory (ncursesw), a host-side helper program and a patch."""
+    for key, value in provider_env("wasix").items():  # ncurses from the test store, as nano's
+        monkeypatch.setenv(key, value)
     docs = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
     example = docs[docs.index("## Worked example"):]
     url = pool_urls("hello", "hello_2.10.orig.tar.gz")[0]
