@@ -14,14 +14,14 @@ Tiers (markers registered in pyproject.toml; README, Development):
 Both ``build`` and ``collection`` tests are also ``slow``: ``-m "not slow"`` is the unit tier.
 
 Stores: packages of the collection (nano, bash …) are built into one persistent,
-content-addressed test store per provider (:func:`stores_root`: ``$WASIX_TEST_STORES``,
-else ``<user cache>/wasix-backend/test-stores``), so an unchanged package is built once per
-machine, whatever the checkout; ``--cold-store`` gives the session a fresh empty one. Per-key
-locks make it safe for xdist workers and concurrent sessions; no test cleans, collects or
-damages it (those use private stores). Tests that exercise the store itself get a private one
-each (the ``store`` fixture), and so do the tests that prove a cold build. Caches that never
-change results (zig's wasi-libc, the compat library, downloaded sources) stay in the user
-cache across runs.
+content-addressed test store per provider (:func:`stores_root`: ``$WASIX_TEST_STORES``, else
+``<user cache>/wasix-backend/test-stores``), so an unchanged package is built once per machine,
+whatever the checkout; ``--cold-store`` gives the session a fresh empty one (the sysroot stays
+in the user's store). Per-key locks make it safe for xdist workers and concurrent sessions; no
+test cleans, collects or damages it (those use private stores). Tests that exercise the store
+itself get a private one each (the ``store`` fixture), and so do the tests that prove a cold
+build. Caches that never change results (zig's wasi-libc, the compat library, downloaded
+sources) stay in the user cache across runs.
 """
 
 from __future__ import annotations
@@ -155,25 +155,28 @@ def tier(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: `slow` must be on the items by then
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test is in one tier; ``build`` and ``collection`` tests are also ``slow``."""
-    problems: dict[str, str] = {}  # by test function: its parameters share the problem
+    """Every test is in one tier; ``build`` and ``collection`` tests are also ``slow``. A test
+    that breaks the rules fails (at its setup, before any fixture), saying what to mark."""
     for item in items:
-        where = item.nodeid.split("[")[0]
         marked = [name for name in TIERS if item.get_closest_marker(name)]
         fixtures = set(getattr(item, "fixturenames", ()))
+        problem = None
         if len(marked) > 1:
-            problems[where] = f"marked {' and '.join(marked)}; a test is in one tier"
+            problem = f"marked {' and '.join(marked)}; a test is in one tier"
         elif not marked and item.get_closest_marker("slow"):
-            problems[where] = "marked slow; mark it build or collection (slow follows from them)"
+            problem = "marked slow; mark it build or collection (slow follows from them)"
         elif not marked and fixtures & (COMPILING_FIXTURES | COLLECTION_FIXTURES):
             used = ", ".join(sorted(fixtures & (COMPILING_FIXTURES | COLLECTION_FIXTURES)))
-            problems[where] = f"a unit test using {used}; mark it build (or collection)"
+            problem = f"a unit test using {used}; mark it build (or collection)"
         elif marked == ["build"] and fixtures & COLLECTION_FIXTURES:
-            problems[where] = f"uses {', '.join(sorted(fixtures & COLLECTION_FIXTURES))}; mark it collection"
+            problem = f"uses {', '.join(sorted(fixtures & COLLECTION_FIXTURES))}; mark it collection"
+        if problem:
+            item.stash[_TIER_PROBLEM] = problem
         if marked:
             item.add_marker(pytest.mark.slow)
-    if problems:
-        raise pytest.UsageError("tests/conftest.py, tiers:\n" + "".join(f"  {k}: {v}\n" for k, v in problems.items()))
+
+
+_TIER_PROBLEM = pytest.StashKey[str]()
 
 
 #: The environment as the session started (tests move $WASIX_STORE and others to private ones).
@@ -185,6 +188,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """The toolchain each tier sees, set before the test's fixtures: the unit tier gets the
     fake one; the others get the real wasix-libc sysroot, built on the first such test."""
     mp = item.stash[_ENV_KEY] = pytest.MonkeyPatch()
+    problem = item.stash.get(_TIER_PROBLEM, None)
+    if problem:
+        pytest.fail(f"tests/conftest.py, tiers: {problem}", pytrace=False)
     if tier(item) is None:
         fake = fake_toolchain()
         mp.setenv("WASIXCC_LLVM_LOCATION", str(fake / "llvm"))
