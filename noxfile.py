@@ -35,10 +35,16 @@ def build(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (real compiler, real Wasmer runtime, real pip)."""
+    """The test suite (real compiler, real Wasmer runtime, real pip).
+
+    Arguments after ``--`` are added to the defaults (a later ``-n 0`` wins over ``-n 2``):
+    ``nox -s tests -- -m "not slow"`` runs the unit tier on two workers. pytest's header says
+    whether the test store was warm (tests/conftest.py); ``--durations=30`` ends the run
+    with its 30 slowest tests, where CI's time went.
+    """
     session.install("-e", ".[test]")
     # Two workers: while one runs a configure script (one core), the other keeps the second busy.
-    session.run("pytest", *(session.posargs or ["-ra", "-n", "2", "--dist", "loadgroup"]))
+    session.run("pytest", "-ra", "-n", "2", "--dist", "loadgroup", "--durations=30", *session.posargs)
 
 
 @nox.session

@@ -13,6 +13,8 @@ import pytest
 from wasix_backend.runtime import run
 from wasix_backend.toolchain import select_toolchain
 
+pytestmark = pytest.mark.build  # configure scripts run against each provider's real compiler
+
 CONFIGURE_AC = """\
 AC_INIT([tiny], [1.0])
 AC_CONFIG_SRCDIR([tiny.c])

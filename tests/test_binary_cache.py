@@ -36,6 +36,7 @@ def push(env, store: Path, *names: str, url: str | None = None) -> int:
     return main(["--plugin-dir", str(env.plugins), "push", *names, "--to", url or env.url, "--store", str(store)])
 
 
+@pytest.mark.build
 def test_push_pull_relocates_into_another_store(cache_env, capsys: pytest.CaptureFixture[str]) -> None:
     env = cache_env
     store_a, store_b = env.root / "machine-a" / "store", env.root / "b" / "store"
@@ -94,11 +95,13 @@ def _edit_manifest(path: Path, change) -> None:  # type: ignore[no-untyped-def]
     path.write_text(json.dumps(doc))
 
 
+@pytest.mark.build
 def test_pull_hit(pushed_solo, capsys) -> None:
     row, err = build_b(pushed_solo.env, capsys, pushed_solo.env.url)
     assert row["status"] == "pulled" and "solo 1.0: compile" not in err
 
 
+@pytest.mark.build
 def test_tampered_archive_is_refused(pushed_solo, capsys) -> None:
     data = bytearray(pushed_solo.archive.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, other bytes
@@ -108,12 +111,14 @@ def test_tampered_archive_is_refused(pushed_solo, capsys) -> None:
     assert "solo 1.0: refusing the entry from" in err and "sha256" in err and "tampered?" in err
 
 
+@pytest.mark.build
 def test_truncated_archive_is_refused(pushed_solo, capsys) -> None:
     pushed_solo.archive.write_bytes(pushed_solo.archive.read_bytes()[:100])
     row, err = build_b(pushed_solo.env, capsys, pushed_solo.env.url)
     assert row["status"] == "built" and "its archive is truncated: 100 of" in err
 
 
+@pytest.mark.build
 def test_wrong_signature_is_refused(pushed_solo, capsys) -> None:
     # Claim another file list: the signature no longer covers what the manifest says.
     _edit_manifest(pushed_solo.manifest, lambda d: d["manifest"]["record"].update(seconds=0.001))
@@ -121,12 +126,14 @@ def test_wrong_signature_is_refused(pushed_solo, capsys) -> None:
     assert row["status"] == "built" and "does not match the manifest (tampered?)" in err
 
 
+@pytest.mark.build
 def test_unsigned_is_refused(pushed_solo, capsys) -> None:
     _edit_manifest(pushed_solo.manifest, lambda d: d.update(signatures={}))
     row, err = build_b(pushed_solo.env, capsys, pushed_solo.env.url)
     assert row["status"] == "built" and "the entry is unsigned" in err
 
 
+@pytest.mark.build
 def test_untrusted_key_is_refused(pushed_solo, capsys, monkeypatch) -> None:
     _, other = keygen(pushed_solo.env.root / "other-keys", "someone-else")
     monkeypatch.setenv("WASIX_TRUSTED_KEYS", other)
@@ -134,6 +141,7 @@ def test_untrusted_key_is_refused(pushed_solo, capsys, monkeypatch) -> None:
     assert row["status"] == "built" and "signed by test-cache, which is not a trusted key" in err
 
 
+@pytest.mark.build
 def test_unknown_scheme_and_missing_cache(pushed_solo, capsys) -> None:
     empty = (pushed_solo.env.root / "empty-cache").as_uri()
     row, err = build_b(pushed_solo.env, capsys, "nosuch://host/x", empty, pushed_solo.env.url)
@@ -150,12 +158,14 @@ def test_push_needs_a_built_entry_and_a_key(cache_env, capsys, monkeypatch) -> N
 
 
 
+@pytest.mark.build
 def test_substituters_from_the_environment(pushed_solo, capsys, monkeypatch) -> None:
     monkeypatch.setenv("WASIX_SUBSTITUTERS", f"{(pushed_solo.env.root / 'empty').as_uri()} {pushed_solo.env.url}")
     row, _ = build_b(pushed_solo.env, capsys)
     assert row["status"] == "pulled"
 
 
+@pytest.mark.build
 def test_push_all_pushes_what_is_built(cache_env, capsys) -> None:
     store_a = cache_env.root / "a" / "store"
     assert wb(cache_env, "build", "solo", "--store", str(store_a), "--out", "dist-a")[0] == 0
@@ -167,6 +177,7 @@ def test_push_all_pushes_what_is_built(cache_env, capsys) -> None:
     assert "unknown URL scheme 'nosuch'" in capsys.readouterr().err
 
 
+@pytest.mark.build
 def test_trusted_keys_file(pushed_solo, capsys, monkeypatch) -> None:
     keys = pushed_solo.env.root / "trusted-keys"
     keys.write_text(f"# the CI cache\n{pushed_solo.env.public}  # added by hand\n")

@@ -11,7 +11,7 @@ from httpserver import serve
 from nginxserver import free_port, nginx_cache, nginx_problem
 from test_binary_cache import build_b, cache_env, push, wb  # noqa: F401  (cache_env: a fixture)
 
-pytestmark = pytest.mark.skipif(nginx_problem() is not None, reason=str(nginx_problem()))
+pytestmark = [pytest.mark.build, pytest.mark.skipif(nginx_problem() is not None, reason=str(nginx_problem()))]
 
 
 @pytest.fixture

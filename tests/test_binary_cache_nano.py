@@ -13,7 +13,7 @@ from nginxserver import nginx_cache, nginx_problem
 from wasix_backend.cli import main
 from wasix_backend.runtime import run
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(nginx_problem() is not None, reason=str(nginx_problem()))]
+pytestmark = [pytest.mark.build, pytest.mark.skipif(nginx_problem() is not None, reason=str(nginx_problem()))]
 
 
 @pytest.mark.parametrize("provider", ["wasix"], indirect=True)  # one provider is enough: the cache is provider-blind

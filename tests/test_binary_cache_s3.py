@@ -39,11 +39,13 @@ def test_endpoint_comes_from_the_url(monkeypatch) -> None:
     assert Backend("s3://other").fs.endpoint_url == "http://127.0.0.1:10"
 
 
+@pytest.mark.build
 def test_s3_endpoint_down(cache_env, capsys) -> None:  # noqa: F811
     row, err = build_b(cache_env, capsys, f"s3://bucket/cache?endpoint=http://127.0.0.1:{free_port()}")
     assert row["status"] == "built" and "cannot be reached" in err and "Could not connect to the endpoint URL" in err
 
 
+@pytest.mark.build
 def test_s3_read_path_pulls_an_entry(cache_env, capsys) -> None:  # noqa: F811
     store_a = cache_env.root / "a" / "store"
     assert wb(cache_env, "build", "solo", "--store", str(store_a), "--out", "dist-a")[0] == 0

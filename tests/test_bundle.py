@@ -14,7 +14,7 @@ import pytest
 from wasix_backend.cli import main
 from wasix_backend.runtime import run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.build
 
 SPAWNER = r"""
 #include <spawn.h>

@@ -205,6 +205,7 @@ CRABSAY_LIKE = (
 # --- (1) a program without crates ---------------------------------------------------------
 
 
+@pytest.mark.build
 @needs_rust
 def test_crabsay_like_program_builds_and_runs_under_wasmer(isolated: Path) -> None:
     ctx = make_ctx(isolated, cargo_recipe("crabby"))
@@ -245,6 +246,7 @@ def test_other_build_systems_are_left_alone() -> None:
 # --- (2) a crate from Debian's packaged registry ------------------------------------------
 
 
+@pytest.mark.build
 @needs_rust
 @pytest.mark.skipif(
     not DEBIAN_UNICODE_WIDTH.is_dir(),
@@ -300,6 +302,7 @@ def test_crate_depending_on_a_debian_packaged_crate(isolated: Path) -> None:
 # --- a crate from the mirror, verified, end to end ----------------------------------------
 
 
+@pytest.mark.build
 @needs_rust
 def test_crate_from_the_mirror_is_verified_and_used(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
@@ -330,6 +333,7 @@ def test_crate_from_the_mirror_is_verified_and_used(
 # --- C code inside a crate goes through the project's compiler driver ---------------------
 
 
+@pytest.mark.build
 @needs_rust
 @pytest.mark.skipif(
     not DEBIAN_CC.is_dir() or not shutil.which("wasixcc"),
@@ -557,6 +561,7 @@ def _crabsay_unavailable() -> str:
     return ""
 
 
+@pytest.mark.collection
 @pytest.mark.skipif(bool(_crabsay_unavailable()), reason=_crabsay_unavailable() or "available")
 def test_crabsay_builds_and_speaks(tmp_path: Path) -> None:
     from wasix_backend.buildsystems import fetching

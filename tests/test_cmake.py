@@ -25,7 +25,7 @@ ZLIB_SHA256 = "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1"
 
 pytestmark = [
     pytest.mark.skipif(not apt_uris(), reason="no apt URIs configured: zlib's source comes from the Debian pool"),
-    pytest.mark.slow,  # builds zlib
+    pytest.mark.build,  # builds zlib
 ]
 
 ZLIB_RECIPE = f"""\

@@ -26,7 +26,7 @@ from wasix_backend.difftest import (
     run_wasix,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.collection
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 

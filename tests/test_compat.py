@@ -50,6 +50,7 @@ def imports(wasm: Path) -> set[tuple[str, str]]:
 
 
 # zig only: wasix-libc's tcsetattr keeps neither VTIME nor the speed across tty_set under wasmer-sdk.
+@pytest.mark.build
 def test_terminal_calls_use_the_wasix_host(tmp_path: Path) -> None:
     wasm = build(
         tmp_path,
@@ -84,6 +85,7 @@ def test_terminal_calls_use_the_wasix_host(tmp_path: Path) -> None:
     assert lines[4] == "bad action -1"
 
 
+@pytest.mark.build
 def test_termios_header_is_complete(tmp_path: Path, each_provider: str) -> None:
     speeds = "B0 B50 B75 B110 B134 B150 B200 B300 B600 B1200 B1800 B2400 B4800 B9600 B19200 B38400 B57600 B115200 B230400 B460800 B4000000"
     others = "VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSTART VSTOP VSUSP VEOL VREPRINT VDISCARD VWERASE VLNEXT VEOL2 IGNBRK BRKINT ICRNL IXON IXOFF OPOST ONLCR CSIZE CS8 CREAD PARENB HUPCL CLOCAL ISIG ICANON ECHO ECHOE ECHOK ECHONL NOFLSH TOSTOP IEXTEN TCSANOW TCSADRAIN TCSAFLUSH TCIFLUSH TCOFLUSH TCIOFLUSH"
@@ -98,6 +100,7 @@ def test_termios_header_is_complete(tmp_path: Path, each_provider: str) -> None:
 
 
 # zig only: signal masks and SIGINFO/reset answers of wasix-libc differ from the layer's.
+@pytest.mark.build
 def test_signals_are_delivered_in_process(tmp_path: Path) -> None:
     wasm = build(
         tmp_path,
@@ -153,6 +156,7 @@ def test_signals_are_delivered_in_process(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.build
 def test_descriptors_dup_dup2_pipe_fcntl(tmp_path: Path, each_provider: str) -> None:
     wasm = build(
         tmp_path,
@@ -189,6 +193,7 @@ def test_descriptors_dup_dup2_pipe_fcntl(tmp_path: Path, each_provider: str) -> 
 
 
 # zig only: wasix-libc hides P_tmpdir (the layer defines it).
+@pytest.mark.build
 def test_identity_and_process_calls_answer_like_wasix(tmp_path: Path) -> None:
     wasm = build(
         tmp_path,
@@ -226,6 +231,7 @@ def test_identity_and_process_calls_answer_like_wasix(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.build
 def test_configure_style_link_checks_find_the_layer(tmp_path: Path) -> None:
     # autoconf's AC_CHECK_FUNCS declares the function itself and only links: the layer
     # must be on every link for configure to see termios (and not fall back to sgtty).
@@ -233,6 +239,7 @@ def test_configure_style_link_checks_find_the_layer(tmp_path: Path) -> None:
         build(tmp_path, f"char {func}(void);\nint main(void) {{ return {func}(); }}\n", "-Wno-error", name=func)
 
 
+@pytest.mark.build
 def test_sgtty_is_refused_with_a_pointer_to_termios(tmp_path: Path) -> None:
     (tmp_path / "s.c").write_text("#include <sgtty.h>\nint main(void) { return 0; }\n")
     proc = subprocess.run(
@@ -248,6 +255,7 @@ def test_library_cache_key_tracks_sources_and_compiler() -> None:
     assert key != compat.source_key("zig 0.16.0")
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("header", ["termios.h", "signal.h", "sys/ioctl.h", "sys/wait.h", "pwd.h", "grp.h", "fcntl.h"])
 def test_headers_compile_as_cxx(tmp_path: Path, header: str) -> None:
     (tmp_path / "h.cc").write_text(f"#include <{header}>\nint main() {{ return 0; }}\n")
@@ -278,6 +286,7 @@ int main(void) {
 
 
 # zig only: wasix-libc's gethostname answers the host's name (wasmer.sh), the layer localhost.
+@pytest.mark.build
 def test_temporary_files_and_host_name(tmp_path: Path) -> None:
     out = run(build(tmp_path, TEMP_AND_HOST)).text
     assert out.splitlines() == ["mkstemp=1 replaced=1", "write=1 unlink=0", "mkdtemp=1", "gethostname=0 localhost"]
@@ -302,6 +311,7 @@ int main(void) {
 """
 
 
+@pytest.mark.build
 def test_a_zero_timeout_poll_answers_at_once_while_stdin_is_still_open(tmp_path: Path, each_provider: str) -> None:
     # Curses asks "is a key waiting?" on every refresh; the host must not block it until one is.
     import asyncio
@@ -340,6 +350,7 @@ int main(void) {
 """
 
 
+@pytest.mark.build
 def test_isatty_follows_the_hosts_terminals(tmp_path: Path, each_provider: str) -> None:
     """The sandbox calls every standard stream a terminal; WASIX_HOST_TTYS (the launcher's
     streams that are terminals) turns the others into "no", and never a "no" into a "yes"."""

@@ -145,6 +145,7 @@ def _configure_log(store: Path, name: str) -> str:
     return next((store / "logs").glob(f"{name}-1.0-*/configure.log")).read_text()
 
 
+@pytest.mark.build
 def test_a_second_package_configures_from_the_first_ones_answers(
     plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -179,6 +180,7 @@ def test_a_second_package_configures_from_the_first_ones_answers(
     assert after["unstable"] == []
 
 
+@pytest.mark.build
 def test_a_toolchain_change_starts_a_new_cache(
     plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -234,6 +236,7 @@ exec DIR/real-cc "$@"
 """
 
 
+@pytest.mark.build
 def test_answers_of_a_vanished_compiler_are_not_shared(
     plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

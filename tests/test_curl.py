@@ -27,7 +27,7 @@ from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
 from wasix_backend.runtime import GUEST_CWD, run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.collection
 
 NATIVE = Path("/usr/bin/curl")
 BODY = b"hello from the host\n"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cachehelpers import keygen, run_json, solo_c, write_packages
 
+pytestmark = pytest.mark.build  # Dask workers build small packages for real
+
 distributed = pytest.importorskip("distributed", reason="Dask's distributed is not installed (pip install 'wasix-backend[dask]')")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +58,6 @@ def test_dask_build_matches_a_local_one(cluster_env, capsys) -> None:
     assert modules(Path("dist-dask")) == modules(Path("dist-local")) and len(modules(Path("dist-local"))) == 3
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("provider", ["wasix"], indirect=True)  # the collection's provider
 def test_dask_build_with_nano_matches_a_local_one(cluster_env, built_nano, provider_env, monkeypatch, capsys) -> None:
     env, names = cluster_env, ["hello", "after", "solo", "nano"]

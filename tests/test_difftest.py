@@ -148,6 +148,7 @@ def upcase(tmp_path_factory: pytest.TempPathFactory, wasix_sysroot: Path) -> dic
     return {"native": root / "upcase", "wasm": root / "upcase.wasm"}
 
 
+@pytest.mark.build
 def test_a_real_multi_step_case_matches(tmp_path: Path, upcase: dict[str, Path]) -> None:
     path = _cases(tmp_path, f"""
         [defaults]
@@ -176,6 +177,7 @@ def test_a_real_multi_step_case_matches(tmp_path: Path, upcase: dict[str, Path])
     assert compare(missing, run_native(missing), run_wasix(missing, modules)) == []
 
 
+@pytest.mark.build
 def test_a_real_difference_is_reported(tmp_path: Path, upcase: dict[str, Path]) -> None:
     # The native side is another program (cat): outputs and status differ, and the runner says so.
     path = _cases(tmp_path, """

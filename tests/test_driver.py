@@ -184,6 +184,7 @@ HELLO = textwrap.dedent(
 )
 
 
+@pytest.mark.build
 def test_compile_archive_link_and_run(tmp_path: Path, provider: str, provider_env) -> None:
     env = {**os.environ, **provider_env(provider)}
     (tmp_path / "greet.h").write_text("const char *greet(void);\n")
@@ -205,6 +206,7 @@ def test_compile_archive_link_and_run(tmp_path: Path, provider: str, provider_en
     assert result.text == "hi from a library 3\n"
 
 
+@pytest.mark.build
 def test_link_without_output_writes_a_out(tmp_path: Path, provider: str, provider_env) -> None:
     env = {**os.environ, **provider_env(provider)}
     # configure finds the executable suffix this way: clang's a.out, not zig's a.wasm.
@@ -214,6 +216,7 @@ def test_link_without_output_writes_a_out(tmp_path: Path, provider: str, provide
     assert not list(tmp_path.glob("a.wasm"))
 
 
+@pytest.mark.build
 def test_compile_errors_keep_the_compilers_status(tmp_path: Path, provider: str, provider_env) -> None:
     env = {**os.environ, **provider_env(provider)}
     (tmp_path / "bad.c").write_text("int main(void) { return missing; }\n")
@@ -222,6 +225,7 @@ def test_compile_errors_keep_the_compilers_status(tmp_path: Path, provider: str,
     assert "missing" in proc.stderr
 
 
+@pytest.mark.build
 def test_bad_setting_fails_with_message(tmp_path: Path, provider: str, provider_env) -> None:
     env = {**os.environ, **provider_env(provider)}
     proc = _wasixcc("-sWASM_EXCEPTIONS=perhaps", "-c", "x.c", cwd=tmp_path, env=env)
@@ -231,7 +235,7 @@ def test_bad_setting_fails_with_message(tmp_path: Path, provider: str, provider_
 
 # The first C++ link makes zig build libc++ and libc++abi for wasm32 from source (~40 s on two
 # cores, then cached): a real library build, so not in the fast session.
-@pytest.mark.slow
+@pytest.mark.build
 def test_cxx_driver(tmp_path: Path) -> None:
     (tmp_path / "m.cc").write_text(
         "#include <string>\n#include <cstdio>\nint main() { std::string s(\"c++\"); std::puts((s + \" ok\").c_str()); }\n"
@@ -241,6 +245,7 @@ def test_cxx_driver(tmp_path: Path) -> None:
     assert run(tmp_path / "m.wasm").text == "c++ ok\n"
 
 
+@pytest.mark.build
 @pytest.mark.skipif(shutil.which("wasm-opt") is None, reason="binaryen's wasm-opt is not installed")
 def test_run_wasm_opt_on_request(tmp_path: Path) -> None:
     src = "#include <stdio.h>\nint main(void) { puts(\"optimised\"); return 0; }\n"
@@ -256,6 +261,7 @@ def test_run_wasm_opt_on_request(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the wasix provider, when present
 
 
+@pytest.mark.build
 def test_termios_and_dup_compile_and_run(tmp_path: Path, provider: str, provider_env) -> None:
     (tmp_path / "t.c").write_text(
         textwrap.dedent(

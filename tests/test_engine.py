@@ -140,6 +140,7 @@ def cached(summary: dict) -> dict[str, bool]:
     return {p["name"]: p["cached"] for p in summary["packages"]}
 
 
+@pytest.mark.build
 def test_build_runs_all_phases_and_the_module_runs_under_wasmer(project, capsys) -> None:
     summary = build_json(project, capsys, "hello")
     wasm = project.root / "dist" / "bin" / "hello.wasm"
@@ -150,6 +151,7 @@ def test_build_runs_all_phases_and_the_module_runs_under_wasmer(project, capsys)
     assert cached(summary) == {"greet": False, "hello": False}
 
 
+@pytest.mark.build
 def test_second_build_is_cached_and_says_so(project, capsys) -> None:
     build_json(project, capsys, "hello", "other")
     requests = len(project.server.requests)
@@ -158,6 +160,7 @@ def test_second_build_is_cached_and_says_so(project, capsys) -> None:
     assert len(project.server.requests) == requests  # nothing fetched either
 
 
+@pytest.mark.build
 def test_changing_a_patch_rebuilds_the_package_and_its_dependents_only(project, capsys) -> None:
     build_json(project, capsys, "hello", "other")
     (project.plugins / "greet" / "patches" / "0001-word.patch").write_text(GREET_PATCH.replace("WORD", "bonjour"))
@@ -220,6 +223,7 @@ def test_missing_dependency_names_who_needs_it(project, capsys) -> None:
     assert "'hello' needs 'libfoo'" in capsys.readouterr().err
 
 
+@pytest.mark.build
 def test_sigkill_mid_build_leaves_nothing_finished_and_a_rebuild_succeeds(project, tmp_path) -> None:
     marker = tmp_path / "compiling"
     cmd = [sys.executable, "-m", "wasix_backend", "--plugin-dir", str(project.plugins), "build", "hello"]
@@ -251,6 +255,7 @@ def test_sigkill_mid_build_leaves_nothing_finished_and_a_rebuild_succeeds(projec
     assert not list((store / "tmp").iterdir())  # the dead build's staging tree was swept
 
 
+@pytest.mark.build
 def test_two_processes_sharing_a_store(project, tmp_path) -> None:
     cmd = [sys.executable, "-m", "wasix_backend", "--plugin-dir", str(project.plugins), "build", "hello", "--out"]
     procs = [subprocess.Popen([*cmd, f"out{i}"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
@@ -262,6 +267,7 @@ def test_two_processes_sharing_a_store(project, tmp_path) -> None:
         assert run(tmp_path / f"out{i}/bin/hello.wasm").text == "hello, wasix from wasm\n"
 
 
+@pytest.mark.build
 def test_failure_names_package_phase_and_log(project, capsys) -> None:
     src = project.upstream / "other-1.0.tar.gz"
     sha = make_tarball(src, "other-1.0", {"other.c": "int main(void){ return syntax error }\n", "Makefile": "other: other.c\n\t$(CC) $(CFLAGS) -o other other.c\n"})

@@ -53,6 +53,7 @@ def _build(tmp_path: Path, capsys, name: str, files: dict[str, str], system: str
     return capsys.readouterr().err
 
 
+@pytest.mark.build
 def test_a_compile_error_after_many_warnings_is_shown_first(tmp_path: Path, store: Path, capsys) -> None:
     message = _build(tmp_path, capsys, "noisy", {"noisy.c": NOISY_C, "Makefile": NOISY_MK}, "make")
     assert "noisy: compile failed" in message
@@ -64,6 +65,7 @@ def test_a_compile_error_after_many_warnings_is_shown_first(tmp_path: Path, stor
     assert first.index("error:") < first.index("Error")  # in the log's order
 
 
+@pytest.mark.build
 def test_a_failing_configure_check_names_config_log_and_shows_the_check(tmp_path: Path, store: Path, capsys) -> None:
     message = _build(tmp_path, capsys, "needy", {"configure.ac": NEEDY_AC}, "autotools")
     assert "needy: configure failed" in message

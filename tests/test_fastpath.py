@@ -12,7 +12,7 @@ import pytest
 from conftest import make_tarball, package_recipe, write_plugin
 from httpserver import serve
 
-pytestmark = pytest.mark.slow  # builds a (tiny) real package
+pytestmark = pytest.mark.build  # builds a (tiny) real package
 
 MAKEFILE = "tiny: tiny.c\n\t$(CC) -O2 tiny.c -o tiny\n"
 SOURCE = '#include <stdio.h>\nint main(void) { puts("tiny " WORD); return 0; }\n'

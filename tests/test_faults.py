@@ -146,6 +146,7 @@ def test_a_url_ending_in_dot_dot_is_refused_too() -> None:
 
 
 # ------------------------------------------------------------------ 4. concurrent writes to one --out
+@pytest.mark.build
 def test_concurrent_builds_into_one_out_dir_never_splice_or_fail(tiny) -> None:
     write_plugin(tiny.plugins, "tiny", tiny_recipe("tiny", tiny.url, tiny.sha, 'make-args = ["BIG=8000000"]'))
     first = wb(tiny, "build", "tiny")
@@ -170,6 +171,7 @@ def test_concurrent_builds_into_one_out_dir_never_splice_or_fail(tiny) -> None:
 
 
 # ------------------------------------------------------------------ 5. re-verify what is reused
+@pytest.mark.build
 def test_a_cached_source_substituted_under_its_pinned_name_is_refetched(tiny) -> None:
     from wasix_backend import paths
 
@@ -186,6 +188,7 @@ def test_a_cached_source_substituted_under_its_pinned_name_is_refetched(tiny) ->
     assert hashlib.sha256(cached.read_bytes()).hexdigest() == tiny.sha
 
 
+@pytest.mark.build
 def test_a_damaged_store_entry_is_quarantined_and_rebuilt_and_verify_finds_it(tiny, tmp_path: Path) -> None:
     assert wb(tiny, "build", "tiny").returncode == 0
     private = {"WASIX_CACHE": str(tmp_path / "cache")}  # verify's source-cache half: not the shared one
@@ -352,6 +355,7 @@ def _can_mount_readonly(tmp: Path) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("command", ["build", "wheel", "wasmer"])
 def test_an_unwritable_out_dir_is_one_line_naming_it(tiny, command: str) -> None:
     if not _can_mount_readonly(tiny.root):
@@ -367,6 +371,7 @@ def test_an_unwritable_out_dir_is_one_line_naming_it(tiny, command: str) -> None
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.build
 def test_a_file_size_limit_while_copying_to_dist_leaves_nothing(tiny) -> None:
     write_plugin(tiny.plugins, "tiny", tiny_recipe("tiny", tiny.url, tiny.sha, 'make-args = ["BIG=1000000"]'))
     assert wb(tiny, "build", "tiny", "--out", "elsewhere").returncode == 0
@@ -387,6 +392,7 @@ def test_a_file_size_limit_while_copying_to_dist_leaves_nothing(tiny) -> None:
     assert (tiny.root / "dist/bin/tiny.wasm").read_bytes() == b"the previous build"  # not half a new one
 
 
+@pytest.mark.build
 def test_a_read_only_store_names_the_store_and_what_to_do(tiny) -> None:
     if not _can_mount_readonly(tiny.root):
         pytest.skip("needs `unshare -m` and bind mounts (root in a private mount namespace) for a read-only store")
@@ -541,6 +547,7 @@ def test_graph_shows_the_rest_and_names_an_unrelated_cycle(tmp_path: Path) -> No
     assert proc.returncode == 1
 
 
+@pytest.mark.build
 def test_gc_removes_dead_staging_stale_locks_parts_and_unreferenced_entries(tiny, tmp_path: Path) -> None:
     assert wb(tiny, "build", "tiny").returncode == 0  # dist/ keeps this entry
     kept = next(tiny.store.glob("*-tiny-1.0"))

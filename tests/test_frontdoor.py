@@ -53,7 +53,7 @@ def _newcomer_env(home: Path, tools: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.slow
+@pytest.mark.collection
 def test_readme_build_command_builds_what_zig_can_on_a_fresh_clone(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)

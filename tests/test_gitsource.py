@@ -368,6 +368,7 @@ MAKEFILE = (
 )
 
 
+@pytest.mark.build
 def test_engine_builds_a_package_from_a_git_commit(
     tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_wasmer_pkg import compile_tool  # the shared C test program (tests/ is on sys.path)
+from test_wasmer_pkg import PREBUILT_TOOL  # the shared C test program (tests/ is on sys.path)
 
 from wasix_backend.errors import WasixError
 from wasix_backend.outputs.index import write_index
@@ -35,7 +35,7 @@ def links(page: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory) -> Path:
-    tool = compile_tool()
+    tool = PREBUILT_TOOL
     root = tmp_path_factory.mktemp("idx")
     (root / "prefix/bin").mkdir(parents=True)
     (root / "prefix/bin/x.wasm").write_bytes(tool.read_bytes())
@@ -88,7 +88,7 @@ def test_empty_wheel_dir_gives_an_empty_index(tmp_path):
     assert links(simple / "index.html") == []
 
 
-@pytest.mark.slow  # a fresh venv and a real pip install
+@pytest.mark.collection  # a fresh venv and a real pip install
 def test_printed_install_command_works_as_pasted_in_a_fresh_venv(tmp_path, wheels, capsys):
     """The index step's pip command is complete (no `…`), and pip never looks for the
     wheels' dependency (wasmer-sdk) in our dist/ (pip warns about every place it lacks)."""

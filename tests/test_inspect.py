@@ -1,75 +1,62 @@
-"""inspect.py on modules compiled here by zig's clang, and on things that are not modules."""
+"""inspect.py on small modules written here in the WebAssembly text format (no compiler: the
+unit tier), and on things that are not modules. Modules compiled for real are inspected in the
+build tier (tests/test_less.py, tests/test_wasix_libc.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from wasix_backend import paths
 from wasix_backend.errors import WasixError
 from wasix_backend.inspect import format_module_info, inspect_module, verdict_for
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("ziglang") is None,
-    reason="PyPI ziglang (the offline C compiler) is not installed",
-)
-
-WASI_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
-WASIX_C = """\
-#include <stdio.h>
-__attribute__((import_module("wasix_32v1"), import_name("proc_id")))
-int wasix_proc_id(unsigned *pid);
-int main(void) { unsigned pid = 0; wasix_proc_id(&pid); printf("%u\\n", pid); return 0; }
+# What a C program's `puts` comes to: WASI calls, its own memory, a _start.
+WASI_WAT = """\
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 16) "hello\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $proc_exit (i32.const 0))))
+"""
+# The same, also calling one WASIX host function.
+WASIX_WAT = """\
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "proc_id" (func $proc_id (param i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "_start")
+    (drop (call $proc_id (i32.const 32)))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 8)))))
 """
 # No libc: a library-style module with an imported, shared memory, as WASIX modules have.
-SHARED_C = """\
-__attribute__((import_module("wasix_32v1"), import_name("proc_id")))
-int wasix_proc_id(unsigned *pid);
-static unsigned counter;
-__attribute__((export_name("bump"))) unsigned bump(void) {
-    unsigned pid = 0;
-    wasix_proc_id(&pid);
-    return __atomic_add_fetch(&counter, pid + 1, __ATOMIC_SEQ_CST);
-}
+SHARED_WAT = """\
+(module
+  (import "env" "memory" (memory 1 256 shared))
+  (import "wasix_32v1" "proc_id" (func $proc_id (param i32) (result i32)))
+  (func (export "bump") (result i32)
+    (drop (call $proc_id (i32.const 0)))
+    (i32.atomic.rmw.add (i32.const 4) (i32.add (i32.load (i32.const 0)) (i32.const 1)))))
 """
-
-
-def zig_cc(tmp: Path, name: str, source: str, *args: str) -> Path:
-    src, out = tmp / f"{name}.c", tmp / f"{name}.wasm"
-    src.write_text(source)
-    env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(paths.zig_cache_dir())}
-    cmd = [sys.executable, "-m", "ziglang", "cc", "-O2", *args, str(src), "-o", str(out)]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    return out
 
 
 @pytest.fixture(scope="module")
 def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import wasmtime
+
     tmp = tmp_path_factory.mktemp("wasm")
-    return {
-        "wasi": zig_cc(tmp, "wasi", WASI_C, "-target", "wasm32-wasi"),
-        "wasix": zig_cc(tmp, "wasix", WASIX_C, "-target", "wasm32-wasi"),
-        "shared": zig_cc(
-            tmp,
-            "shared",
-            SHARED_C,
-            "-target",
-            "wasm32-freestanding",
-            "-mcpu=generic+atomics+bulk_memory",
-            "-nostdlib",
-            "-Wl,--no-entry",
-            "-Wl,--import-memory",
-            "-Wl,--shared-memory",
-            "-Wl,--max-memory=16777216",
-        ),
-    }
+    out = {}
+    for name, text in {"wasi": WASI_WAT, "wasix": WASIX_WAT, "shared": SHARED_WAT}.items():
+        out[name] = tmp / f"{name}.wasm"
+        out[name].write_bytes(wasmtime.wat2wasm(text))
+    return out
 
 
 def test_wasi_preview1_module(modules: dict[str, Path]) -> None:
@@ -115,7 +102,8 @@ def test_not_modules_give_clear_errors(tmp_path: Path, modules: dict[str, Path])
     with pytest.raises(WasixError, match=r"garbage\.wasm is not a WebAssembly module"):
         inspect_module(garbage)
     cut = tmp_path / "cut.wasm"
-    cut.write_bytes(modules["wasix"].read_bytes()[:200])
+    whole = modules["wasix"].read_bytes()
+    cut.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(WasixError, match=r"cut\.wasm is not a valid WebAssembly module: .*"):
         inspect_module(cut)
     empty = tmp_path / "empty.wasm"

@@ -105,6 +105,7 @@ def work(tmp_path) -> Path:
     return w
 
 
+@pytest.mark.build
 def test_the_program_starts_in_the_real_working_directory(files_prog, work):
     res = run_prog(files_prog, work, "cwd", "cat", "notes.txt", "cat", "sub/deep.txt", "cat", str(work / "notes.txt"))
     assert res.returncode == 0, res.stderr
@@ -112,6 +113,7 @@ def test_the_program_starts_in_the_real_working_directory(files_prog, work):
                           f"cat {work}/notes.txt: first\n\n")
 
 
+@pytest.mark.build
 def test_the_users_environment_reaches_the_program_but_not_host_places(files_prog, work):
     out = run_prog(files_prog, work, "env", "GREETING", "env", "LC_ALL", "env", "PATH", "env", "HOME",
                    GREETING="hi there", LC_ALL="C.UTF-8")  # fmt: skip
@@ -119,6 +121,7 @@ def test_the_users_environment_reaches_the_program_but_not_host_places(files_pro
     assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=(unset)", "env HOME=/workspace"]
 
 
+@pytest.mark.build
 def test_empty_directories_the_program_makes_reach_the_host(files_prog, work):
     # git init's refs/ and objects/ start empty; without them the repository is not one.
     out = run_prog(files_prog, work, "mkdir", "repo", "mkdir", "repo/refs", "mkdir", "repo/refs/heads", "put", "repo/HEAD", "x")
@@ -126,6 +129,7 @@ def test_empty_directories_the_program_makes_reach_the_host(files_prog, work):
     assert (work / "repo" / "refs" / "heads").is_dir() and (work / "repo" / "HEAD").read_text() == "x"
 
 
+@pytest.mark.build
 def test_new_files_by_relative_and_absolute_path_reach_the_host(files_prog, work):
     # None of these is named on the command line as a file of its own: an editor's "save as".
     res = run_prog(files_prog, work, "put", "saveas.txt", "relative", "put", str(work / "abs.txt"), "absolute",
@@ -140,6 +144,7 @@ def test_new_files_by_relative_and_absolute_path_reach_the_host(files_prog, work
     assert rescued(work) == {}
 
 
+@pytest.mark.build
 def test_a_named_file_elsewhere_is_seen_and_written_at_its_path(files_prog, work, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
@@ -152,6 +157,7 @@ def test_a_named_file_elsewhere_is_seen_and_written_at_its_path(files_prog, work
     assert (other / "far.txt").stat().st_mode & 0o777 == 0o640  # replaced, mode kept
 
 
+@pytest.mark.build
 def test_writes_through_a_symlinked_directory_never_leave_the_named_one(files_prog, work, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -180,6 +186,7 @@ def test_writes_through_a_symlinked_directory_never_leave_the_named_one(files_pr
     assert saved[str(proj / "filelink.txt").lstrip("/")] == "replaced"
 
 
+@pytest.mark.build
 def test_a_write_outside_what_was_mirrored_is_rescued_not_lost(files_prog, work):
     scratch = Path("/tmp/wasix-launcher-scratch.txt")
     scratch.unlink(missing_ok=True)
@@ -190,6 +197,7 @@ def test_a_write_outside_what_was_mirrored_is_rescued_not_lost(files_prog, work)
     assert "outside the working directory" in res.stderr
 
 
+@pytest.mark.build
 def test_an_oversized_working_directory_is_named_with_what_to_do(files_prog, work):
     (work / "big.bin").write_bytes(b"x" * 4096)
     res = run_prog(files_prog, work, "/dev/null", "notes.txt", WASIX_MIRROR_MAX_BYTES="1K",
@@ -203,6 +211,7 @@ def test_an_oversized_working_directory_is_named_with_what_to_do(files_prog, wor
     assert rescued(work) == {str(work / "big.bin").lstrip("/"): "clobber"}
 
 
+@pytest.mark.build
 def test_a_trap_is_one_line_and_saved_files_still_come_back(files_prog, work):
     res = run_prog(files_prog, work, "put", "saved.txt", "before the crash", "trap")
     assert res.returncode == launcher.CRASH_STATUS
@@ -213,6 +222,7 @@ def test_a_trap_is_one_line_and_saved_files_still_come_back(files_prog, work):
     assert lines[0].startswith("files: ") and "unreachable" in lines[0]
 
 
+@pytest.mark.build
 def test_sigterm_stops_the_program_and_still_writes_back(files_prog, work):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WASIX_"))}
     env.update(PYTHONPATH=str(files_prog), WASIX_RUNTIME="sdk", WASIX_WHEELS_CACHE=str(work.parent / "cache"))
@@ -226,6 +236,7 @@ def test_sigterm_stops_the_program_and_still_writes_back(files_prog, work):
     assert b"Traceback" not in err
 
 
+@pytest.mark.build
 def test_stopping_itself_continues_at_once(files_prog, work):
     res = run_prog(files_prog, work, "stop", "put", "after.txt", "still running")
     assert res.returncode == 0, res.stderr
@@ -233,6 +244,7 @@ def test_stopping_itself_continues_at_once(files_prog, work):
     assert (work / "after.txt").read_text() == "still running"
 
 
+@pytest.mark.build
 def test_the_preparing_line_is_erased_on_a_terminal(files_prog, tmp_path):
     pty = pytest.importorskip("pty")
     master, slave = pty.openpty()
@@ -257,6 +269,7 @@ def test_the_preparing_line_is_erased_on_a_terminal(files_prog, tmp_path):
     assert out.index(b"cwd ") > out.index(b"\r\x1b[K")
 
 
+@pytest.mark.build
 def test_a_wasix_libc_program_sees_host_paths_too(tmp_path, work):
     """The mirror step is linked by the ``wasix`` provider as well (when a sysroot is here)."""
     from wasix_backend.toolchain import driver_bin_dir
@@ -303,6 +316,7 @@ def test_safe_write_refuses_symlinks_and_keeps_modes(tmp_path):
     assert sorted(p.name for p in base.iterdir()) == ["d", "esc", "f.txt"]  # no temp files left
 
 
+@pytest.mark.build
 def test_exports_finds_the_mirror_marker(files_prog):
     wasm = next(files_prog.rglob("files.wasm")).read_bytes()
     assert launcher.MIRROR_EXPORT in launcher.exports(wasm)

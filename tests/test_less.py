@@ -13,7 +13,7 @@ from test_collection import PLUGINS, collection_modules  # noqa: F401  (the sess
 from wasix_backend.recipe import load_recipe
 from wasix_backend.runtime import run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.collection
 
 
 def test_the_recipe_has_no_patch_and_keeps_shell_escapes() -> None:

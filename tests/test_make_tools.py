@@ -32,7 +32,7 @@ def _plugin(tmp_path: Path, make_args: str) -> Path:
     return write_plugin(tmp_path / "plugins", "arc", package_recipe("arc", tarball.as_uri(), sha, build_extra=make_args))
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_make_args_tool_assignment_replaces_the_toolchains(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plugins = _plugin(tmp_path, 'make-args = ["AR={tool:AR} rcu"]')
     monkeypatch.chdir(tmp_path)

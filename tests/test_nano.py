@@ -19,7 +19,7 @@ from wasix_backend.paths import builtin_plugins_dir
 from wasix_backend.runtime import run, wasmer_cache_dir
 from wasix_backend.toolchain import select_toolchain
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.build
 
 CTRL_O, CTRL_X = b"\x0f", b"\x18"
 

@@ -1,7 +1,7 @@
 """The proof: `pip install wasix-nano` from a built index, nano driven in tmux, nothing lost.
 
-nano and ncurses are built once per session (zig provider) into a store shared by this module
-(``$WASIX_TEST_NANO_STORE`` to keep it across sessions).
+nano and ncurses are built with the zig provider into its test store (conftest.provider_store:
+once per machine while their store keys hold).
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 from wasix_backend.cli import main
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.collection,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is needed to drive nano in a terminal"),
 ]
 
 
 @pytest.fixture(scope="session")
-def nano_venv(tmp_path_factory, runtime_wheelhouse) -> Path:  # noqa: F811
+def nano_venv(tmp_path_factory, runtime_wheelhouse, provider_env) -> Path:  # noqa: F811
     root = tmp_path_factory.mktemp("nano-wheel")
     mp = pytest.MonkeyPatch()
-    # A store of its own, or one to reuse across sessions (the build takes minutes).
-    mp.setenv("WASIX_STORE", os.environ.get("WASIX_TEST_NANO_STORE") or str(root / "store"))
+    for key, value in provider_env("zig").items():
+        mp.setenv(key, value)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["build", "nano", "--provider", "zig", "--out", str(root / "dist")]) == 0

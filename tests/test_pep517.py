@@ -13,7 +13,7 @@ from conftest import provider_problem
 
 from wasix_backend.paths import builtin_plugins_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.collection
 NANO = builtin_plugins_dir() / "nano"
 
 

@@ -44,6 +44,7 @@ def _check_wheel(wheel: Path) -> None:
     assert not leaked, leaked
 
 
+@pytest.mark.build
 def test_the_wheel_of_a_new_plugin_carries_no_caches(plugin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from wasix_backend import pep517
 
@@ -65,7 +66,7 @@ def test_the_documented_layout_is_the_generated_one() -> None:
     assert tomllib.loads(block[:block.index("```")]) == tomllib.loads(pyproject_document("hello").as_string())
 
 
-@pytest.mark.slow
+@pytest.mark.collection
 def test_pip_wheel_under_build_isolation_with_the_tools_own_wheel(plugin: Path, tmp_path: Path) -> None:
     """`pip wheel plugins/NAME` needs wasix-backend from an index: `self-wheel` writes one to find."""
     assert main(["self-wheel", str(tmp_path / "links")]) == 0
@@ -80,6 +81,7 @@ def test_pip_wheel_under_build_isolation_with_the_tools_own_wheel(plugin: Path, 
     _check_wheel(tmp_path / "out" / "wasix_hello-1.0-py3-none-any.whl")
 
 
+@pytest.mark.build
 def test_config_settings_pick_the_store_and_jobs_and_unknown_ones_are_refused(plugin: Path, tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """`pip wheel -C store=DIR -C jobs=1` is `wasix-build --store DIR -j1`."""

@@ -24,7 +24,7 @@ from test_third_party_plugin import BACKEND
 
 from wasix_backend.runtime import run
 
-pytestmark = pytest.mark.slow  # a fresh venv with the plugin installed by pip
+pytestmark = pytest.mark.collection  # a fresh venv with the plugin installed by pip
 
 MAIN_C = '#include <stdio.h>\nint main(void) { printf("single %s\\n", WORD); return 0; }\n'
 # The entry-point module: registers the build system (hooks in another module) and the format.

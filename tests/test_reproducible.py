@@ -21,7 +21,7 @@ from wasix_backend.runtime import run
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("autoconf") is None, reason="autoconf is not installed (apt-get install autoconf)"),
-    pytest.mark.slow,  # two cold configure-and-build runs: half a minute, beyond the fast session's budget
+    pytest.mark.build,  # two cold configure-and-build runs: half a minute, beyond the fast session's budget
 ]
 
 CONFIGURE_AC = """\

@@ -44,6 +44,7 @@ def workdir(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return tmp_path
 
 
+@pytest.mark.build
 def test_new_from_url_fills_in_the_pin_and_builds_and_its_own_test_passes(workdir: Path, wb, capsys) -> None:
     sha = make_tarball(workdir / "up" / "hello-1.0.tar.gz", "hello-1.0", {"hello.c": HELLO_C, "Makefile": HELLO_MK})
     with serve(workdir / "up") as srv:
@@ -73,6 +74,7 @@ def test_new_from_url_fills_in_the_pin_and_builds_and_its_own_test_passes(workdi
     assert "1 passed" in proc.stdout
 
 
+@pytest.mark.build
 def test_new_without_url_writes_a_loadable_recipe_that_builds_once_pinned(workdir: Path, wb, capsys) -> None:
     assert wb("new", "cmhello", "--build-system", "cmake", "--dir", "mine") == 0
     recipe_file = workdir / "mine" / "cmhello" / "recipe.toml"
@@ -167,11 +169,13 @@ def _doc_block(text: str, after: str, lang: str) -> str:
     return rest[start:rest.index("```", start)]
 
 
-@pytest.mark.slow
+@pytest.mark.build
 @pytest.mark.skipif(not apt_uris(), reason="no apt URIs configured: GNU Hello comes from the Debian pool")
-def test_the_worked_example_of_the_docs_builds_and_runs(workdir: Path, wb, capsys) -> None:
+def test_the_worked_example_of_the_docs_builds_and_runs(workdir: Path, wb, capsys, provider_env, monkeypatch) -> None:
     """docs/plugins.md's GNU Hello example, step by step, with the docs' own code blocks: a library
     with headers in a sub-directory (ncursesw), a host-side helper program and a patch."""
+    for key, value in provider_env("wasix").items():  # ncurses from the test store, as nano's
+        monkeypatch.setenv(key, value)
     docs = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
     example = docs[docs.index("## Worked example"):]
     url = pool_urls("hello", "hello_2.10.orig.tar.gz")[0]

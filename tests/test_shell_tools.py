@@ -17,7 +17,7 @@ import pytest
 
 from wasix_backend.runtime import Invocation, run_steps
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.collection
 
 SHELL_USER = r"""
 #include <stdio.h>

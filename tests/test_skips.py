@@ -95,6 +95,7 @@ def statuses(out: str) -> dict[str, dict]:
     return {p["name"]: p for p in json.loads(out)["packages"]}
 
 
+@pytest.mark.build
 def test_no_rust_skips_the_rust_package_and_its_dependents_and_builds_the_rest(mixed, capsys) -> None:
     code = main(["--plugin-dir", str(mixed.plugins), "build", "plain", "rusty", "wrapper", "--json"])
     captured = capsys.readouterr()
@@ -116,6 +117,7 @@ def test_no_rust_skips_the_rust_package_and_its_dependents_and_builds_the_rest(m
     assert "1 built, 2 skipped" in captured.err
 
 
+@pytest.mark.build
 def test_strict_turns_the_skip_into_a_failure(mixed, capsys) -> None:
     args = ["--plugin-dir", str(mixed.plugins), "build", "plain", "rusty", "wrapper", "--strict", "--json"]
     assert main(args) == 1
@@ -127,6 +129,7 @@ def test_strict_turns_the_skip_into_a_failure(mixed, capsys) -> None:
     assert {n: r["status"] for n, r in rows.items()} == {"plain": "built", "rusty": "failed", "wrapper": "failed"}
 
 
+@pytest.mark.build
 def test_wheel_and_wasmer_of_all_programs_skip_and_exit_0(mixed, capsys) -> None:
     for command in ("wheel", "wasmer"):
         code = main(["--plugin-dir", str(mixed.plugins), command, "plain", "rusty", "wrapper", "--json"])
@@ -163,6 +166,7 @@ def test_unreachable_sources_skip_but_a_wrong_hash_fails(mixed, capsys) -> None:
     assert main(["--plugin-dir", str(mixed.plugins), "build", "wrapper"]) == 0
 
 
+@pytest.mark.build
 def test_a_skip_does_not_stop_the_others_without_keep_going(mixed, capsys) -> None:
     """`rusty` is planned first and skipped; `plain` still builds (no --keep-going)."""
     assert main(["--plugin-dir", str(mixed.plugins), "build", "rusty", "plain", "--json"]) == 0

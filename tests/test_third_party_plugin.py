@@ -22,7 +22,7 @@ from httpserver import serve
 
 from wasix_backend.runtime import run
 
-pytestmark = pytest.mark.slow  # a fresh venv with the plugin installed by pip
+pytestmark = pytest.mark.collection  # a fresh venv with the plugin installed by pip
 
 GREETER_C = r"""
 #include <stdio.h>

@@ -107,6 +107,7 @@ def test_update_rewrites_version_url_and_sha_keeping_comments(upstream, wb, caps
     assert "foo: 1.10 is the newest" in capsys.readouterr().out
 
 
+@pytest.mark.build
 def test_the_updated_pin_builds_without_downloading_again(upstream, wb, capsys) -> None:
     assert wb("update", "foo", "--plugin-dir", str(upstream.plugins)) == 0
     downloads = upstream.server.requests.count("/foo/foo-1.10.tar.gz")

@@ -33,6 +33,7 @@ def test_each_format_derives_its_version(version: str, py: str, sem: str) -> Non
     assert (pep440(version), semver(version)) == (py, sem)
 
 
+@pytest.mark.build
 def test_bc_and_less_versions_are_consistent_across_every_output(tmp_path: Path, store: Path, monkeypatch, capsys) -> None:
     """bc-like 1.07.1 and less-like 590, scaffolded from their archives and built into every format."""
     monkeypatch.chdir(tmp_path)

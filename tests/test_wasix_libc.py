@@ -39,6 +39,7 @@ def wasix_env(wasix_sysroot: Path, provider_env) -> dict[str, str]:
 # ------------------------------------------------------------------------ the recipe ---
 
 
+@pytest.mark.build
 def test_the_sysroot_is_a_store_entry_listed_like_any_package(wasix_sysroot: Path, capsys) -> None:
     assert (wasix_sysroot / ".wasix-build.json").is_file()
     assert (wasix_sysroot / "lib" / "wasm32-wasi" / "libc.a").is_file()
@@ -51,6 +52,7 @@ def test_the_sysroot_is_a_store_entry_listed_like_any_package(wasix_sysroot: Pat
     assert logs and "CHECK_SYMBOLS=no" in logs[0].read_text()
 
 
+@pytest.mark.build
 def test_a_second_request_is_served_from_the_store(wasix_sysroot: Path) -> None:
     from wasix_backend.store import Store
     from wasix_backend.toolchain.sysroot import ensure_sysroot
@@ -58,6 +60,7 @@ def test_a_second_request_is_served_from_the_store(wasix_sysroot: Path) -> None:
     assert ensure_sysroot(Store(wasix_sysroot.parent)) == wasix_sysroot
 
 
+@pytest.mark.build
 def test_the_toolchain_names_the_sysroot_by_its_store_key(wasix_env, monkeypatch) -> None:
     for key, value in wasix_env.items():
         monkeypatch.setenv(key, value)
@@ -105,7 +108,7 @@ HELLO_MAKEFILE = "hi: hi.c\n\t$(CC) $(CFLAGS) hi.c -o hi\n"
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hi " FLAVOUR); return 0; }\n'
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_changing_compiler_flags_rebuilds(tmp_path: Path, provider: str, provider_env, monkeypatch, capsys) -> None:
     from conftest import make_tarball, write_plugin
     from httpserver import serve
@@ -240,22 +243,26 @@ int main(void) {
 """
 
 
+@pytest.mark.build
 def test_setjmp_longjmp(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SETJMP), [])
     assert (result.exit_code, result.text) == (0, "longjmp returned 42\n")
 
 
+@pytest.mark.build
 def test_signal_handlers_run(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SIGNAL_HANDLER), [])
     assert (result.exit_code, result.text) == (0, "raise=0 seen=10\n")
 
 
+@pytest.mark.build
 @pytest.mark.xfail(strict=True, reason="wasmer-sdk 0.5 traps (unreachable) when a signal handler longjmps")
 def test_a_signal_handler_that_longjmps(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SIGNAL_LONGJMP), [])
     assert result.text == "handler jumped back with 10\n"
 
 
+@pytest.mark.build
 def test_fork_and_waitpid(tmp_path: Path, wasix_env) -> None:
     # Without the __stack_pointer export the program ends with status 79 at fork().
     result = run(build(tmp_path, wasix_env, FORK), [])
@@ -263,6 +270,7 @@ def test_fork_and_waitpid(tmp_path: Path, wasix_env) -> None:
     assert result.text == "child 1\nparent saw exit 7\n"
 
 
+@pytest.mark.build
 def test_fork_needs_the_stack_pointer_export(tmp_path: Path, wasix_env) -> None:
     import wasmtime
 
@@ -272,11 +280,13 @@ def test_fork_needs_the_stack_pointer_export(tmp_path: Path, wasix_env) -> None:
     assert ("wasix_32v1", "proc_fork") in {(i.module, i.name) for i in module.imports}
 
 
+@pytest.mark.build
 def test_pthread_create_and_join(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, THREADS), [])
     assert (result.exit_code, result.text) == (0, "counter=10000 sum=10\n")
 
 
+@pytest.mark.build
 def test_posix_spawn_runs_another_program_and_waits(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SPAWN), ["parent"])
     assert result.exit_code == 0, result.stderr
@@ -305,7 +315,7 @@ int main(void) {
 HELPER = '#include <stdio.h>\nint main(int c, char **v) { printf("helper got %s\\n", c > 1 ? v[1] : "-"); return 4; }\n'
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_posix_spawn_runs_another_command_of_the_same_package(tmp_path: Path, wasix_env, monkeypatch, capsys) -> None:
     from conftest import make_tarball, package_recipe, write_plugin
     from httpserver import serve
@@ -325,6 +335,7 @@ def test_posix_spawn_runs_another_command_of_the_same_package(tmp_path: Path, wa
     assert (result.exit_code, result.text) == (0, "helper got hello\nhelper exited 4\nhelper got hello\n/bin/helper exited 4\n")
 
 
+@pytest.mark.build
 @pytest.mark.xfail(strict=True, reason="system() and popen() run /bin/sh, which the wasmer-sdk sandbox does not have")
 def test_system_and_popen(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SHELL), [])

@@ -46,6 +46,12 @@ int main(int argc, char **argv) {
 """
 
 
+#: TOOL_C compiled by zig's clang as :func:`compile_tool` does without ``env`` (ziglang 0.17.1):
+#: the unit tier's copy, so tests of the output writers compile nothing. The build tier checks
+#: that it still behaves as TOOL_C compiled afresh (test_the_prebuilt_tool_is_tool_c).
+PREBUILT_TOOL = Path(__file__).parent / "data" / "tool.wasm"
+
+
 def compile_tool(env: dict[str, str] | None = None) -> Path:
     """Compile TOOL_C once per machine and provider (cached by source, provider, sysroot).
 
@@ -72,9 +78,30 @@ def compile_tool(env: dict[str, str] | None = None) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def tool_wasm(provider: str, provider_env) -> Path:
-    return compile_tool(provider_env(provider))
+@pytest.mark.build
+def test_the_prebuilt_tool_is_tool_c(tmp_path: Path) -> None:
+    fresh, prebuilt = compile_tool().read_bytes(), PREBUILT_TOOL.read_bytes()
+    files = {"/workspace/f.txt": "some text\n"}
+    for args in (["a", "b c"], ["exit", "9"], ["cat", "/workspace/f.txt"], ["cat", "/workspace/none"]):
+        a, b = run(fresh, args, files=files), run(prebuilt, args, files=files)
+        assert (a.exit_code, a.stdout, a.stderr) == (b.exit_code, b.stdout, b.stderr), args
+
+
+#: The tool as the output writers' tests get it: the prebuilt copy (unit tier), then compiled
+#: by each provider (build tier), so packages and wheels are also tested on both.
+TOOL_BUILDS = ["prebuilt", *(pytest.param(p, marks=pytest.mark.build) for p in ("wasix", "zig"))]
+
+
+def tool_of(request: pytest.FixtureRequest) -> Path:
+    """The tool for a fixture parametrized with :data:`TOOL_BUILDS`."""
+    if request.param == "prebuilt":
+        return PREBUILT_TOOL
+    return compile_tool(request.getfixturevalue("provider_env")(request.param))  # skips without the provider
+
+
+@pytest.fixture(scope="session", params=TOOL_BUILDS)
+def tool_wasm(request: pytest.FixtureRequest) -> Path:
+    return tool_of(request)
 
 
 @pytest.fixture
@@ -194,6 +221,7 @@ int main(void) { char b[256]; uint32_t n = sizeof b;
 """
 
 
+@pytest.mark.build
 def test_programs_start_in_workspace_unless_told_otherwise(tmp_path) -> None:
     """docs/plugins.md: the working directory is /workspace (runtime.run's default ``cwd``)."""
     from wasix_backend.toolchain import select_toolchain

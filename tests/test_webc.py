@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from test_wasmer_pkg import compile_tool  # the shared C test program (tests/ is on sys.path)
+from test_wasmer_pkg import PREBUILT_TOOL  # the shared C test program (tests/ is on sys.path)
 
 from wasix_backend import fsutil
 from wasix_backend.errors import WasixError
@@ -21,7 +21,7 @@ from wasix_backend.runtime import run
 
 @pytest.fixture(scope="session")
 def tool_wasm() -> Path:
-    return compile_tool()
+    return PREBUILT_TOOL
 
 
 @pytest.fixture

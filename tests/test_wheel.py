@@ -15,7 +15,7 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
-from test_wasmer_pkg import compile_tool  # the shared C test program (tests/ is on sys.path)
+from test_wasmer_pkg import TOOL_BUILDS, compile_tool, tool_of  # the shared C test program
 
 from wasix_backend import fsutil
 from wasix_backend.errors import WasixError
@@ -27,7 +27,14 @@ from wasix_backend.recipe import recipe_from_dict
 
 @pytest.fixture(scope="session")
 def tool_wasm(provider: str, provider_env) -> Path:
+    """The tool compiled by each provider: what the installed wheels run."""
     return compile_tool(provider_env(provider))
+
+
+@pytest.fixture(scope="session", params=TOOL_BUILDS)
+def any_tool(request: pytest.FixtureRequest) -> Path:
+    """The tool for the writer's own tests: prebuilt (unit tier), then each provider's."""
+    return tool_of(request)
 
 
 def make_prefix(root: Path, tool_wasm: Path, names=("hello", "tool")) -> Path:
@@ -47,8 +54,8 @@ def hello_recipe(name="hello", version="1.2", kind="program"):
     )
 
 
-def test_layout_metadata_and_record(tmp_path, tool_wasm):
-    whl = write_wheel(hello_recipe(), make_prefix(tmp_path / "p", tool_wasm), tmp_path / "wheels")
+def test_layout_metadata_and_record(tmp_path, any_tool):
+    whl = write_wheel(hello_recipe(), make_prefix(tmp_path / "p", any_tool), tmp_path / "wheels")
     assert whl.name == "wasix_hello-1.2-py3-none-any.whl"
     with zipfile.ZipFile(whl) as zf:
         names = zf.namelist()
@@ -79,8 +86,8 @@ def test_layout_metadata_and_record(tmp_path, tool_wasm):
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in zf.infolist())
 
 
-def test_deterministic(tmp_path, tool_wasm):
-    prefix = make_prefix(tmp_path / "p", tool_wasm)
+def test_deterministic(tmp_path, any_tool):
+    prefix = make_prefix(tmp_path / "p", any_tool)
     a = write_wheel(hello_recipe(), prefix, tmp_path / "a").read_bytes()
     b = write_wheel(hello_recipe(), prefix, tmp_path / "b").read_bytes()
     assert a == b
@@ -111,8 +118,8 @@ def test_library_is_a_clear_error(tmp_path):
     assert not (tmp_path / "wheels").exists() or not list((tmp_path / "wheels").iterdir())
 
 
-def test_failed_write_leaves_the_old_wheel(tmp_path, tool_wasm, monkeypatch):
-    prefix = make_prefix(tmp_path / "p", tool_wasm)
+def test_failed_write_leaves_the_old_wheel(tmp_path, any_tool, monkeypatch):
+    prefix = make_prefix(tmp_path / "p", any_tool)
     whl = write_wheel(hello_recipe(), prefix, tmp_path / "w")
     before = whl.read_bytes()
     (prefix / "bin" / "tool.wasm").write_bytes(b"changed")
@@ -167,7 +174,7 @@ def script_env(tmp: Path) -> dict:
     return env
 
 
-@pytest.mark.slow  # a fresh venv and a real pip install
+@pytest.mark.collection  # a fresh venv and a real pip install
 def test_console_scripts_run(installed, tmp_path):
     env = script_env(tmp_path)
     res = subprocess.run([str(installed / "bin" / "hello"), "a", "b"], capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -182,7 +189,7 @@ def test_console_scripts_run(installed, tmp_path):
     assert piped.stdout == b"SHOUT\n"
 
 
-@pytest.mark.slow  # a fresh venv and a real pip install
+@pytest.mark.collection  # a fresh venv and a real pip install
 def test_files_are_copied_in_and_written_back(installed, tmp_path):
     env = script_env(tmp_path)
     work = tmp_path / "work"
@@ -210,7 +217,7 @@ def test_files_are_copied_in_and_written_back(installed, tmp_path):
     assert sorted(p.name for p in work.iterdir()) == ["keep.txt", "notes.txt", "sub"]
 
 
-@pytest.mark.slow  # a fresh venv and a real pip install
+@pytest.mark.collection  # a fresh venv and a real pip install
 def test_terminal_is_restored(installed, tmp_path):
     """Under a pseudo-terminal the launcher goes raw and puts the terminal back."""
     pty = pytest.importorskip("pty")

@@ -21,7 +21,7 @@ from conftest import venv_with_wheels
 from test_collection import collection_modules  # noqa: F401  (the session's builds)
 from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.collection
 
 PACKAGES = ("gzip", "jq", "git")
 DATA = b"".join(b"line %d of some text that compresses well\n" % i for i in range(2000))

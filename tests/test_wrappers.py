@@ -19,6 +19,8 @@ from wasix_backend.toolchain.providers import WasixProvider, select_provider
 from wasix_backend.toolchain.settings import parse_settings
 from wasix_backend.toolchain.wrappers import render, write_scripts
 
+pytestmark = pytest.mark.build  # the wrappers and the driver each run the real compiler, and are compared
+
 SOURCES = {
     "hdr.h": "#define GREETING \"hello\"\nint twice(int);\n",
     "lib.c": '#include "hdr.h"\nint twice(int x) { return 2 * x; }\n',

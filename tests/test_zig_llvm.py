@@ -20,7 +20,7 @@ from wasix_backend.toolchain import driver_bin_dir
 from wasix_backend.toolchain.sysroot import llvm_identity, llvm_problem
 
 pytest.importorskip("ziglang", reason="the zig LLVM is made from the ziglang package")
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.build
 
 
 @pytest.fixture(scope="module")
