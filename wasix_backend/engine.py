@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console
 
+from . import hosttools
 from .codekey import engine_code_key
 from .context import BuildContext, log_tail
 from .errors import BuildError, GraphError, MissingRequirement, WasixError, os_error
@@ -164,6 +165,10 @@ class Engine:
                     how=f"use the {wanted[0]} provider (--provider {wanted[0]}; for wasix: apt-get install clang-19 lld-19 "
                         "llvm-19 libclang-rt-19-dev-wasm32, or WASIXCC_LLVM_LOCATION=zig)",
                     reason=f"needs the {' or '.join(wanted)} provider")  # fmt: skip
+                continue
+            absent = hosttools.missing(str(t) for t in r.build.get("host-tools", []))
+            if absent:  # found missing before anything is fetched: skipped, saying what to install
+                problems[name] = hosttools.missing_requirement(name, absent, "its build")
                 continue
             try:
                 keys[name] = build_key(
