@@ -96,6 +96,15 @@ def test_a_known_program_not_found_by_a_phase_is_a_skip_an_unknown_one_a_failure
     assert not isinstance(info2.value, MissingRequirement)
 
 
+def test_no_compiler_for_the_build_machine_is_a_skip_naming_gcc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = _context(tmp_path, "sqlite3", str(tmp_path / "empty"))
+    ctx.toolchain = SimpleNamespace(build_cc="cc", host="wasm32-wasi")  # type: ignore[assignment]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(MissingRequirement) as info:
+        ctx.expand("BUILD_CC={build_cc}")
+    assert info.value.how == "on Debian/Ubuntu `apt-get install gcc`"
+
+
 def test_autoreconf_names_every_missing_program_and_its_packages(tmp_path: Path) -> None:
     (tmp_path / "configure.ac").write_text("AC_INIT([x], [1])\nAM_GNU_GETTEXT_VERSION([0.19])\nLT_INIT\nAC_OUTPUT\n")
     assert autotools.autoreconf_tools(tmp_path) == ["autoreconf", "autoconf", "automake", "libtoolize", "autopoint"]

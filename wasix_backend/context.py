@@ -134,6 +134,9 @@ class BuildContext:
                 if key[5:] not in ENV_TOOLS or key[5:] not in self.env:
                     raise self.fail(f"{{{key}}}: the toolchain has no {key[5:]} (it has: {', '.join(t for t in ENV_TOOLS if t in self.env)})")
                 return self.env[key[5:]]
+            if key == "build_cc" and shutil.which(self.toolchain.build_cc) is None:
+                # No C compiler for the build machine (stock Debian has none): skipped, saying so.
+                raise hosttools.missing_requirement(self.recipe.name, ["gcc"], "compiling its build machine's helpers")
             values = {"prefix": self.prefix, "host": self.toolchain.host, "build_cc": self.toolchain.build_cc, "jobs": self.jobs}
             if key not in values:
                 raise self.fail(f"unknown placeholder {{{key}}} (known: {', '.join(PLACEHOLDERS)})")
