@@ -43,6 +43,69 @@ def test_the_readme_has_the_two_setup_commands_for_a_plain_python3() -> None:
         assert not re.search(r"(^|[;&|]\s*)(python|pip|nox)\b", command)
 
 
+def setup_section() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+
+
+def apt_lines() -> list[list[str]]:
+    """The packages of the README's ``sudo apt-get install`` lines: [to build, for the tests]."""
+    return [line.split()[3:] for line in setup_section().splitlines() if line.startswith("sudo apt-get install ")]
+
+
+#: A Debian package name (Debian Policy 5.6.1); `+` also appears in virtual crate packages.
+DEBIAN_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+
+
+def test_the_readme_has_two_well_formed_apt_lines_build_and_tests() -> None:
+    lines = apt_lines()
+    assert len(lines) == 2, "one line for building the collection, one for what the tests add"
+    build, tests = lines
+    for packages in lines:
+        assert packages and all(DEBIAN_NAME.fullmatch(p) for p in packages), packages  # names only, no options
+        assert len(set(packages)) == len(packages), "a package listed twice"
+    assert not set(build) & set(tests), "what the tests add is not already in the build line"
+    # Each line alone in its own block, so it can be copied as it is.
+    blocks = re.findall(r"```sh\n(.*?)```", setup_section(), re.S)
+    assert sum(1 for b in blocks if b.strip().startswith("sudo apt-get install ") and len(b.strip().splitlines()) == 1) == 2
+
+
+def test_the_build_line_has_what_the_skips_tell_to_install() -> None:
+    """A skipped package's remedy names packages of the build line: following it gives what
+    the README promised, and the line has every package of the table that explains it."""
+    from wasix_backend import hosttools, rust
+    from wasix_backend.toolchain.sysroot import INSTALL_HINT
+
+    build, tests = apt_lines()
+    programs = ["gcc", "make", "patch", "git", "autoreconf", "autoconf", "automake", "libtoolize", "autopoint", "tclsh"]
+    wanted = {hosttools.DEBIAN_PACKAGES[p] for p in programs} | set(rust.DEBIAN_PACKAGES.split())
+    wanted |= set(INSTALL_HINT.split()[2:])
+    assert wanted <= set(build), wanted - set(build)
+    assert "cmake" not in build + tests  # it comes from PyPI with wasix-backend
+    table = setup_section().split("| Debian packages |", 1)[1]
+    for package in build:
+        assert package.startswith("librust-") or re.search(rf"[` ]{re.escape(package)}[` ]", table), package
+
+
+def test_ci_installs_exactly_the_readme_lines_and_has_no_list_of_its_own() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    code = [line for line in ci.splitlines() if not line.lstrip().startswith("#")]
+    installs = [line for line in code if re.match(r"\s*(sudo\s+)?apt-get\s+install\b", line)]
+    assert installs, ".ci/run installs nothing"
+    for line in installs:  # options and the README's packages, nothing else
+        words = re.split(r"apt-get\s+install", line, maxsplit=1)[1].split()
+        assert all(w.startswith(("-", ">")) or w == "$packages" for w in words), line
+    every = {p for line in apt_lines() for p in line} - {"grep", "make", "bash"}  # also commands it runs
+    named = {w for line in code for w in re.findall(r"[A-Za-z0-9+.-]+", line)} & every
+    assert named == set(), f".ci/run names packages itself: {sorted(named)}"
+    # Its own extraction, run on the README, gives exactly the two lines.
+    extract = next(line for line in code if line.startswith("packages="))
+    done = subprocess.run(["bash", "-c", f'{extract}\nprintf "%s\\n" "$packages"'], cwd=REPO,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert [line.split() for line in done.stdout.splitlines()] == apt_lines()
+    assert re.search(r"^\s*apt-get install [^\n]*\$packages\b", ci, re.M)
+
+
 def _newcomer_env(home: Path, tools: Path) -> dict[str, str]:
     env = {"HOME": str(home), "PATH": str(tools), "LANG": "C.UTF-8", "WASIX_PROVIDER": "zig"}
     # The machine's pip and proxy settings are its configuration, not the user's caches.
