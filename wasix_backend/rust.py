@@ -287,7 +287,7 @@ def candidates() -> list[Candidate]:
     return [_cargo_wasix(), *_rustup_toolchains(), _system()]
 
 
-def _forced(choice: str) -> RustToolchain:
+def _forced(choice: str, origin: str = "WASIX_RUST_TOOLCHAIN") -> RustToolchain:
     if choice == "cargo-wasix":
         cand = _cargo_wasix()
     elif choice == "system":
@@ -299,7 +299,7 @@ def _forced(choice: str) -> RustToolchain:
             "rustup", choice, _rustup_home() / "toolchains" / choice, how=_how("rustup", choice)
         )
     if cand.toolchain is None:
-        message = f"WASIX_RUST_TOOLCHAIN={choice}: not usable: {cand.problem}"
+        message = f"{origin}={choice}: not usable: {cand.problem}"
         if cand.how:  # not installed: the package is skipped, saying how to get it
             raise MissingToolchain(
                 f"{message}\nInstall it: {cand.how}.",
@@ -317,7 +317,9 @@ def find_rust_toolchain(choice: str | None = None) -> RustToolchain:
     when the forced choice is not installed (the package is skipped, saying how to get it);
     :class:`ToolchainError` when the forced choice is there but broken.
     """
-    choice = choice or os.environ.get("WASIX_RUST_TOOLCHAIN")
+    if choice:  # the recipe's [build] rust-toolchain
+        return _forced(choice, "rust-toolchain")
+    choice = os.environ.get("WASIX_RUST_TOOLCHAIN")
     if choice:
         return _forced(choice)
     found = candidates()
