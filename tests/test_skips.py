@@ -11,6 +11,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,16 @@ def c_source(upstream: Path, name: str, text: str = "int main(void){return 0;}\n
     return make_tarball(upstream / f"{name}-1.0.tar.gz", f"{name}-1.0", {f"{name}.c": text, "Makefile": PROGRAM_MK.format(name=name)})
 
 
-def tools_without_rust(farm: Path, folders: list[str]) -> Path:
-    """``farm``: links to every tool in ``folders`` (first one wins) except Rust's."""
+def tools_without_rust(farm: Path, folders: list[str], hidden: Iterable[str] = ()) -> Path:
+    """``farm``: links to every tool in ``folders`` (first one wins) except Rust's and ``hidden``."""
     farm.mkdir(parents=True)
+    hidden = set(hidden)
     for folder in folders:
         if not folder or not Path(folder).is_dir():
             continue
         for tool in sorted(Path(folder).iterdir()):
             name = tool.name
-            if name in RUST_TOOLS or name.startswith(("rust-", "cargo-")) or (farm / name).exists():
+            if name in RUST_TOOLS or name in hidden or name.startswith(("rust-", "cargo-")) or os.path.lexists(farm / name):
                 continue
             (farm / name).symlink_to(tool)
     return farm
