@@ -190,7 +190,7 @@ def test_trusted_keys_file(pushed_solo, capsys, monkeypatch) -> None:
     assert status == 1 and "is not NAME:BASE64" in capsys.readouterr().err
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_an_entry_pushed_by_one_install_is_pulled_by_another_whose_code_differs_outside_builds(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A binary cache outlives a release that only changed code around builds: a copy of the

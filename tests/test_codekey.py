@@ -115,7 +115,7 @@ def test_every_module_is_reached_or_declared() -> None:
     assert all(reason for reason in NOT_BUILD_CODE.values())
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_what_runs_inside_a_real_build_is_in_its_key(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Record every module of this package whose code runs during the phases of real builds
     (make and autotools, the zig provider) and check each is in the key or declared."""
@@ -203,7 +203,7 @@ def _keys(python: str, path: list[str], cwd: Path) -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_an_editable_install_a_wheel_and_another_clone_compute_the_same_keys(tmp_path: Path, wasix_sysroot: Path) -> None:
     """The same commit gives the same key for every package, however it is installed."""
     import subprocess
@@ -229,7 +229,7 @@ def test_an_editable_install_a_wheel_and_another_clone_compute_the_same_keys(tmp
     assert from_clone["keys"] == here["keys"]
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_editing_autotools_changes_the_keys_of_its_packages_and_their_dependents_only(tmp_path: Path, wasix_sysroot: Path) -> None:
     from wasix_backend.graph import closure
     from wasix_backend.plugins import load_plugins
@@ -250,7 +250,7 @@ def test_editing_autotools_changes_the_keys_of_its_packages_and_their_dependents
     assert "nano" in expected and "jq" in expected and "oniguruma" not in expected  # cmake
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_a_patch_changes_its_package_and_its_dependents_only(tmp_path: Path, wasix_sysroot: Path) -> None:
     from wasix_backend.graph import closure
     from wasix_backend.plugins import load_plugins

@@ -55,7 +55,7 @@ def build(plugins: Path, store: Path, *args: str) -> int:
     return main(["--plugin-dir", str(plugins), "build", *args, "--store", str(store), "--out", str(store.parent / "dist")])
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_the_users_environment_does_not_reach_a_build(plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert build(plugins, tmp_path / "clean", "hi") == 0
     clean = (tmp_path / "dist" / "bin" / "hi.wasm").read_bytes()
@@ -70,7 +70,7 @@ def test_the_users_environment_does_not_reach_a_build(plugins: Path, tmp_path: P
     assert (tmp_path / "dist" / "bin" / "hi.wasm").read_bytes() == clean
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_build_check_passes_a_reproducible_package_and_names_what_differs(plugins: Path, tmp_path: Path, capsys) -> None:
     store = tmp_path / "store"
     assert build(plugins, store, "hi", "--check") == 0
@@ -85,7 +85,7 @@ def test_build_check_passes_a_reproducible_package_and_names_what_differs(plugin
     assert not list(store.glob("check-*"))  # the scratch store is gone
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_show_key_says_which_input_changed(plugins: Path, tmp_path: Path, capsys) -> None:
     store = tmp_path / "store"
     show = ["--plugin-dir", str(plugins), "show", "hi", "--key", "--json", "--store", str(store)]
@@ -103,7 +103,7 @@ def test_show_key_says_which_input_changed(plugins: Path, tmp_path: Path, capsys
     assert report["changed"] == [report["changed"][0]] and report["changed"][0].startswith("patches: 0001-word.patch changed")
 
 
-@pytest.mark.slow
+@pytest.mark.build
 def test_an_entry_whose_recorded_inputs_do_not_give_its_key_is_rebuilt(plugins: Path, tmp_path: Path, capsys) -> None:
     store = tmp_path / "store"
     assert build(plugins, store, "hi") == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wasix_backend import rust
-from wasix_backend.errors import ToolchainError
+from wasix_backend.errors import MissingRequirement, MissingToolchain, ToolchainError
 
 SYSTEM_RUSTC = Path("/usr/bin/rustc")
 SYSTEM_HAS_WASM = any(
@@ -92,15 +92,66 @@ def test_rustup_toolchain_without_wasm_std_is_rejected_with_reason(rustup_home: 
 
 
 def test_directory_without_tools_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ToolchainError, match="nothing-here"):
+    with pytest.raises(ToolchainError, match="nothing-here") as info:
         rust.find_rust_toolchain(str(tmp_path / "nothing-here"))
+    assert not isinstance(info.value, MissingRequirement)  # a wrong setting, not a missing package
+
+
+def _fake_rustc(folder: Path, script: str) -> Path:
+    """``folder/bin/rustc`` (a shell script) and an empty ``cargo`` beside it."""
+    (folder / "bin").mkdir(parents=True)
+    for name, text in (("rustc", script), ("cargo", "#!/bin/sh\nexit 0\n")):
+        (folder / "bin" / name).write_text(text)
+        (folder / "bin" / name).chmod(0o755)
+    return folder / "bin"
+
+
+def test_a_forced_system_rust_that_is_not_installed_is_missing_with_the_apt_line(
+    rustup_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system Rust is the rustc on PATH (no fixed place): a PATH without one means it
+    is not installed, a skip that names Debian's packages, not a failure."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    monkeypatch.setenv("WASIX_HOST_PATH", os.environ["PATH"])  # where builds look for host tools
+    with pytest.raises(MissingToolchain) as info:
+        rust.find_rust_toolchain("system")
+    assert "no rustc on PATH" in str(info.value)
+    assert info.value.how == "on Debian/Ubuntu `apt-get install rustc cargo libstd-rust-dev-wasm32 lld-14` (wasm32-wasi, offline)"
+
+
+def test_a_forced_system_rust_without_the_wasm_library_is_missing_too(
+    rustup_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sysroot = tmp_path / "rust"
+    script = f"#!/bin/sh\ncase \"$1\" in -vV) echo 'release: 1.63.0';; *) echo {sysroot};; esac\n"
+    monkeypatch.setenv("PATH", str(_fake_rustc(sysroot, script)))
+    monkeypatch.setenv("WASIX_HOST_PATH", os.environ["PATH"])  # where builds look for host tools
+    with pytest.raises(MissingToolchain) as info:
+        rust.find_rust_toolchain("system")
+    assert "has no standard library for wasm32-wasi" in str(info.value)
+    assert "libstd-rust-dev-wasm32" in info.value.how
+    # With the library but no linker (Debian's rust-lld is a link to lld-14): missing as well.
+    (sysroot / "lib" / "rustlib" / "wasm32-wasi" / "lib").mkdir(parents=True)
+    rust._rustc_info.cache_clear()
+    with pytest.raises(MissingToolchain, match="no rust-lld"):
+        rust.find_rust_toolchain("system")
+
+
+def test_a_forced_system_rust_that_is_broken_stays_an_error(
+    rustup_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(_fake_rustc(tmp_path / "rust", "#!/bin/sh\nexit 1\n")))
+    monkeypatch.setenv("WASIX_HOST_PATH", os.environ["PATH"])  # where builds look for host tools
+    with pytest.raises(ToolchainError, match="-vV failed") as info:
+        rust.find_rust_toolchain("system")
+    assert not isinstance(info.value, MissingRequirement)
 
 
 def test_no_toolchain_at_all_says_how_to_install_one(
     rustup_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rust, "SYSTEM_PREFIX", tmp_path / "no-system-rust")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    monkeypatch.setenv("WASIX_HOST_PATH", os.environ["PATH"])  # where builds look for host tools
     with pytest.raises(ToolchainError) as info:
         rust.find_rust_toolchain()
     text = str(info.value)
@@ -120,6 +171,7 @@ def test_cargo_wasix_is_preferred_when_its_toolchain_is_installed(
     exe.write_text("#!/bin/sh\nexit 1\n")
     exe.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("WASIX_HOST_PATH", os.environ["PATH"])  # where builds look for host tools
     _link_toolchain(rustup_home / "toolchains" / "wasix", SYSTEM_RUSTC, Path("/usr/bin/cargo"))
     tc = rust.find_rust_toolchain()
     assert tc.kind == "cargo-wasix"

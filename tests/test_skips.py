@@ -11,6 +11,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,16 @@ def c_source(upstream: Path, name: str, text: str = "int main(void){return 0;}\n
     return make_tarball(upstream / f"{name}-1.0.tar.gz", f"{name}-1.0", {f"{name}.c": text, "Makefile": PROGRAM_MK.format(name=name)})
 
 
-def tools_without_rust(farm: Path, folders: list[str]) -> Path:
-    """``farm``: links to every tool in ``folders`` (first one wins) except Rust's."""
+def tools_without_rust(farm: Path, folders: list[str], hidden: Iterable[str] = ()) -> Path:
+    """``farm``: links to every tool in ``folders`` (first one wins) except Rust's and ``hidden``."""
     farm.mkdir(parents=True)
+    hidden = set(hidden)
     for folder in folders:
         if not folder or not Path(folder).is_dir():
             continue
         for tool in sorted(Path(folder).iterdir()):
             name = tool.name
-            if name in RUST_TOOLS or name.startswith(("rust-", "cargo-")) or (farm / name).exists():
+            if name in RUST_TOOLS or name in hidden or name.startswith(("rust-", "cargo-")) or os.path.lexists(farm / name):
                 continue
             (farm / name).symlink_to(tool)
     return farm
@@ -71,6 +73,7 @@ def no_rust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """This machine's tools, without any Rust: links to everything on PATH but Rust's."""
     folders = [f for f in os.environ["PATH"].split(os.pathsep) if ".cargo" not in f]
     monkeypatch.setenv("PATH", str(tools_without_rust(tmp_path / "tools", folders)))
+    monkeypatch.setenv("WASIX_HOST_PATH", os.environ["PATH"])  # where builds look for host tools
     monkeypatch.setenv("RUSTUP_HOME", str(tmp_path / "no-rustup"))
     monkeypatch.setenv("CARGO_HOME", str(tmp_path / "no-cargo"))
     monkeypatch.delenv("WASIX_RUST_TOOLCHAIN", raising=False)

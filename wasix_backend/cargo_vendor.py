@@ -20,7 +20,10 @@ Crate sources, tried in this order:
              ``{prefix}``, ``{lowerprefix}``, ``{sha256-checksum}`` as in a registry's
              ``config.json``). No registry location is built in. Downloads are verified.
 
-A crate found nowhere, or whose file does not match Cargo.lock, is an error naming the
+A crate found nowhere is a missing requirement (the package is skipped) whose remedy names
+Debian's package for each crate Debian has at exactly that version
+(``apt-get install librust-NAME-VERSION-dev``, see :func:`debian_packages`), and the mirror
+or registry for the others. A file that does not match Cargo.lock is an error naming the
 crate and version.
 """
 
@@ -29,7 +32,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 import tomllib
 from collections.abc import Iterable
@@ -67,12 +72,19 @@ class CratesUnavailable(CrateError, SourcesUnreachable):
     def __init__(self, crates: list[LockedCrate], problem: str) -> None:
         self.crate, self.version = crates[0].name, crates[0].version
         names = ", ".join(f"{c.name} {c.version}" for c in crates)
-        files = " ".join(f"{c.key}.crate" for c in crates)
+        packaged = debian_packages(crates)
+        others = [c for c in crates if c.key not in packaged]
+        ways = []
+        if packaged:
+            ways.append(f"on Debian/Ubuntu `apt-get install {' '.join(sorted(set(packaged.values())))}`")
+        if others:
+            files = " ".join(f"{c.key}.crate" for c in others)
+            ways.append(f"put {files} into $WASIX_MIRROR, or set {DL_ENV} to your crate "
+                        "registry's download URL template")  # fmt: skip
         SourcesUnreachable.__init__(
             self,
             f"crate {self.crate} {self.version}: {problem}",
-            how=f"put {files} into $WASIX_MIRROR, or set {DL_ENV} to your crate registry's "
-            "download URL template",
+            how="; ".join(ways),
             reason=f"crates not available offline: {names}",
         )
 
@@ -98,6 +110,39 @@ class Lockfile:
     crates: tuple[LockedCrate, ...]
     #: Packages without a source: the workspace's own members.
     members: tuple[str, ...]
+
+
+def debian_package_name(crate: LockedCrate) -> str | None:
+    """Debian's name for exactly this crate version: ``librust-NAME-VERSION-dev``, which the
+    package holding it (``librust-NAME-dev`` or a versioned one) provides; ``None`` for
+    versions Debian spells differently (pre-releases, build metadata)."""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", crate.version):
+        return None
+    return f"librust-{crate.name.lower().replace('_', '-')}-{crate.version}-dev"
+
+
+def debian_packages(crates: Iterable[LockedCrate]) -> dict[str, str]:
+    """``{crate key: Debian package}`` for the crates this machine's apt knows at exactly
+    their version (asked of the local package lists with ``apt-cache``: no download). Empty
+    where there is no apt."""
+    names = {c.key: n for c in crates if (n := debian_package_name(c))}
+    apt_cache = shutil.which("apt-cache")
+    if not names or apt_cache is None:
+        return {}
+    try:
+        done = subprocess.run(
+            [apt_cache, "showpkg", *names.values()], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    known: set[str] = set()
+    for block in re.split(r"^Package: ", done.stdout, flags=re.M)[1:]:
+        name, _, rest = block.partition("\n")
+        provided = rest.split("Reverse Provides:", 1)[1] if "Reverse Provides:" in rest else ""
+        versions = rest.split("Versions:", 1)[1].split("\n\n", 1)[0] if "Versions:" in rest else ""
+        if provided.strip() or versions.strip():
+            known.add(name.strip())
+    return {key: name for key, name in names.items() if name in known}
 
 
 def _is_registry(source: str) -> bool:
@@ -282,7 +327,7 @@ def how_to_provide(crates: Iterable[PlannedCrate]) -> str:
         f"crates not available offline: {names}.\n"
         "Provide them in one of these ways:\n"
         "  - put NAME-VERSION.crate files into a directory and set WASIX_MIRROR to it;\n"
-        "  - install Debian's librust-NAME-dev package when it has exactly that version "
+        "  - install Debian's librust-NAME-VERSION-dev package when it has exactly that version "
         f"(sources under {DEBIAN_REGISTRY});\n"
         f"  - set {DL_ENV} to your crate registry's download URL template, e.g. "
         "'https://REGISTRY/api/v1/crates/{crate}/{version}/download'."

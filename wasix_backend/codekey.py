@@ -67,6 +67,7 @@ NOT_BUILD_CODE: dict[str, str] = {
     "codekey": "computing keys",
     "keydiff": "explaining keys",
     "check": "comparing a rebuild with a stored entry",
+    "hosttools": "naming the Debian package of a missing program (a missing one skips the build)",
     "fetch": "downloading sources (verified against their sha256 pins)",
     "debian": "finding a source in Debian's archive (verified against its pin)",
     "gitsource": "fetching a git source (verified against its commit id)",

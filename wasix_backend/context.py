@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import hosttools
 from .errors import BuildError
 from .interrupt import run_child
 from .logsummary import summarize
@@ -106,6 +108,9 @@ class BuildContext:
                 # Own process group: an interrupt stops the whole command tree (interrupt.py).
                 proc = run_child(argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             except FileNotFoundError:
+                if "/" not in argv[0] and argv[0] in hosttools.DEBIAN_PACKAGES and not shutil.which(argv[0], path=full_env.get("PATH")):
+                    # A program of the build machine that is not installed: skipped, saying how to get it.
+                    raise hosttools.missing_requirement(self.recipe.name, [argv[0]], f"its {self.phase} phase") from None
                 raise BuildError(self.recipe.name, self.phase, f"command not found: {argv[0]}", self.log_file) from None
             finally:
                 self.subprocess_seconds += time.perf_counter() - start
@@ -129,6 +134,9 @@ class BuildContext:
                 if key[5:] not in ENV_TOOLS or key[5:] not in self.env:
                     raise self.fail(f"{{{key}}}: the toolchain has no {key[5:]} (it has: {', '.join(t for t in ENV_TOOLS if t in self.env)})")
                 return self.env[key[5:]]
+            if key == "build_cc" and shutil.which(self.toolchain.build_cc, path=self.env.get("PATH")) is None:
+                # No C compiler for the build machine (stock Debian has none): skipped, saying so.
+                raise hosttools.missing_requirement(self.recipe.name, ["gcc"], "compiling its build machine's helpers")
             values = {"prefix": self.prefix, "host": self.toolchain.host, "build_cc": self.toolchain.build_cc, "jobs": self.jobs}
             if key not in values:
                 raise self.fail(f"unknown placeholder {{{key}}} (known: {', '.join(PLACEHOLDERS)})")

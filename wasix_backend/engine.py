@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 
+from . import hosttools
 from .buildenv import OPTIONAL_PHASES, PHASES, build_environment, run_phase
 from .codekey import build_code, relative_module
 from .context import BuildContext, log_tail
@@ -142,6 +143,10 @@ class Engine:
                     how=f"use the {wanted[0]} provider (--provider {wanted[0]}; for wasix: apt-get install clang-19 lld-19 "
                         "llvm-19 libclang-rt-19-dev-wasm32, or WASIXCC_LLVM_LOCATION=zig)",
                     reason=f"needs the {' or '.join(wanted)} provider")  # fmt: skip
+                continue
+            absent = hosttools.missing(str(t) for t in r.build.get("host-tools", []))
+            if absent:  # found missing before anything is fetched: skipped, saying what to install
+                problems[name] = hosttools.missing_requirement(name, absent, "its build")
                 continue
             try:
                 inputs = key_inputs(

@@ -6,15 +6,23 @@ Candidates, in order of preference:
    ``wasm32-wasmer-wasi`` target): ``cargo wasix build --release``.
 2. a **rustup toolchain** whose standard library for ``wasm32-wasip1`` is installed
    (``wasm32-wasi`` on Rust older than 1.78, which predates the rename);
-3. the **system** Rust: the first ``rustc`` on ``PATH`` that is not a rustup proxy, with the
-   ``cargo`` next to it (e.g. Debian's ``rustc``, ``cargo``, ``libstd-rust-dev-wasm32`` and
-   ``lld-14`` packages, which compile ``--target wasm32-wasi`` offline). Taken from ``PATH``
-   like every other tool, so a ``PATH`` without it means "no Rust here".
+3. the **system** Rust: the first ``rustc`` that is not a rustup proxy where builds find host
+   tools (``$WASIX_HOST_PATH``, default the system's directories; see
+   :func:`.buildenv.host_path`), with the ``cargo`` next to it (e.g. Debian's ``rustc``,
+   ``cargo``, ``libstd-rust-dev-wasm32`` and ``lld-14`` packages, which compile ``--target
+   wasm32-wasi`` offline). Taken from there like every other host tool, so a host path
+   without it means "no Rust here" — for a forced ``system`` choice too.
 
 A target counts as available only when its standard library is on disk
-(``<sysroot>/lib/rustlib/<target>/lib``): rustup may not be able to download one.
-``$WASIX_RUST_TOOLCHAIN`` forces a choice: ``cargo-wasix``, ``system``, a rustup toolchain
-name, or a directory holding ``bin/rustc`` and ``bin/cargo``.
+(``<sysroot>/lib/rustlib/<target>/lib``): rustup may not be able to download one; and for
+``wasm32-wasi``/``wasm32-wasip1`` only when its linker ``rust-lld`` can be found (Debian's is
+a link to ``lld-14``). ``$WASIX_RUST_TOOLCHAIN`` forces a choice: ``cargo-wasix``,
+``system``, a rustup toolchain name, or a directory holding ``bin/rustc`` and ``bin/cargo``.
+
+What is *missing* (nothing installed, no standard library for the target, no linker) raises
+:class:`~wasix_backend.errors.MissingToolchain`: the package is skipped, naming the install
+command. A toolchain that is there but does not work (``rustc -vV`` fails, a directory named
+by ``$WASIX_RUST_TOOLCHAIN`` without the programs) is a :class:`ToolchainError`.
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ from .errors import MissingToolchain, ToolchainError
 #: The WASI preview 1 target was called ``wasm32-wasi`` before Rust 1.78.
 WASIP1_RENAMED_IN = (1, 78)
 CARGO_WASIX_TARGET = "wasm32-wasmer-wasi"
-SYSTEM_PREFIX = Path("/usr")  # for WASIX_RUST_TOOLCHAIN=system
 #: Debian's packages for Rust to wasm32-wasi (its ``rust-lld`` is a link to ``lld-14``).
 DEBIAN_PACKAGES = "rustc cargo libstd-rust-dev-wasm32 lld-14"
+#: How to get the system Rust, as the summary of a skipped package says it.
+DEBIAN_HOW = f"on Debian/Ubuntu `apt-get install {DEBIAN_PACKAGES}` (wasm32-wasi, offline)"
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,9 @@ class Candidate:
     name: str
     toolchain: RustToolchain | None
     problem: str = ""
+    #: What makes it usable, when something is only *missing* (not installed); empty when
+    #: what is there is broken (an error, not a skip).
+    how: str = ""
 
     def describe(self) -> dict[str, object]:
         if self.toolchain is not None:
@@ -157,13 +169,15 @@ class Candidate:
 
 
 def _from_prefix(
-    kind: str, name: str, prefix: Path, env: dict[str, str] | None = None
+    kind: str, name: str, prefix: Path, env: dict[str, str] | None = None, how: str = ""
 ) -> Candidate:
-    """Check a toolchain whose tools are ``prefix/bin/rustc`` and ``prefix/bin/cargo``."""
+    """Check a toolchain whose tools are ``prefix/bin/rustc`` and ``prefix/bin/cargo``.
+
+    ``how``: what installs the missing parts (for a skip); see :func:`_how`."""
     rustc, cargo = prefix / "bin" / "rustc", prefix / "bin" / "cargo"
     missing = [p.name for p in (rustc, cargo) if not os.access(p, os.X_OK)]
     if missing:
-        return Candidate(kind, name, None, f"no {' or '.join(missing)} in {prefix / 'bin'}")
+        return Candidate(kind, name, None, f"no {' or '.join(missing)} in {prefix / 'bin'}", how)
     info = _rustc_info(rustc, tuple(sorted((env or {}).items())))
     if info is None:
         return Candidate(kind, name, None, f"{rustc} -vV failed")
@@ -179,20 +193,51 @@ def _from_prefix(
             None,
             f"Rust {'.'.join(map(str, version))} has no standard library for {target} "
             f"(no {Path(sysroot) / 'lib' / 'rustlib' / target})",
+            _how(kind, name, target),
         )
+    if not _rust_lld(Path(sysroot)):
+        return Candidate(
+            kind, name, None,
+            f"no rust-lld (the linker of {target}) in {Path(sysroot) / 'lib' / 'rustlib'}/*/bin or on PATH",
+            _how(kind, name, target),
+        )  # fmt: skip
     return Candidate(kind, name, RustToolchain(kind, name, cargo, rustc, version, target, verbose))
+
+
+def _rust_lld(sysroot: Path) -> bool:
+    """Can rustc find ``rust-lld``, its wasm linker: next to its standard libraries
+    (rustup's), or on ``PATH`` (Debian's ``/usr/bin/rust-lld``, a link to ``lld-14``)?"""
+    own = sysroot / "lib" / "rustlib"
+    if any(os.access(p, os.X_OK) for p in own.glob("*/bin/rust-lld")):
+        return True
+    from .buildenv import host_which
+
+    return host_which("rust-lld") is not None
+
+
+def _how(kind: str, name: str, target: str = "wasm32-wasip1") -> str:
+    """The command that installs what a toolchain of ``kind`` lacks."""
+    if kind == "system":
+        return DEBIAN_HOW
+    if kind == "rustup":
+        return f"`rustup toolchain install {name} --target {target}`"
+    return ""  # a directory someone named: only they know what belongs in it
 
 
 def _cargo_wasix() -> Candidate:
     exe = shutil.which("cargo-wasix") or shutil.which("cargo-wasix", path=str(_cargo_bin_dir()))
     if not exe:
-        return Candidate("cargo-wasix", "wasix", None, "cargo-wasix is not installed")
+        return Candidate(
+            "cargo-wasix", "wasix", None, "cargo-wasix is not installed",
+            "`cargo install cargo-wasix`, then `cargo wasix` to install its toolchain",
+        )  # fmt: skip
     toolchain_dir = _rustup_home() / "toolchains" / "wasix"
     rustc = toolchain_dir / "bin" / "rustc"
     if not rustc.exists():
         return Candidate(
-            "cargo-wasix", "wasix", None, f"its toolchain is not installed (no {rustc})"
-        )
+            "cargo-wasix", "wasix", None, f"its toolchain is not installed (no {rustc})",
+            "run `cargo wasix` once: it installs its toolchain",
+        )  # fmt: skip
     info = _rustc_info(rustc)
     version = _parse_release(info[0]) if info else None
     if info is None or version is None:
@@ -219,10 +264,13 @@ def _rustup_toolchains() -> list[Candidate]:
 
 
 def _path_prefix() -> Path | None:
-    """The prefix of the first ``rustc`` on ``PATH`` that is not one of rustup's proxies
-    (those stand for rustup toolchains, which are looked at one by one)."""
+    """The prefix of the first ``rustc`` where builds find host tools (``$WASIX_HOST_PATH``,
+    see :func:`.buildenv.host_path`) that is not one of rustup's proxies (those stand for
+    rustup toolchains, which are looked at one by one)."""
+    from .buildenv import host_path
+
     proxies = _cargo_bin_dir().resolve()
-    for entry in os.environ.get("PATH", os.defpath).split(os.pathsep):
+    for entry in host_path().split(os.pathsep):
         folder = Path(entry) if entry else None
         if folder is None or not os.access(folder / "rustc", os.X_OK):
             continue
@@ -236,8 +284,8 @@ def _path_prefix() -> Path | None:
 def _system() -> Candidate:
     prefix = _path_prefix()
     if prefix is None:
-        return Candidate("system", "PATH", None, "no rustc on PATH")
-    return _from_prefix("system", str(prefix), prefix)
+        return Candidate("system", "PATH", None, "no rustc on PATH", DEBIAN_HOW)
+    return _from_prefix("system", str(prefix), prefix, how=DEBIAN_HOW)
 
 
 def candidates() -> list[Candidate]:
@@ -245,27 +293,39 @@ def candidates() -> list[Candidate]:
     return [_cargo_wasix(), *_rustup_toolchains(), _system()]
 
 
-def _forced(choice: str) -> RustToolchain:
+def _forced(choice: str, origin: str = "WASIX_RUST_TOOLCHAIN") -> RustToolchain:
     if choice == "cargo-wasix":
         cand = _cargo_wasix()
     elif choice == "system":
-        cand = _from_prefix("system", str(SYSTEM_PREFIX), SYSTEM_PREFIX)
+        cand = _system()  # the rustc on PATH, as everywhere: no fixed place
     elif "/" in choice:
         cand = _from_prefix("directory", choice, Path(choice))
     else:
-        cand = _from_prefix("rustup", choice, _rustup_home() / "toolchains" / choice)
+        cand = _from_prefix(
+            "rustup", choice, _rustup_home() / "toolchains" / choice, how=_how("rustup", choice)
+        )
     if cand.toolchain is None:
-        raise ToolchainError(f"WASIX_RUST_TOOLCHAIN={choice}: not usable: {cand.problem}")
+        message = f"{origin}={choice}: not usable: {cand.problem}"
+        if cand.how:  # not installed: the package is skipped, saying how to get it
+            raise MissingToolchain(
+                f"{message}\nInstall it: {cand.how}.",
+                how=cand.how,
+                reason=f"no {choice} Rust with a WASI target: {cand.problem}",
+            )
+        raise ToolchainError(message)
     return cand.toolchain
 
 
 def find_rust_toolchain(choice: str | None = None) -> RustToolchain:
     """The Rust toolchain to build with: ``choice``, ``$WASIX_RUST_TOOLCHAIN``, else the best found.
 
-    Raises :class:`MissingToolchain` listing what was looked at when none is usable (the
-    package is skipped), :class:`ToolchainError` when the forced choice is not usable.
+    Raises :class:`MissingToolchain` listing what was looked at when none is usable, or
+    when the forced choice is not installed (the package is skipped, saying how to get it);
+    :class:`ToolchainError` when the forced choice is there but broken.
     """
-    choice = choice or os.environ.get("WASIX_RUST_TOOLCHAIN")
+    if choice:  # the recipe's [build] rust-toolchain
+        return _forced(choice, "rust-toolchain")
+    choice = os.environ.get("WASIX_RUST_TOOLCHAIN")
     if choice:
         return _forced(choice)
     found = candidates()
@@ -274,7 +334,7 @@ def find_rust_toolchain(choice: str | None = None) -> RustToolchain:
             return cand.toolchain
     lines = "\n".join(f"  - {c.kind} {c.name}: {c.problem}" for c in found)
     how = (
-        f"on Debian/Ubuntu `apt-get install {DEBIAN_PACKAGES}` (wasm32-wasi, offline); "
+        f"{DEBIAN_HOW}; "
         "or `rustup target add wasm32-wasip1`; or cargo-wasix (`cargo wasix` then its toolchain)"
     )
     raise MissingToolchain(

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
-from .. import hookimpl
+from .. import hookimpl, hosttools
 from ..context import BuildContext
-from ..errors import MissingRequirement
 from ..registry import BuildSystem, Registry
 from ..schema import Field, Section
 from . import confcache
@@ -63,15 +61,27 @@ def make_install(ctx: BuildContext, *extra: str) -> None:
     ctx.run(["make", target, f"DESTDIR={ctx.destdir}", *extra, *args(ctx, "install-args")])
 
 
-def autoreconf_missing(source_dir: Path, path: str | None) -> str | None:
-    """The first program ``autoreconf -fi`` needs for these sources that ``path`` lacks
-    (libtoolize only when configure.ac uses libtool), or ``None``."""
+def autoreconf_tools(source_dir: Path) -> list[str]:
+    """The programs ``autoreconf -fi`` needs for these sources: autoconf's and automake's,
+    libtoolize when configure.ac uses libtool, autopoint when it uses gettext (autoreconf
+    runs it for ``AM_GNU_GETTEXT_VERSION``; it brings gettext's macros itself)."""
     needed = ["autoreconf", "autoconf", "automake"]
     for name in ("configure.ac", "configure.in"):
         script = source_dir / name
-        if script.exists() and re.search(r"\b(LT_INIT|AC_PROG_LIBTOOL|AM_PROG_LIBTOOL)\b", script.read_text(errors="replace")):
+        if not script.exists():
+            continue
+        text = script.read_text(errors="replace")
+        if re.search(r"\b(LT_INIT|AC_PROG_LIBTOOL|AM_PROG_LIBTOOL)\b", text):
             needed.append("libtoolize")
-    return next((tool for tool in needed if shutil.which(tool, path=path) is None), None)
+        if re.search(r"\bAM_GNU_GETTEXT_VERSION\b", text):
+            needed.append("autopoint")
+    return needed
+
+
+def autoreconf_missing(source_dir: Path, path: str | None) -> str | None:
+    """The first program ``autoreconf -fi`` needs for these sources that ``path`` lacks
+    (see :func:`autoreconf_tools`), or ``None``."""
+    return next(iter(hosttools.missing(autoreconf_tools(source_dir), path)), None)
 
 
 @hookimpl
@@ -81,12 +91,10 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
     if build.get("autoreconf") or not script.exists():
         if not (ctx.source_dir / "configure.ac").exists() and not (ctx.source_dir / "configure.in").exists():
             raise ctx.fail(f"no {script.name} script and no configure.ac in the sources: is `build.system` right?")
-        missing = autoreconf_missing(ctx.source_dir, ctx.env.get("PATH"))
-        if missing:
-            raise MissingRequirement(
-                f"{ctx.recipe.name}: regenerating configure needs {missing}, which is not on PATH",
-                how="apt-get install autoconf automake libtool", reason=f"{missing} not installed",
-            )
+        hosttools.require(
+            ctx.recipe.name, autoreconf_tools(ctx.source_dir), ctx.env.get("PATH"),
+            why="regenerating configure (autoreconf)",
+        )  # fmt: skip
         ctx.run(["autoreconf", "-fi"], cwd=ctx.source_dir)
     extra = args(ctx, "configure-args")
     command = [_relative(script, ctx.build_dir), f"--host={build.get('host', ctx.toolchain.host)}", f"--prefix={ctx.prefix}", *extra]

@@ -4,6 +4,9 @@ scikit-build-core already knows how to find a usable CMake (a ``cmake`` wheel, t
 ``PATH``, ``$CMAKE_EXECUTABLE``), how to find Ninja and how to write an initial cache; we use
 those parts and run the three commands ourselves through :meth:`BuildContext.run`, so their
 output goes to the phase logs and failures name the package like every other build system.
+CMake comes with wasix-backend itself (PyPI's ``cmake`` is one of its dependencies), so it is
+found first; when no suitable CMake is there after all, the package is *skipped* (a
+:class:`~wasix_backend.errors.MissingRequirement` naming the install commands), not failed.
 
 configure
     writes ``<build_dir>/wasix-toolchain.cmake`` (system ``WASI``, compilers from the
@@ -34,6 +37,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .. import hookimpl
 from ..context import BuildContext
+from ..errors import MissingRequirement
 from ..registry import BuildSystem, Registry
 from ..schema import Field, Section
 
@@ -144,9 +148,18 @@ def find_cmake(ctx: BuildContext):  # -> scikit_build_core.cmake.CMake
     try:
         return CMake.default_search(version=version, env=ctx.env)
     except CMakeNotFoundError as exc:
-        raise ctx.fail(
-            f"no CMake {spec} found ({exc}); install one: `pip install cmake` or your system's cmake package"
+        raise MissingRequirement(
+            f"{ctx.recipe.name}: no CMake {spec} found ({exc})",
+            how=cmake_how(spec),
+            reason=f"no CMake {spec} installed",
         ) from None
+
+
+def cmake_how(spec: str = MIN_CMAKE) -> str:
+    """The commands that install a CMake matching ``spec``: into this Python's environment
+    (as the dependency wasix-backend declares), or Debian's (12 has 3.25)."""
+    wanted = spec if "<" in spec else f"{spec},<4"
+    return f"`{sys.executable} -m pip install 'cmake{wanted}'`, or on Debian/Ubuntu `apt-get install cmake`"
 
 
 def _generator(ctx: BuildContext, cmake_args: list[str]) -> list[str]:

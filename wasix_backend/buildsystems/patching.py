@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from .. import hookimpl
+from .. import hookimpl, hosttools
 from ..context import BuildContext
 
 _FAILED = re.compile(r"Hunk #\d+ FAILED at \d+.*|can't find file to patch.*|No file to patch.*|Reversed \(or previously applied\) patch detected.*|malformed patch.*", re.I)
@@ -19,6 +19,7 @@ _FAILED = re.compile(r"Hunk #\d+ FAILED at \d+.*|can't find file to patch.*|No f
 def wasix_patch(ctx: BuildContext) -> bool | None:
     if not ctx.recipe.patches:
         return None
+    hosttools.require(ctx.recipe.name, ["patch"], ctx.env.get("PATH"), why="applying its patches")
     for path in ctx.recipe.patches:
         # --fuzz=0: a patch whose context no longer matches is refreshed, not guessed at.
         args = ["patch", "-p1", "--forward", "--batch", "--fuzz=0", "--no-backup-if-mismatch", "-i", str(path)]

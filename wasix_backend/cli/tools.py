@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WasixError
-from .common import err, json_options, print_json, toolchain_of
+from .common import err, json_options, print_json, store_of, toolchain_of
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
@@ -38,15 +38,21 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_toolchain(args: argparse.Namespace) -> int:
     from ..toolchain import install as tc_install
+    from ..toolchain import toolchain_status
 
     pins = Path(args.pins) if args.pins else None
     if args.action == "install":
         tc_install.install(args.components or None, pins=pins)
         err.print("[green]✓[/] toolchain installed")
         return 0
+    if args.action == "build":  # what a first build would do: the sysroot, once
+        tc = toolchain_of(args)
+        err.print(f"[green]✓[/] the {tc.provider} toolchain is ready: {tc.description}")
+        return 0
+    # status: a report only, never a build (a sysroot not built yet is said so)
     report: dict[str, Any] = {"components": tc_install.status(pins=pins)}
     try:
-        report["active"] = toolchain_of(args).describe()
+        report["active"] = toolchain_status(getattr(args, "provider", None), store=store_of(args))
     except WasixError as exc:
         report["active"] = {"error": str(exc)}
     try:
@@ -78,8 +84,10 @@ def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p.add_argument("command", nargs=argparse.REMAINDER)
     p = add("inspect", cmd_inspect, "imports, exports, memories and WASIX/WASI verdict of a module", parents=[json_options()])
     p.add_argument("file")
-    p = add("toolchain", cmd_toolchain, "install the pinned WASIX toolchain, or show its status", parents=[json_options()])
-    p.add_argument("action", choices=["install", "status"])
+    p = add("toolchain", cmd_toolchain, "show the toolchain's status (builds nothing), build what it lacks "
+            "(the wasix-libc sysroot), or install the pinned upstream one", parents=[json_options()])
+    p.add_argument("action", choices=["status", "build", "install"],
+                   help="status: report only; build: build the sysroot the active provider needs; install: the pinned prebuilt parts")
     p.add_argument("components", nargs="*")
     p.add_argument("--pins", default=None, help="pins file (default: the project's toolchain/pins.toml)")
     p.add_argument("--provider", default=None)

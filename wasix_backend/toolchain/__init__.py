@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BuildError, FetchError, ToolchainError
+from ..errors import BuildError, FetchError, ToolchainError, WasixError
 from ..paths import cache_root
 from .driver import TOOLS
 from .providers import Provider, WasixProvider, ZigProvider
 from .settings import PROVIDER_VAR, PROVIDERS, Settings, parse_settings
-from .sysroot import ensure_sysroot, llvm_problem, no_llvm_reason
+from .sysroot import ensure_sysroot, find_sysroot, llvm_problem, no_llvm_reason
 from .versioncache import tool_digest as _tool_digest
 from .versioncache import tool_version as _tool_version
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from ..store import Store
 
-__all__ = ["PROVIDERS", "Toolchain", "choose_provider", "driver_bin_dir", "get_toolchain", "select_toolchain"]
+__all__ = ["PROVIDERS", "Toolchain", "choose_provider", "driver_bin_dir", "get_toolchain", "select_toolchain", "toolchain_status"]
 
 #: Environment variable -> driver program name.
 ENV_TOOLS = {
@@ -62,7 +62,7 @@ class Toolchain:
     #: The GNU triple for ``--host`` (old ``config.sub`` files need refreshing to know it).
     host: str = "wasm32-wasi"
     #: A compiler for programs that run on the build machine (code generators).
-    build_cc: str = field(default_factory=lambda: shutil.which("cc") or shutil.which("gcc") or "cc")
+    build_cc: str = field(default_factory=lambda: _host_cc())
     #: The provider the wrappers are made from (see :attr:`bin_dir`).
     chosen: Provider | None = field(default=None, repr=False, compare=False)
 
@@ -126,6 +126,13 @@ class Toolchain:
     def key(self) -> str:
         """A short hash of :attr:`description` for store keys."""
         return hashlib.sha256(self.description.encode()).hexdigest()[:16]
+
+
+def _host_cc() -> str:
+    """The build machine's C compiler, where builds look for host tools."""
+    from ..buildenv import host_which
+
+    return host_which("cc") or host_which("gcc") or "cc"
 
 
 def _write_shims(directory: Path) -> None:
@@ -195,53 +202,110 @@ def get_toolchain(
 
 
 def choose_provider(
-    settings: Settings, *, store: Store | None = None, console: Console | None = None, driver: bool = False
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    console: Console | None = None,
+    driver: bool = False,
+    build: bool = True,
 ) -> Provider:
     """The provider ``settings`` name; for ``wasix`` (and ``auto`` where a suitable clang
-    exists) the wasix-libc sysroot is built into ``store`` first when it is not there.
+    exists) the wasix-libc sysroot is built into ``store`` first when it is not there, with
+    a progress line on stderr — for ``wasix-build build`` and ``shell`` and for a single
+    ``wasixcc`` call (``driver``) alike: ``auto`` never turns to zig because a sysroot has
+    not been built yet. It turns to zig only where the compiler is missing (or the
+    sysroot's sources cannot be had), and then says so on stderr, naming what to install.
 
-    ``driver``: a single compiler call — never start a minutes-long sysroot build inside it
-    and print no note (configure scripts read compiler output); it uses a sysroot already
-    built or installed (``wasix-build toolchain status`` builds one)."""
-    quiet = driver
+    ``build=False`` is for reports (``wasix-build toolchain status``): nothing is built and
+    nothing printed; a sysroot that is not built yet is the provider's :meth:`problem`.
+    Builds never reach the ``auto`` branch in the driver: their environment names the
+    provider and its sysroot (:meth:`Toolchain.env`).
+    """
     if settings.provider == "zig":
         return ZigProvider(settings)
 
     def say(text: str) -> None:
-        if quiet:
+        if not build:
             return
-        if console is not None:
+        if console is not None and not driver:
             console.print(text)
         else:
             print(text, file=sys.stderr)
 
     wasix = WasixProvider(settings)
-    if driver:
-        if settings.provider == "auto" and (wasix.sysroot is None or wasix.problem() is not None):
+    if settings.provider == "auto":
+        problem = auto_problem(wasix)
+        if problem:
+            say(f"wasix: {problem}; using the zig provider (WASIX_PROVIDER=zig chooses it without this note)")
             return ZigProvider(settings)
+    if not _needs_built_sysroot(wasix):
         return wasix
-    if settings.provider == "wasix":
-        if _needs_built_sysroot(wasix):
-            settings.sysroot = str(ensure_sysroot(store, console))
+    if not build:
+        found = _find_sysroot(store)
+        if found is not None:
+            settings.sysroot = str(found)
             return WasixProvider(settings)
         return wasix
-    # auto
-    problem = no_llvm_reason() if wasix.llvm is None else None
-    if settings.llvm_location and problem is None:
-        problem = llvm_problem(wasix.llvm or Path(settings.llvm_location))
-    if problem:
-        say(f"wasix: {problem}; using the zig provider")
+    try:
+        settings.sysroot = str(ensure_sysroot(store, console if not driver else None))
+    except (FetchError, BuildError, ToolchainError) as exc:  # no sources / no recipe: zig
+        if settings.provider == "wasix" or (isinstance(exc, BuildError) and exc.phase != "fetch"):
+            raise
+        say(f"wasix: the wasix-libc sources are not available ({str(exc).splitlines()[0]}); using the zig provider "
+            "(a wasix-libc bundle in $WASIX_MIRROR gives the wasix provider)")  # fmt: skip
         return ZigProvider(settings)
-    if _needs_built_sysroot(wasix):
-        try:
-            settings.sysroot = str(ensure_sysroot(store, console))
-        except (FetchError, BuildError, ToolchainError) as exc:  # no sources / no recipe: zig
-            if isinstance(exc, BuildError) and exc.phase != "fetch":
-                raise
-            say(f"wasix: the wasix-libc sources are not available ({str(exc).splitlines()[0]}); using the zig provider")
-            return ZigProvider(settings)
-        return WasixProvider(settings)
-    return wasix
+    return WasixProvider(settings)
+
+
+def toolchain_status(provider: str | None = None, *, store: Store | None = None) -> dict[str, object]:
+    """What ``wasix-build toolchain status`` reports: the provider a build would use and its
+    parts, or what it lacks. Builds nothing (no sysroot, no compatibility library) and
+    prints nothing; ``wasix-build toolchain build`` is what builds."""
+    settings, _ = parse_settings([], os.environ)
+    if provider is not None:
+        if provider not in PROVIDERS:
+            raise ToolchainError(f"unknown toolchain provider {provider!r} (known: {', '.join(PROVIDERS)})")
+        settings.provider = provider
+    wanted = settings.provider
+    chosen = choose_provider(settings, store=store, build=False)
+    wasm_opt = chosen.wasm_opt()
+    info: dict[str, object] = {
+        "provider": chosen.name,
+        "parts": chosen.describe(),
+        "driver": str(driver_bin_dir() / "wasixcc"),
+        "wasm-opt": str(wasm_opt) if wasm_opt else "not found (modules are not size-optimised)",
+    }
+    if wanted == "auto" and chosen.name == "zig":
+        info["why not wasix"] = auto_problem(WasixProvider(settings))
+    problem = chosen.problem()
+    if isinstance(chosen, WasixProvider) and chosen.sysroot is None and chosen.llvm is not None:
+        info["state"] = "the wasix-libc sysroot is not built yet"
+        info["next step"] = ("`wasix-build toolchain build` builds it (a few minutes, once); "
+                             "so do the first `wasix-build build`, `wasix-build shell` and `wasixcc`")  # fmt: skip
+    elif problem:
+        info["state"] = f"not usable: {problem}"
+    else:
+        info["state"] = "ready"
+    return info
+
+
+def auto_problem(wasix: WasixProvider) -> str | None:
+    """Why ``auto`` cannot take the wasix provider here: no suitable compiler (naming what to
+    install), or ``None``. A sysroot not built yet is no reason: it is built."""
+    problem = no_llvm_reason() if wasix.llvm is None else None
+    if wasix.settings.llvm_location and problem is None:
+        problem = llvm_problem(wasix.llvm or Path(wasix.settings.llvm_location))
+    return problem
+
+
+def _find_sysroot(store: Store | None) -> Path | None:
+    from ..paths import store_dir
+    from ..store import Store
+
+    try:
+        return find_sysroot(store or Store(store_dir()))
+    except WasixError:
+        return None
 
 
 def _needs_built_sysroot(wasix: WasixProvider) -> bool:
