@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
 import stat
 import sys
 from dataclasses import dataclass, field
