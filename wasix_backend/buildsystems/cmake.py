@@ -38,6 +38,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from .. import hookimpl
 from ..context import BuildContext
 from ..errors import MissingRequirement
+from ..recipe import Recipe
 from ..registry import BuildSystem, Registry
 from ..schema import Field, Section
 
@@ -75,10 +76,26 @@ SETTINGS = Section("build (cmake)", (
 @hookimpl
 def wasix_register(registry: Registry) -> None:
     registry.build_system(BuildSystem(
-        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS, markers=("CMakeLists.txt",),
+        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS, identity=identity, markers=("CMakeLists.txt",),
         scaffold=(("cmake-args", [], 'e.g. ["-DBUILD_TESTING=OFF"]'),),
         doc="CMake with a WASIX toolchain file",
     ))  # fmt: skip
+
+
+def identity(recipe: Recipe, c_toolchain: str) -> str:
+    """The C toolchain and the version of the CMake a build of ``recipe`` would find (CMake
+    writes the build's rules: another version may build differently)."""
+    from scikit_build_core.cmake import CMake
+    from scikit_build_core.errors import CMakeNotFoundError
+
+    from ..buildenv import host_path
+
+    try:
+        spec = SpecifierSet(str(recipe.build.get("cmake-version", MIN_CMAKE)))
+        found = CMake.default_search(version=spec, env={"PATH": host_path()})
+    except (InvalidSpecifier, CMakeNotFoundError):  # the build says so, as a skip or an error
+        return f"{c_toolchain}; cmake none"
+    return f"{c_toolchain}; cmake {found.version}"
 
 
 def _cmake_str(value: str | os.PathLike[str]) -> str:
