@@ -26,6 +26,7 @@ DEBIAN_PACKAGES = {
     "libtoolize": "libtool",
     "pkg-config": "pkgconf",
     "tclsh": "tcl",
+    "ed": "ed",
     "cmake": "cmake",
     "make": "make",
     "patch": "patch",
