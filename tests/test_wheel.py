@@ -174,22 +174,6 @@ def test_missing_data_is_an_error_naming_it(tmp_path, any_tool):
 
 
 @pytest.fixture(scope="session")
-def runtime_wheelhouse(tmp_path_factory) -> Path:
-    """wasmer-sdk's wheel, so the venv installs without an index (pip download: PyPI once)."""
-    house = tmp_path_factory.mktemp("wheelhouse")
-    local = list(Path(os.environ.get("WASIX_TEST_WHEELHOUSE", "/nonexistent")).glob("wasmer_sdk-*.whl"))
-    if local:
-        for w in local:
-            (house / w.name).write_bytes(w.read_bytes())
-        return house
-    res = subprocess.run([sys.executable, "-m", "pip", "download", "--only-binary", ":all:",
-                          "--no-deps", "-d", str(house), "wasmer-sdk>=0.5"], capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(reason=f"cannot download wasmer-sdk for the test venv: {res.stderr[-300:]}")
-    return house
-
-
-@pytest.fixture(scope="session")
 def installed(tmp_path_factory, tool_wasm, runtime_wheelhouse):
     """A fresh venv with wasix-hello installed from our PEP 503 index (file://)."""
     root = tmp_path_factory.mktemp("inst")
