@@ -123,7 +123,7 @@ def run(
     request = {
         "package": source, "args": list(args), "command": command, "name": name,
         "stdin": stdin, "files": dict(files or {}), "env": dict(env or {}), "cwd": cwd,
-        "read_back": list(read_back), "timeout": timeout, "network": network,
+        "read_back": list(read_back), "timeout": timeout, "network": network, "cache": str(wasmer_cache_dir()),
     }  # fmt: skip
     return _call("run", request)
 
@@ -155,7 +155,7 @@ def run_steps(
         "modules": {cmd: Path(path).read_bytes() for cmd, path in modules.items()},
         "steps": [(s.command, list(s.args), s.stdin, dict(s.env)) for s in steps],
         "files": dict(files or {}), "data": dict(data or {}), "cwd": cwd,
-        "read_back": list(read_back), "timeout": timeout, "network": network,
+        "read_back": list(read_back), "timeout": timeout, "network": network, "cache": str(wasmer_cache_dir()),
     }  # fmt: skip
     return _call("steps", request)
 
@@ -375,7 +375,7 @@ async def _run_request(r: dict[str, Any]) -> RunResult:
     env.setdefault("HOME", GUEST_HOME)
     if r["cwd"] is not None:
         env.setdefault("PWD", r["cwd"])
-    cache = wasmer_cache_dir()
+    cache = Path(r["cache"])  # the caller's: its environment may have changed since the worker started
     cache.mkdir(parents=True, exist_ok=True)
     selector: Any
     async with Wasmer(cache_root=cache) as wasmer:
@@ -409,7 +409,7 @@ async def _steps_request(r: dict[str, Any]) -> list[RunResult]:
 
     from .outputs.launcher import package_definition
 
-    cache = wasmer_cache_dir()
+    cache = Path(r["cache"])  # the caller's: its environment may have changed since the worker started
     cache.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     async with Wasmer(cache_root=cache) as wasmer:
