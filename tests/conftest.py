@@ -30,6 +30,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 import tarfile
 import textwrap
 from pathlib import Path
@@ -419,6 +420,22 @@ def built_nano(provider: str, provider_env, provider_store, tmp_path_factory: py
         "ncurses": Path(packages["ncurses"]["store"]),
         "summary": packages,
     }
+
+
+@pytest.fixture(scope="session")
+def runtime_wheelhouse(tmp_path_factory) -> Path:
+    """wasmer-sdk's wheel, so the venv installs without an index (pip download: PyPI once)."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    local = list(Path(os.environ.get("WASIX_TEST_WHEELHOUSE", "/nonexistent")).glob("wasmer_sdk-*.whl"))
+    if local:
+        for w in local:
+            (house / w.name).write_bytes(w.read_bytes())
+        return house
+    res = subprocess.run([sys.executable, "-m", "pip", "download", "--only-binary", ":all:",
+                          "--no-deps", "-d", str(house), "wasmer-sdk>=0.5"], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(reason=f"cannot download wasmer-sdk for the test venv: {res.stderr[-300:]}")
+    return house
 
 
 def venv_with_wheels(root: Path, names: list[str], build_env: dict[str, str], wheelhouse: Path) -> Path:

@@ -23,7 +23,6 @@ import pytest
 from conftest import venv_with_wheels
 from httpserver import Server, serve
 from test_collection import collection_modules  # noqa: F401  (the session's builds)
-from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
 from wasix_backend.runtime import GUEST_CWD, run
 
@@ -282,7 +281,7 @@ def test_limit_an_ip_address_url_does_not_match_the_certificates_ip_san(
 
 
 @pytest.fixture(scope="module")
-def curl_venv(curl: Path, provider_env, tmp_path_factory: pytest.TempPathFactory, runtime_wheelhouse: Path) -> Path:  # noqa: F811
+def curl_venv(curl: Path, provider_env, tmp_path_factory: pytest.TempPathFactory, runtime_wheelhouse: Path) -> Path:
     """``pip install wasix-curl`` from a wheel of the session's curl build, in a fresh venv."""
     return venv_with_wheels(tmp_path_factory.mktemp("curl-wheel"), ["curl"], provider_env("wasix"), runtime_wheelhouse).parent
 

@@ -290,3 +290,19 @@ def test_list_show_graph(project, capsys) -> None:
     assert list(json.loads(capsys.readouterr().out)) == ["greet", "hello"]
     assert wbuild(project, "show", "hello", "--json") == 0
     assert json.loads(capsys.readouterr().out)["build_system"] == "make"
+
+
+def test_files_installed_outside_the_prefix_are_found(tmp_path: Path) -> None:
+    """They are not part of the store entry: the build says which, instead of losing them silently."""
+    from wasix_backend.engine import installed_outside
+
+    destdir = tmp_path / "dest"
+    stage = destdir / "store" / "abc-fig-1.0"
+    (stage / "bin").mkdir(parents=True)
+    (stage / "bin" / "fig.wasm").write_bytes(b"\0asm")
+    (destdir / "usr" / "share" / "fig").mkdir(parents=True)
+    (destdir / "usr" / "share" / "fig" / "standard.flf").write_text("font")
+    (destdir / "etc").mkdir()
+    (destdir / "etc" / "fig.conf").write_text("x")
+    assert installed_outside(destdir, stage) == ["/etc/fig.conf", "/usr/share/fig/standard.flf"]
+    assert installed_outside(tmp_path / "none", stage) == []

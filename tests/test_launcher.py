@@ -115,10 +115,11 @@ def test_the_program_starts_in_the_real_working_directory(files_prog, work):
 
 @pytest.mark.build
 def test_the_users_environment_reaches_the_program_but_not_host_places(files_prog, work):
-    out = run_prog(files_prog, work, "env", "GREETING", "env", "LC_ALL", "env", "PATH", "env", "HOME",
-                   GREETING="hi there", LC_ALL="C.UTF-8")  # fmt: skip
+    out = run_prog(files_prog, work, "env", "GREETING", "env", "LC_ALL", "env", "PATH", "env", "HOME", "env", "PWD",
+                   GREETING="hi there", LC_ALL="C.UTF-8", PWD="/somewhere/else")  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=(unset)", "env HOME=/workspace"]
+    assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=(unset)", "env HOME=/workspace",
+                                       f"env PWD={work}"]  # where it starts, as a shell says
 
 
 @pytest.mark.build

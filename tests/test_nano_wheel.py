@@ -17,7 +17,6 @@ import venv
 from pathlib import Path
 
 import pytest
-from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
 from wasix_backend.cli import main
 
@@ -28,7 +27,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="session")
-def nano_venv(tmp_path_factory, runtime_wheelhouse, provider_env) -> Path:  # noqa: F811
+def nano_venv(tmp_path_factory, runtime_wheelhouse, provider_env) -> Path:
     root = tmp_path_factory.mktemp("nano-wheel")
     mp = pytest.MonkeyPatch()
     for key, value in provider_env("zig").items():

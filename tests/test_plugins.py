@@ -222,3 +222,69 @@ def test_the_package_plugin_runs_before_its_build_system_and_other_systems_not_a
     assert (entries["aaa-lib-1.0"] / "by").read_text() == "package"
     assert (entries["plain-1.0"] / "by").read_text() == "echo hi"
     assert "bare-1.0" not in entries
+
+
+PLUGIN_PY = """\
+from pathlib import Path
+from wasix_backend import hookimpl
+from wasix_backend.recipe import load_recipe
+
+HERE = Path(__file__).resolve().parent
+
+
+@hookimpl
+def wasix_recipes():
+    return [load_recipe(HERE / "recipe.toml")]
+"""
+
+
+def _installed(site, monkeypatch, name: str, folder_files: dict[str, str]):
+    """A plugin folder installed as a wheel of `wasix-build new`'s layout installs it: package
+    ``wasix_plugin_NAME`` (the folder's files and an empty ``__init__.py``), entry point
+    ``NAME = wasix_plugin_NAME.plugin``."""
+    import importlib
+    import sys
+
+    pkg = site / f"wasix_plugin_{name}"
+    for rel, text in {**folder_files, "__init__.py": ""}.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    info = site / f"wasix_{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: wasix-{name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[wasix_backend.plugins]\n{name} = wasix_plugin_{name}.plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    monkeypatch.delitem(sys.modules, f"wasix_plugin_{name}", raising=False)
+    monkeypatch.delitem(sys.modules, f"wasix_plugin_{name}.plugin", raising=False)
+
+
+def test_an_installed_plugin_has_the_fingerprint_of_its_folder(tmp_path, monkeypatch) -> None:
+    """`pip install PLUGIN`, then `wasix-build build NAME`: the same store key, no second build
+    (the installed package's other files count, as the folder's do; its empty __init__ does not)."""
+    files = {"recipe.toml": GOOD, "plugin.py": PLUGIN_PY, "tools/table.txt": "a b\n", "patches/README.md": "x\n"}
+    folder = tmp_path / "plugins" / "good"
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    from_folder = load_plugins([folder], builtins=False, entry_points=False).fingerprint("good")
+    _installed(tmp_path / "site", monkeypatch, "good", files)
+    loaded = load_plugins(builtins=False)
+    assert loaded.origins["good"].startswith("entry point")
+    assert loaded.fingerprint("good") == from_folder
+    assert set(from_folder) == {"plugin.py", "table.txt"}
+
+
+def test_a_folder_named_on_the_command_line_replaces_an_installed_copy_of_its_recipe(tmp_path, monkeypatch) -> None:
+    """pip builds the folder it is given even where the plugin is installed already (the
+    folder's name, like an unpacked sdist's, need not be the installed plugin's)."""
+    _installed(tmp_path / "site", monkeypatch, "good", {"recipe.toml": GOOD, "plugin.py": PLUGIN_PY})
+    folder = write_plugin(tmp_path / "work", "wasix_good-1.0", GOOD.replace('version = "1.0"', 'version = "1.1"'))
+    loaded = load_plugins([folder], builtins=False)
+    assert loaded.recipes["good"].version == "1.1" and loaded.recipes["good"].plugin_dir == folder
+    assert not loaded.errors
+    # Two folders named alike still keep the first and say so.
+    other = write_plugin(tmp_path / "other", "good-copy", GOOD)
+    twice = load_plugins([folder, other], builtins=False, entry_points=False)
+    assert twice.recipes["good"].version == "1.1"
+    assert "already declared" in "\n".join(map(str, twice.errors))

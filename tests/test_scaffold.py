@@ -208,3 +208,16 @@ def test_the_worked_example_of_the_docs_builds_and_runs(workdir: Path, wb, capsy
     # The docs' interactive session says the same.
     for line in ('\'Hallo, Welt!\\n\'', "'          Bonjour, le monde !\\n'"):
         assert line in example
+
+
+def test_new_from_a_debian_pool_url_names_the_package_not_the_mirror(workdir: Path, wb) -> None:
+    """A recipe names no mirror host: a pool URL becomes `debian`/`file`, which fetching
+    finds through the apt configuration of whichever machine builds it."""
+    sha = make_tarball(workdir / "up" / "pool" / "main" / "h" / "hello" / "hello_2.10.orig.tar.gz", "hello-2.10",
+                       {"configure": "#!/bin/sh\n"})  # fmt: skip
+    with serve(workdir / "up") as srv:
+        assert wb("new", "hello", "--from-url", srv.url_for("pool/main/h/hello/hello_2.10.orig.tar.gz")) == 0
+    text = (workdir / "plugins" / "hello" / "recipe.toml").read_text()
+    assert "127.0.0.1" not in text
+    (source,) = load_recipe(workdir / "plugins" / "hello" / "recipe.toml").sources
+    assert (source.debian, source.file, source.sha256, source.urls) == ("hello", "hello_2.10.orig.tar.gz", sha, ())

@@ -6,6 +6,7 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -130,23 +131,46 @@ def test_failed_write_leaves_the_old_wheel(tmp_path, any_tool, monkeypatch):
     assert [p.name for p in (tmp_path / "w").iterdir()] == [whl.name]
 
 
+def test_data_travels_in_the_wheel_and_the_launcher_shows_it_at_its_guest_path(tmp_path, any_tool):
+    """[outputs] data reaches the program from the wheel as from the Wasmer package: a figlet
+    built to read /usr/share/figlet finds its fonts there."""
+    prefix = make_prefix(tmp_path / "p", any_tool)
+    (prefix / "share" / "hello" / "fonts").mkdir(parents=True)
+    (prefix / "share" / "hello" / "fonts" / "big.flf").write_text("big font\n")
+    (prefix / "etc").mkdir()
+    (prefix / "etc" / "hello.conf").write_text("conf\n")
+    recipe = recipe_from_dict(
+        {"package": {"name": "hello", "version": "1.2"},
+         "outputs": {"bin": ["hello", "tool"], "commands": {"hello": "hello", "hello-tool": "tool"},
+                     "data": {"/usr/share/hello": "share/hello", "/etc/hello.rc": "etc/hello.conf"}}},
+        plugin="t")  # fmt: skip
+    whl = write_wheel(recipe, prefix, tmp_path / "wheels")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(whl) as zf:
+        names = set(zf.namelist())
+        zf.extractall(site)
+    assert {"wasix_hello/data/usr/share/hello/fonts/big.flf", "wasix_hello/data/etc/hello.rc"} <= names
+    env = {**script_env(tmp_path), "PYTHONPATH": str(site)}
+    for path, text in (("/usr/share/hello/fonts/big.flf", "big font\n"), ("/etc/hello.rc", "conf\n")):
+        res = subprocess.run([sys.executable, "-m", "wasix_hello", "cat", path], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=300)  # fmt: skip
+        assert (res.returncode, res.stdout) == (0, text), res.stderr
+    # The wasmer CLI route mounts the same directories (a file through its parent).
+    from wasix_backend.outputs import launcher
+
+    meta = json.loads((site / "wasix_hello" / "_commands.json").read_text())
+    assert launcher.data_mounts(meta, site / "wasix_hello" / "data") == [
+        ("/etc", site / "wasix_hello" / "data" / "etc"), ("/usr/share/hello", site / "wasix_hello" / "data" / "usr" / "share" / "hello")]
+
+
+def test_missing_data_is_an_error_naming_it(tmp_path, any_tool):
+    recipe = recipe_from_dict({"package": {"name": "hello", "version": "1.2"},
+                               "outputs": {"bin": ["hello"], "data": {"/usr/share/hello": "share/hello"}}}, plugin="t")
+    with pytest.raises(WasixError, match=r"data path 'share/hello' \(guest '/usr/share/hello'\) not found"):
+        write_wheel(recipe, make_prefix(tmp_path / "p", any_tool, names=("hello",)), tmp_path / "w")
+
+
 # --------------------------------------------------------------- a real installation ---
-
-
-@pytest.fixture(scope="session")
-def runtime_wheelhouse(tmp_path_factory) -> Path:
-    """wasmer-sdk's wheel, so the venv installs without an index (pip download: PyPI once)."""
-    house = tmp_path_factory.mktemp("wheelhouse")
-    local = list(Path(os.environ.get("WASIX_TEST_WHEELHOUSE", "/nonexistent")).glob("wasmer_sdk-*.whl"))
-    if local:
-        for w in local:
-            (house / w.name).write_bytes(w.read_bytes())
-        return house
-    res = subprocess.run([sys.executable, "-m", "pip", "download", "--only-binary", ":all:",
-                          "--no-deps", "-d", str(house), "wasmer-sdk>=0.5"], capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(reason=f"cannot download wasmer-sdk for the test venv: {res.stderr[-300:]}")
-    return house
 
 
 @pytest.fixture(scope="session")

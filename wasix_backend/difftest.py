@@ -22,7 +22,8 @@ from typing import Any
 
 from .errors import WasixError
 
-__all__ = ["Case", "CasesError", "Normalizer", "Outcome", "Step", "compare", "load_cases", "run_native", "run_wasix"]
+__all__ = ["Case", "CasesError", "Normalizer", "Outcome", "Step", "Verdict", "compare", "judge", "load_cases",
+           "run_native", "run_wasix"]
 
 _DEFAULT_KEYS = {"command", "native", "timeout", "normalize", "env", "compare", "natives", "network"}
 _CASE_KEYS = {
@@ -284,8 +285,9 @@ def run_native(case: Case) -> Outcome:
     return outcome
 
 
-def run_wasix(case: Case, modules: Mapping[str, Path]) -> Outcome:
-    """Run the case's steps under wasmer-sdk in one sandbox, the files at /workspace."""
+def run_wasix(case: Case, modules: Mapping[str, Path], data: Mapping[str, bytes] | None = None) -> Outcome:
+    """Run the case's steps under wasmer-sdk in one sandbox, the files at /workspace and the
+    package's ``data`` (guest path -> bytes: its ``[outputs] data``) where it reads them."""
     from .runtime import GUEST_CWD, Invocation, run_steps
 
     missing = sorted(case.commands - set(modules))
@@ -296,7 +298,7 @@ def run_wasix(case: Case, modules: Mapping[str, Path]) -> Outcome:
     # The native side runs on pipes: say so, as the wheel launcher does (toolchain/compat/src/mirror.c).
     env = {"WASIX_HOST_TTYS": "-"}
     steps = [Invocation(s.command, s.args, s.stdin if s.stdin is not None else b"", {**env, **s.env}) for s in case.steps]
-    results = run_steps(modules, steps, files=guest, read_back=back, timeout=case.timeout, network=case.network)
+    results = run_steps(modules, steps, files=guest, data=data, read_back=back, timeout=case.timeout, network=case.network)
     outcome = Outcome([r.stdout for r in results], [r.stderr for r in results], [r.exit_code for r in results])
     for name, path in zip(case.compared_files, back, strict=True):
         outcome.files[name] = results[-1].files.get(path)
@@ -341,6 +343,32 @@ def compare(case: Case, native: Outcome, wasix: Outcome) -> list[str]:
         if a != b:
             problems.append(f"file {name} differs:\n" + _diff(name, a, b))
     return problems
+
+
+@dataclass
+class Verdict:
+    """One case's result: ``pass``, ``fail``, ``xfail``, ``xpass`` (a fail: remove the xfail)
+    or ``skip``, and why."""
+
+    case: Case
+    outcome: str
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("fail", "xpass")
+
+
+def judge(case: Case, modules: Mapping[str, Path], data: Mapping[str, bytes] | None = None) -> Verdict:
+    """Run ``case`` on both sides and judge it as ``tests/test_collection.py`` does."""
+    missing = check_natives([case])
+    if missing:
+        return Verdict(case, "skip", [missing])
+    problems = compare(case, run_native(case), run_wasix(case, modules, data))
+    if case.xfail is not None:
+        return Verdict(case, "xfail", [case.xfail]) if problems else Verdict(
+            case, "xpass", [f"passes but is marked xfail ({case.xfail!r}): remove the xfail"])
+    return Verdict(case, "fail", problems) if problems else Verdict(case, "pass")
 
 
 def discover(plugins_dir: Path) -> list[Path]:

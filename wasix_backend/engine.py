@@ -347,6 +347,12 @@ class Engine:
                 logger.removeHandler(handler)
                 handler.close()
         seconds = time.perf_counter() - start
+        outside = installed_outside(ctx.destdir, ctx.stage)
+        if outside:  # never in the entry: say so, rather than lose them silently
+            shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+            self._say(f"[yellow]warning:[/] {recipe.name}: {len(outside)} file(s) installed outside its prefix are "
+                      f"not part of the package: {shown} (DESTDIR/…); install them under the prefix, and name "
+                      "those the program reads at another path in [outputs] data")
         record = {
             "sizes": sizes,
             "seconds": round(seconds, 3),
@@ -354,6 +360,7 @@ class Engine:
             "toolchain": self.toolchain.provider,
             "deps": {n: str(p) for n, p in deps.items()},
             "key_inputs": self.key_inputs.get(recipe.name),
+            **({"outside_prefix": outside[:50]} if outside else {}),
         }
         final = self.store.commit(ctx.stage, recipe, key, record)
         shutil.rmtree(work, ignore_errors=True)
@@ -384,3 +391,18 @@ class Engine:
                 f"no plugin handled the {phase} phase for build system {ctx.recipe.build_system!r}: "
                 f"implement `wasix_{phase}(ctx)` in plugin {ctx.recipe.plugin!r}"
             )
+
+
+def installed_outside(destdir: Path, stage: Path) -> list[str]:
+    """Files (and links) installed under ``destdir`` but outside ``stage`` (= destdir + prefix),
+    as paths the program would have seen (``/usr/share/figlet/standard.flf``): the store takes
+    ``stage`` alone, so these are dropped."""
+    found: list[str] = []
+    if not destdir.is_dir():
+        return found
+    for top, dirnames, filenames in os.walk(destdir):
+        here = Path(top)
+        dirnames[:] = sorted(d for d in dirnames if here / d != stage)
+        for name in sorted(filenames) + [d for d in dirnames if (here / d).is_symlink()]:
+            found.append("/" + (here / name).relative_to(destdir).as_posix())
+    return found

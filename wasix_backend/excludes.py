@@ -9,7 +9,7 @@ its requirements are installed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 #: Directory names skipped wherever they appear.
 EXCLUDED_DIRS = frozenset({
@@ -33,6 +33,25 @@ def excluded(rel: PurePath | str) -> bool:
     name = parts[-1]
     return (any(_dir_excluded(p) for p in parts[:-1]) or _dir_excluded(name)
             or name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES))
+
+
+#: What a plugin's sdist adds at its top beside the plugin's own files
+#: (:mod:`wasix_backend.outputs.sdist`): the core metadata and the bundled source archives
+#: (``_backend/`` is excluded everywhere). A folder with ``PKG-INFO`` is an unpacked sdist.
+SDIST_ADDED = frozenset({"PKG-INFO", "sources"})
+
+
+def is_sdist(folder: Path) -> bool:
+    """Whether ``folder`` is an unpacked sdist of a plugin (it has ``PKG-INFO``)."""
+    return (folder / "PKG-INFO").is_file()
+
+
+def plugin_file(rel: PurePath | str, sdist: bool) -> bool:
+    """Whether ``rel`` belongs to the plugin folder it is relative to: not excluded, and not
+    what an sdist added (when ``sdist``, from :func:`is_sdist`), so a plugin built from its
+    sdist is the same plugin as its folder (the same wheel, the same store key)."""
+    parts = PurePath(rel).parts
+    return not excluded(rel) and not (sdist and bool(parts) and parts[0] in SDIST_ADDED)
 
 
 def copytree_ignore(directory: str, names: Iterable[str]) -> set[str]:

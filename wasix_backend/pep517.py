@@ -14,7 +14,14 @@ A plugin folder's ``pyproject.toml``::
 wheel as ``wasix-build wheel``; ``config_settings`` may pick ``provider``, ``jobs`` and
 ``store`` as the command line does. ``build_sdist`` writes a self-contained source
 distribution (:mod:`wasix_backend.outputs.sdist`), so that ``pip install wasix_nano-7.2.tar.gz``
-compiles from source on a machine that has only PyPI.
+compiles from source on a machine that has only PyPI. ``build_editable`` (PEP 660, ``pip
+install -e``) builds the same program, and its plugin package points at the folder, so edits
+to the recipe and hooks reach ``wasix-build`` at once.
+
+The folder is always what is built, whether or not the plugin is installed already, and a
+wheel built from the sdist carries the same files as one built from the folder (not the
+sdist's bundled sources). A failure is one message (``wasix-backend: error: …``), not a
+traceback.
 
 Only the standard library is imported at module level: the engine's own dependencies are
 requested through ``get_requires_for_build_*`` before any hook that needs them runs.
@@ -22,18 +29,24 @@ requested through ``get_requires_for_build_*`` before any hook that needs them r
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .excludes import excluded
+from .errors import WasixError
+from .excludes import is_sdist, plugin_file
 
 __all__ = [
+    "build_editable",
     "build_sdist",
     "build_wheel",
+    "get_requires_for_build_editable",
     "get_requires_for_build_sdist",
     "get_requires_for_build_wheel",
+    "prepare_metadata_for_build_editable",
     "prepare_metadata_for_build_wheel",
 ]
 
@@ -62,34 +75,71 @@ def _engine_requirements() -> list[str]:
     return [d for d, n in zip(deps, from_name, strict=True) if not any(n.strip().lower().startswith(x) for x in _RUNTIME_ONLY)]
 
 
-def _plugin_payload(source_dir: Path) -> tuple[dict[str, bytes], dict[str, str]]:
+def _plugin_payload(source_dir: Path, editable: bool = False) -> tuple[dict[str, bytes], dict[str, str]]:
     """The plugin folder as an importable package, when pyproject declares it as a plugin.
 
     ``[project.entry-points."wasix_backend.plugins"] NAME = "PKG.plugin"`` makes the wheel carry
     the folder's recipe, hooks and patches as package ``PKG``, so that installing the program
-    also teaches an installed ``wasix-build`` its recipe.
+    also teaches an installed ``wasix-build`` its recipe. From an unpacked sdist, what the sdist
+    added (its bundled sources) stays out: the wheel is the folder's. ``editable``: package
+    ``PKG`` is the folder itself (its ``__path__``), for ``pip install -e``.
     """
     project = tomllib.loads((source_dir / "pyproject.toml").read_text()).get("project", {})
     entry_points = project.get("entry-points", {}).get("wasix_backend.plugins", {})
     files: dict[str, bytes] = {}
+    sdist = is_sdist(source_dir)
     for value in entry_points.values():
         package = value.split(":")[0].split(".")[0]
+        if editable:
+            files[f"{package}/__init__.py"] = (
+                f'"""The plugin folder {source_dir}, installed in editable mode (pip install -e)."""\n\n'
+                f"__path__ = [{str(source_dir)!r}]\n"
+            ).encode()
+            continue
         files[f"{package}/__init__.py"] = b""
         for path in sorted(source_dir.rglob("*")):
             rel = path.relative_to(source_dir)
-            if path.is_file() and not excluded(rel) and rel.parts[0] not in ("tests", "pyproject.toml"):
+            if path.is_file() and plugin_file(rel, sdist) and rel.parts[0] not in ("tests", "pyproject.toml"):
                 files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
     return files, dict(entry_points)
 
 
 def _load(source_dir: Path):  # -> (LoadedPlugins, Recipe)
+    """The plugins, with the folder's recipe winning over an installed copy of it."""
     from .plugins import load_plugins
 
     name = _config(source_dir).get("recipe") or source_dir.name
     loaded = load_plugins([source_dir])
     for problem in loaded.errors:
         print(f"wasix-backend: warning: {problem}")
-    return loaded, loaded.get(str(name))
+    recipe = loaded.get(str(name))
+    if recipe.plugin_dir is not None and recipe.plugin_dir.resolve() != source_dir.resolve():
+        raise WasixError(f"recipe {recipe.name!r} of {source_dir} was not loaded from it but from "
+                         f"{recipe.plugin_dir} ({loaded.origins.get(recipe.plugin, '?')})")
+    return loaded, recipe
+
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+class BackendError(SystemExit, WasixError):
+    """A hook's failure as front-ends should show it: one line on stderr, exit status 1, no
+    traceback (``SystemExit``); still a :class:`WasixError` to Python callers."""
+
+
+def _user_errors(hook: _F) -> _F:
+    """Turn a :class:`WasixError` raised inside ``hook`` into one clean message."""
+
+    @functools.wraps(hook)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return hook(*args, **kwargs)
+        except BackendError:
+            raise
+        except WasixError as exc:
+            raise BackendError(f"wasix-backend: error: {exc}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _with_mirror(source_dir: Path) -> None:
@@ -104,8 +154,6 @@ CONFIG_SETTINGS = ("provider", "jobs", "store")
 
 
 def _settings(config_settings: dict[str, Any] | None) -> dict[str, str]:
-    from .errors import WasixError
-
     settings = dict(config_settings or {})
     unknown = sorted(set(settings) - set(CONFIG_SETTINGS))
     if unknown:
@@ -122,7 +170,6 @@ def _build_recipe(source_dir: Path, config_settings: dict[str, Any] | None = Non
     from rich.console import Console
 
     from .engine import Engine
-    from .errors import WasixError
     from .paths import store_dir
     from .store import Store
     from .toolchain import select_toolchain
@@ -150,8 +197,11 @@ def get_requires_for_build_sdist(config_settings: dict[str, Any] | None = None) 
     return _engine_requirements()
 
 
-def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: dict[str, Any] | None = None) -> str:
-    """Write the wheel's ``.dist-info`` without compiling anything."""
+def get_requires_for_build_editable(config_settings: dict[str, Any] | None = None) -> list[str]:
+    return _engine_requirements()
+
+
+def _write_metadata(metadata_directory: str) -> str:
     from .outputs.wheel import metadata_files
 
     _, recipe = _load(Path.cwd())
@@ -164,16 +214,44 @@ def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: d
     return dist_info
 
 
-def build_wheel(
-    wheel_directory: str, config_settings: dict[str, Any] | None = None, metadata_directory: str | None = None
-) -> str:
+@_user_errors
+def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: dict[str, Any] | None = None) -> str:
+    """Write the wheel's ``.dist-info`` without compiling anything."""
+    return _write_metadata(metadata_directory)
+
+
+@_user_errors
+def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: dict[str, Any] | None = None) -> str:
+    """The editable wheel's ``.dist-info``: the same as the wheel's."""
+    return _write_metadata(metadata_directory)
+
+
+def _wheel(wheel_directory: str, config_settings: dict[str, Any] | None, editable: bool) -> str:
     from .outputs.wheel import write_wheel
 
     recipe, prefix = _build_recipe(Path.cwd(), config_settings)
-    extra, plugins = _plugin_payload(Path.cwd())
+    extra, plugins = _plugin_payload(Path.cwd(), editable=editable)
     return write_wheel(recipe, prefix, Path(wheel_directory), extra=extra, plugins=plugins).name
 
 
+@_user_errors
+def build_wheel(
+    wheel_directory: str, config_settings: dict[str, Any] | None = None, metadata_directory: str | None = None
+) -> str:
+    return _wheel(wheel_directory, config_settings, editable=False)
+
+
+@_user_errors
+def build_editable(
+    wheel_directory: str, config_settings: dict[str, Any] | None = None, metadata_directory: str | None = None
+) -> str:
+    """PEP 660 (``pip install -e PLUGIN``): the program as built now, and the plugin package
+    pointing at the folder, so ``wasix-build`` reads the recipe, hooks and patches from there
+    (edits count at once; the installed program is refreshed by installing again)."""
+    return _wheel(wheel_directory, config_settings, editable=True)
+
+
+@_user_errors
 def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:
     """The sdist (:mod:`wasix_backend.outputs.sdist`); only ``store`` matters here (it builds nothing)."""
     from .outputs.sdist import write_sdist

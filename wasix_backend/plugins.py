@@ -26,7 +26,7 @@ import pluggy
 
 from . import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl, hookspecs
 from .errors import PluginError, WasixError
-from .excludes import excluded
+from .excludes import is_sdist, plugin_file
 from .paths import builtin_plugins_dir
 from .recipe import Recipe, load_recipe
 from .registry import Registry, activated
@@ -145,11 +145,12 @@ TEST_DATA = Path("cases.toml")
 
 def _plugin_files(folder: Path) -> list[Path]:
     out = []
+    sdist = is_sdist(folder)
     for path in folder.rglob("*"):
         rel = path.relative_to(folder)
-        # Tests (tests/, the differential cases.toml) do not change what is built; caches and
-        # build output are not the plugin.
-        if path.is_file() and rel.parts[0] != "tests" and rel != TEST_DATA and not excluded(rel):
+        # Tests (tests/, the differential cases.toml) do not change what is built; caches,
+        # build output and what an sdist adds (its bundled sources) are not the plugin.
+        if path.is_file() and rel.parts[0] != "tests" and rel != TEST_DATA and plugin_file(rel, sdist):
             out.append(path)
     return out
 
@@ -176,13 +177,23 @@ def _file_digest(path: Path) -> str:
 
 
 def object_files(obj: object) -> list[Path]:
-    """The files of a plugin object's code: its package's files, or its module file."""
+    """The files of a plugin object's code: its package's files, or its module file.
+
+    A module beside a ``recipe.toml`` is a plugin folder installed as a package (the layout
+    ``wasix-build new`` writes, ``NAME = "wasix_plugin_NAME.plugin"``): its files are the
+    folder's, less the empty ``__init__.py`` the wheel adds to make it importable, so the
+    installed plugin has the store key of the folder it was built from."""
     module = obj if isinstance(obj, ModuleType) else sys.modules.get(type(obj).__module__)
     file = getattr(module, "__file__", None)
     if not file:
         return []
     path = Path(file)
-    return _plugin_files(path.parent) if path.name == "__init__.py" else [path]
+    if path.name == "__init__.py":
+        return _plugin_files(path.parent)
+    if (path.parent / "recipe.toml").is_file():
+        init = path.parent / "__init__.py"
+        return [f for f in _plugin_files(path.parent) if f != init or f.stat().st_size]
+    return [path]
 
 
 def _import_folder_module(folder: Path) -> ModuleType:
@@ -272,6 +283,7 @@ def load_plugins(
     builtin_modules = _builtins(pm, loaded)
 
     candidates: list[tuple[str, str, object]] = []  # (name, origin, loader)
+    explicit: set[str] = set()  # plugins of ``plugin_dirs``: what the user points at
     if builtins:
         for folder in plugin_folders(builtin_plugins_dir()):
             candidates.append((folder.name, "builtin", folder))
@@ -286,6 +298,7 @@ def load_plugins(
             loaded.errors.append(PluginError(f"--plugin-dir {root}: no plugin folder (recipe.toml or plugin.py) found there"))
         for folder in folders:
             candidates.append((folder.name, str(folder), folder))
+            explicit.add(folder.name)
 
     # Pass 1: register, check the hooks, let each plugin register build systems and outputs.
     plugin_folder: dict[str, Path | None] = {}
@@ -343,9 +356,13 @@ def load_plugins(
                 continue
             for recipe in declared:
                 if recipe.name in loaded.recipes:
-                    other = pm.get_name(loaded.owners[recipe.name])
-                    loaded.errors.append(PluginError(f"plugin {name!r}: recipe {recipe.name!r} is already declared by plugin {other!r}; ignored"))
-                    continue
+                    other = pm.get_name(loaded.owners[recipe.name]) or ""
+                    if name not in explicit or other in explicit:
+                        loaded.errors.append(PluginError(f"plugin {name!r}: recipe {recipe.name!r} is already declared by plugin {other!r}; ignored"))
+                        continue
+                    # A folder named with --plugin-dir (or built by pip) is what the user means:
+                    # it replaces an installed or built-in copy of the recipe (the copy's hooks
+                    # then never run for it), as a folder of the same plugin name does.
                 loaded.recipes[recipe.name] = replace(recipe, plugin=name)
                 loaded.owners[recipe.name] = plugin
     pm.check_pending()  # every plugin left registered was checked above: this cannot fail

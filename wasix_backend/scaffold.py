@@ -126,6 +126,25 @@ def inspect_url(url: str, name: str, registry: Registry | None = None) -> Source
     )
 
 
+#: A file of a Debian archive's main source pool (where fetching looks):
+#: ``…/pool/main/<dir>/<srcpkg>/<file>``.
+_POOL_RE = re.compile(r"/pool/main/(lib[a-z0-9]|[a-z0-9])/([a-z0-9][a-z0-9.+-]+)/([^/?#]+)$")
+
+
+def debian_pool_source(url: str) -> tuple[str, str] | None:
+    """``(srcpkg, file)`` when ``url`` names a file of a Debian source pool, else None: the
+    recipe then says ``debian``/``file`` and names no mirror (fetching finds the file through
+    this machine's apt configuration, wherever it is built)."""
+    from urllib.parse import unquote, urlsplit
+
+    from .debian import pool_dir
+
+    match = _POOL_RE.search(unquote(urlsplit(url).path))
+    if not match or pool_dir(match.group(2)) != f"{match.group(1)}/{match.group(2)}":
+        return None
+    return match.group(2), match.group(3)
+
+
 # --------------------------------------------------------------------------- documents
 def _commented(value: object, comment: str):  # -> tomlkit item
     item = tomlkit.item(value)
@@ -159,10 +178,15 @@ def recipe_document(
     doc.add("package", pkg)
 
     src = tomlkit.table()
-    src.add("url", url)
+    pool = debian_pool_source(url)
+    if pool:  # the Debian archive, found through apt's configuration: no mirror host named
+        src.add("debian", pool[0])
+        src.add("file", pool[1])
+    else:
+        src.add("url", url)
     pinned = sha256 != _PLACEHOLDER_SHA
     src.add("sha256", sha256 if pinned else _commented(sha256, "TODO: sha256sum of the archive"))
-    if filename and filename != url.rsplit("/", 1)[-1]:
+    if not pool and filename and filename != url.rsplit("/", 1)[-1]:
         src.add("file", filename)
     sources = tomlkit.aot()
     sources.append(src)

@@ -123,7 +123,7 @@ OUTPUTS = Section("outputs", (
     Field("lib", "list of strings", "`[]`", "files that must exist under `lib/` (`libz.a`)"),
     Field("include", "list of strings", "`[]`", "files that must exist under `include/` (`zlib.h`, `ncursesw/curses.h`)"),
     Field("commands", "table of strings", "one per binary", "command name → binary (for Wasmer packages and wheel console scripts)"),
-    Field("data", "table of strings", "`{}`", "guest path → path inside the install prefix, shipped with Wasmer packages"),
+    Field("data", "table of strings", "`{}`", "guest path → path inside the install prefix: files the program reads at a path built into it, which the Wasmer package, the `.webc` and the wheel show it at that guest path ([Data files](#data-files))"),
     Field("network", "bool", "`false`", "the program is a network client or server: its wheel's commands run with the host's network (wasmer-sdk `network=\"host\"`, `wasmer run --net`); without it the sandbox has no sockets to the outside"),
 ))
 

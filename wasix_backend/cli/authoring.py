@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import WasixError
-from .common import err, plugins_of
+from .common import build_options, build_targets, err, finish, plugins_of, targets_of
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -54,6 +54,50 @@ def cmd_self_wheel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    """Build the named programs and run their plugins' cases.toml: each case natively and
+    under Wasmer, compared (the collection's differential runner, for any plugin)."""
+    from ..difftest import CasesError, judge, load_cases
+    from ..outputs.wasmer_pkg import data_files
+
+    loaded = plugins_of(args)
+    names = targets_of(args, loaded, programs_only=True)
+    suites = {}
+    for name in names:
+        recipe = loaded.get(name)
+        path = recipe.plugin_dir / "cases.toml" if recipe.plugin_dir else None
+        if path is None or not path.is_file():
+            raise WasixError(f"{name}: no cases.toml in its plugin folder ({recipe.plugin_dir}): nothing to test "
+                             "(docs/plugins.md, Differential tests)")
+        try:
+            suites[name] = load_cases(path, plugin=name)
+        except CasesError as exc:
+            raise WasixError(str(exc)) from None
+    _, results, summary = build_targets(args, names, loaded)
+    status = finish(args, summary, {})
+    counts: dict[str, int] = {}
+    for name in (n for n in names if n in results):
+        recipe, prefix = loaded.recipes[name], results[name].path
+        modules = {cmd: prefix / "bin" / f"{binary}.wasm" for cmd, binary in recipe.command_map().items()}
+        data = data_files(recipe, prefix)
+        for case in suites[name]:
+            if args.k and args.k not in case.name:
+                continue
+            verdict = judge(case, modules, data)
+            counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
+            mark = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "xpass": "[red]XPASS[/]",
+                    "xfail": "[yellow]xfail[/]", "skip": "[yellow]skip[/]"}[verdict.outcome]  # fmt: skip
+            err.print(f"{mark} {case.id}" + (f": {verdict.details[0]}" if verdict.outcome in ("skip", "xfail") else ""),
+                      markup=True)  # fmt: skip
+            if verdict.failed:
+                for detail in verdict.details:
+                    print(detail.rstrip("\n"), file=sys.stderr)
+                status = status or 1
+    order = ("pass", "fail", "xpass", "xfail", "skip")
+    err.print(", ".join(f"{counts[k]} {k}" for k in order if k in counts) or "no cases ran")
+    return status
+
+
 def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, tests/, pyproject.toml")
     p.add_argument("name", metavar="NAME")
@@ -67,5 +111,8 @@ def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("update", cmd_update, "look for newer upstream releases ([update] tables) and rewrite the pins")
     p.add_argument("names", nargs="*", metavar="NAME", help="default: every recipe with an [update] table")
     p.add_argument("--check", action="store_true", help="only report; change nothing")
+    p = add("test", cmd_test, "build programs and run their plugins' cases.toml, natively and under Wasmer, compared",
+            parents=[build_options()])
+    p.add_argument("-k", default="", metavar="TEXT", help="only the cases whose name contains TEXT")
     p = add("self-wheel", cmd_self_wheel, "write wasix-backend's own wheel into DIR (pip wheel --find-links DIR plugins/NAME)")
     p.add_argument("dir", metavar="DIR")

@@ -140,6 +140,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not args.json:
         for path in written.values():
             err.print(f"  → {path} ({Path(path).stat().st_size:,} bytes)")
+        for name in (t for t in targets if t in results and loaded.recipes[t].data):
+            guests = ", ".join(sorted(loaded.recipes[name].data))
+            err.print(f"  note: {name} reads its data at {guests}, which a bare module does not carry: its Wasmer "
+                      f"package and wheel do (wasix-build wasmer|wheel {name})")
     if targets and all(r.cached for r in results.values()) and set(targets) <= set(results):
         from .. import fastpath
         from ..paths import builtin_plugins_dir

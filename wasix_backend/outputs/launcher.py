@@ -46,6 +46,11 @@ HERE = Path(__file__).resolve().parent
 #: Exported by the toolchain's mirror step (toolchain/compat/src/mirror.c).
 MIRROR_EXPORT = b"__wasix_mirror_v1"
 CRASH_STATUS = 134  # what a shell reports for an aborted process
+#: The program's home in the sandbox (wasmer-sdk's writable root).
+GUEST_HOME = "/workspace"
+#: The wheel's copy of the recipe's ``[outputs] data``, by guest path: ``data/usr/share/x``
+#: is the program's ``/usr/share/x``.
+DATA_DIR = "data"
 
 
 def _metadata() -> dict:
@@ -122,7 +127,7 @@ def guest_env(interactive: bool) -> dict[str, str]:
     less what names host places; HOME is the sandbox's."""
     env = {k: v for k, v in os.environ.items() if k not in HOST_ONLY and not k.startswith(HOST_ONLY_PREFIXES)}
     env["TERM"] = os.environ.get("TERM") or "xterm-256color"
-    env["HOME"] = "/workspace"
+    env["HOME"] = GUEST_HOME
     if interactive:
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
@@ -170,12 +175,62 @@ def exports(wasm: bytes) -> set[bytes]:
     return names
 
 
+# ----------------------------------------------------------------------------- data ---
+
+
+def data_files(root: Path) -> dict[str, bytes]:
+    """The package's data files by guest path: ``root`` mirrors the guest tree
+    (``root/usr/share/figlet/standard.flf`` is ``/usr/share/figlet/standard.flf``)."""
+    files: dict[str, bytes] = {}
+    if not root.is_dir():
+        return files
+    for top, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(top, name)
+            files["/" + path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def data_mounts(meta: dict, root: Path) -> list[tuple[str, Path]]:
+    """``(guest directory, host directory)`` pairs that show the data to ``wasmer run``
+    (``--mapdir``): a data directory as itself, a data file through its parent directory,
+    which in the wheel holds only what the package maps there."""
+    mounts: dict[str, Path] = {}
+    for guest in sorted(meta.get("data", []), key=len):  # outer directories first
+        host = root / guest.lstrip("/")
+        if host.is_file():
+            guest, host = os.path.dirname(guest) or "/", host.parent
+        if not any(guest == g or guest.startswith(g.rstrip("/") + "/") for g in mounts):
+            mounts[guest] = host
+    return sorted(mounts.items())
+
+
+def crash_message(command: str, exc: BaseException) -> str:
+    """The one line a trapped program ends with (exit status :data:`CRASH_STATUS`)."""
+    return f"{command}: the program failed in the WebAssembly runtime: {_first_line(exc)}"
+
+
+def package_definition(modules: dict[str, bytes], data: dict[str, bytes] | None = None) -> Any:
+    """An in-memory Wasmer package: one named command per module (so a program's argv[0] is its
+    command's name: "figlet: …" in messages, not "main: …"), and the data files at their guest
+    paths (as a Wasmer package's ``[fs]`` shows them)."""
+    from wasmer_sdk import PackageCommandDefinition, PackageDefinition
+
+    commands = {name: PackageCommandDefinition(module=name) for name in modules}
+    return PackageDefinition(modules=modules, commands=commands, files=dict(data or {}))
+
+
 # ------------------------------------------------------------------------- runtimes ---
 
 
-def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str], *, network: bool = False) -> None:
-    """Replace this process by ``wasmer run`` (native terminal and current directory)."""
+def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str], *, network: bool = False,
+                        mounts: list[tuple[str, Path]] | None = None) -> None:
+    """Replace this process by ``wasmer run`` (native terminal and current directory; the
+    package's data directories mounted at their guest paths)."""
     argv = [wasmer, "run", "--dir", ".", *(["--net"] if network else [])]
+    for guest, host in mounts or []:
+        argv += ["--mapdir", f"{guest}:{host}"]
     for key, value in sorted(guest_env(sys.stdin.isatty()).items()):
         if key != "HOME":
             argv += ["--env", f"{key}={value}"]
@@ -207,11 +262,21 @@ async def _copy_out(stream, sink) -> None:
         sink.flush()
 
 
-def guest_arguments(args: list[str], cwd: str, real_paths: bool) -> list[str]:
+def in_data(arg: str, data: list[str]) -> bool:
+    """Whether ``arg`` names a path of the package's own data (``/usr/share/figlet/big.flf``):
+    the program's, not the host's, so it is neither copied in nor rewritten."""
+    if not arg.startswith("/"):
+        return False
+    path = os.path.normpath(arg)
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in data)
+
+
+def guest_arguments(args: list[str], cwd: str, real_paths: bool, data: list[str] | None = None) -> list[str]:
     """Arguments as the guest needs them: unchanged when it sees the host's paths."""
     if real_paths:
         return list(args)
-    return [mirror.GUEST_ROOT + os.path.normpath(os.path.join(cwd, a)) if mirror.looks_like_path(a) else a for a in args]
+    return [mirror.GUEST_ROOT + os.path.normpath(os.path.join(cwd, a))
+            if mirror.looks_like_path(a) and not in_data(a, data or []) else a for a in args]  # fmt: skip
 
 
 def _first_line(exc: BaseException) -> str:
@@ -287,14 +352,12 @@ async def load_package(wasmer, meta: dict, command: str, wasm: bytes):
     runs itself (git's auto-maintenance) finds itself. One module: that module under the
     command's name. Several (a bundle: a shell and its tools): all of them, so a program runs
     the others by their command names, as in the wheel's Wasmer package."""
-    from wasmer_sdk import PackageCommandDefinition, PackageDefinition
-
     if len(set(meta["commands"].values())) <= 1:
         modules = {command: wasm}
     else:
         modules = {name: (wasm if name == command else (HERE / rel).read_bytes()) for name, rel in meta["commands"].items()}
-    commands = {name: PackageCommandDefinition(module=name) for name in modules}
-    pkg = await wasmer.packages.create(PackageDefinition(modules=modules, commands=commands))
+    data = data_files(HERE / DATA_DIR) if meta.get("data") else {}
+    pkg = await wasmer.packages.create(package_definition(modules, data))
     return pkg, pkg.command(command)
 
 
@@ -305,7 +368,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     wasm = module.read_bytes()
     real_paths = MIRROR_EXPORT in exports(wasm)
     cwd = os.getcwd()
-    plan = mirror.plan_mirror(args, cwd, command)
+    data = list(meta.get("data", []))
+    plan = mirror.plan_mirror([a for a in args if not in_data(a, data)], cwd, command)
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
     cache = cache_dir()
@@ -318,6 +382,9 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
     terminal = Terminal()
     env = guest_env(interactive)
+    # $PWD names the directory the program starts in, as a shell's does (a WASI program such as
+    # ripgrep follows it: wasi-libc has no working directory of its own).
+    env["PWD"] = cwd if real_paths else mirror.GUEST_ROOT + cwd
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
         env["WASIX_HOST_TTYS"] = host_ttys()
@@ -331,7 +398,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
-            cmd = sb.command(entry, guest_arguments(args, cwd, real_paths), cwd=mirror.GUEST_ROOT + cwd, env=env)
+            cmd = sb.command(entry, guest_arguments(args, cwd, real_paths, data), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
             # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
             stopped: list[int] = []
@@ -360,8 +427,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     if stopped:
         return 128 + stopped[0]
     if crash is not None:
-        print(f"{command}: the program failed in the WebAssembly runtime: {_first_line(crash)}; "
-              "files it had saved were written back", file=sys.stderr)
+        print(f"{crash_message(command, crash)}; files it had saved were written back", file=sys.stderr)
         return CRASH_STATUS
     if result.reason.value == "exited":
         return result.exit_code
@@ -380,7 +446,8 @@ def main() -> None:
     if choice == "wasmer" and not wasmer:
         raise SystemExit("WASIX_RUNTIME=wasmer but no `wasmer` executable is on PATH")
     if wasmer:
-        run_with_wasmer_cli(wasmer, HERE / meta["commands"][command], command, args, network=bool(meta.get("network")))
+        run_with_wasmer_cli(wasmer, HERE / meta["commands"][command], command, args, network=bool(meta.get("network")),
+                            mounts=data_mounts(meta, HERE / DATA_DIR))
         return
 
     def on_term(signum, frame):  # the finally blocks restore the terminal on the way out

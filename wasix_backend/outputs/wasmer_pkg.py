@@ -38,6 +38,37 @@ def package_commands(recipe: Recipe, prefix: Path) -> dict[str, str]:
     return {p.stem: p.stem for p in sorted((prefix / "bin").glob("*.wasm"))}
 
 
+def data_sources(recipe: Recipe, prefix: Path) -> dict[str, tuple[str, Path]]:
+    """The recipe's ``[outputs] data``, checked: guest path -> (path inside the prefix, the
+    file or directory in ``prefix``). Every output that carries the program carries these, at
+    their guest paths: a Wasmer package through ``[fs]``, a wheel in its ``data/`` tree."""
+    out: dict[str, tuple[str, Path]] = {}
+    for guest, rel in sorted(recipe.data.items()):
+        parts = guest.split("/")
+        if not guest.startswith("/") or guest == "/" or ".." in parts:
+            raise WasixError(f"{recipe.name}: data guest path {guest!r} must be an absolute path below / (no '..')")
+        inner = Path(rel.strip("/"))
+        if inner.is_absolute() or ".." in inner.parts or not inner.parts:
+            raise WasixError(f"{recipe.name}: data path {rel!r} must stay inside the prefix")
+        src = prefix / inner
+        if not src.exists():
+            raise WasixError(f"{recipe.name}: data path {rel!r} (guest {guest!r}) not found in {prefix}")
+        out[guest.rstrip("/")] = (inner.as_posix(), src)
+    return out
+
+
+def data_files(recipe: Recipe, prefix: Path) -> dict[str, bytes]:
+    """Every data file of the recipe by its guest path (what a sandbox shows the program)."""
+    files: dict[str, bytes] = {}
+    for guest, (_, src) in data_sources(recipe, prefix).items():
+        if src.is_dir():
+            for path in sorted(p for p in src.rglob("*") if p.is_file()):
+                files[f"{guest}/{path.relative_to(src).as_posix()}"] = path.read_bytes()
+        else:
+            files[guest] = src.read_bytes()
+    return files
+
+
 def _description(recipe: Recipe) -> str:
     # wasmer rejects a manifest without a description.
     return recipe.description or f"{recipe.name} {recipe.version} compiled to WebAssembly (WASIX)."
@@ -98,20 +129,12 @@ def write_wasmer_package(
         command_tables.append(t)
     doc["command"] = command_tables
 
-    data_files: dict[str, Path] = {}
+    data_paths: dict[str, Path] = {}
     if recipe.data:
         fs = tomlkit.table()
-        for guest, rel in sorted(recipe.data.items()):
-            src = prefix / rel
-            if not src.exists():
-                raise WasixError(
-                    f"{recipe.name}: data path {rel!r} (guest {guest!r}) not found in {prefix}"
-                )
-            inner = Path(rel.strip("/"))
-            if inner.is_absolute() or ".." in inner.parts:
-                raise WasixError(f"{recipe.name}: data path {rel!r} must stay inside the prefix")
-            fs[guest] = inner.as_posix()
-            data_files[inner.as_posix()] = src
+        for guest, (inner, src) in data_sources(recipe, prefix).items():
+            fs[guest] = inner
+            data_paths[inner] = src
         doc["fs"] = fs
 
     final = Path(out_dir) / "pkg" / recipe.name
@@ -120,7 +143,7 @@ def write_wasmer_package(
         (tmp / "bin").mkdir()
         for name in modules:
             shutil.copyfile(prefix / "bin" / f"{name}.wasm", tmp / "bin" / f"{name}.wasm")
-        for inside, data_src in data_files.items():
+        for inside, data_src in data_paths.items():
             dest = tmp / inside
             dest.parent.mkdir(parents=True, exist_ok=True)
             if data_src.is_dir():

@@ -2,7 +2,9 @@
 
 ``pip install wasix-NAME`` then gives one console script per command; the scripts run the
 modules through ``wasix_NAME/_launcher.py`` (a copy of :mod:`.launcher`), which needs only
-``wasmer-sdk`` at run time.
+``wasmer-sdk`` at run time. The recipe's ``[outputs] data`` travels too, under
+``wasix_NAME/data/`` by guest path, and the launcher shows it to the program at those paths,
+as a Wasmer package's ``[fs]`` does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..errors import WasixError
 from ..fsutil import atomic_write_bytes
 from ..recipe import Recipe
 from ..versions import pep440
-from .wasmer_pkg import package_commands
+from .launcher import DATA_DIR
+from .wasmer_pkg import data_files, package_commands
 
 #: The launcher's runtime; the SDK publishes wheels for Linux and macOS only.
 RUNTIME_REQUIREMENT = "wasmer-sdk>=0.5; platform_system != 'Windows'"
@@ -153,6 +156,11 @@ def build_wheel_files(
     }
     if recipe.network:  # read by the launcher; absent means no network
         meta["network"] = True
+    data = data_files(recipe, prefix)  # the program reads these at the paths it was built with
+    if data:
+        meta["data"] = sorted(data_guest_roots(recipe))
+        for guest, content in data.items():
+            files[f"{pkg}/{DATA_DIR}{guest}"] = content
     files[f"{pkg}/_commands.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
     files[f"{pkg}/__init__.py"] = (
         f'"""{recipe.name} {recipe.version} as WebAssembly (WASIX); see the console scripts."""\n\n'
@@ -164,6 +172,11 @@ def build_wheel_files(
     files.update(extra or {})
     files.update(metadata_files(recipe, commands, plugins))
     return files
+
+
+def data_guest_roots(recipe: Recipe) -> list[str]:
+    """The guest paths of ``[outputs] data`` (each a file or a directory of the program's)."""
+    return [guest.rstrip("/") for guest in recipe.data]
 
 
 def _zip(files: dict[str, bytes], record_name: str) -> bytes:
