@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from conftest import venv_with_wheels
 from test_collection import collection_modules  # noqa: F401  (the session's builds)
-from test_wheel import runtime_wheelhouse  # noqa: F401  (a session fixture)
 
 pytestmark = pytest.mark.collection
 
