@@ -32,6 +32,7 @@ def make_substituter(args: argparse.Namespace) -> BinaryCaches | None:
 def cmd_push(args: argparse.Namespace) -> int:
     from ..engine import Engine
     from ..substitute import load_secret_key, push_entries
+    from ..substitute.backends import redact
     from .common import err, plugins_of, store_of, targets_of, toolchain_of
 
     key = load_secret_key(Path(args.key) if args.key else None)
@@ -58,7 +59,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     (store.root / "tmp").mkdir(parents=True, exist_ok=True)
     done = push_entries(entries, args.to, key, store, err.print)
     pushed = sum(v == "pushed" for v in done.values())
-    err.print(f"{pushed} pushed, {len(done) - pushed} already there ({args.to})")
+    err.print(f"{pushed} pushed, {len(done) - pushed} already there ({redact(args.to)})")
     return 0
 
 
