@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from httpserver import serve
+from test_binary_cache import cache_env, pushed_solo  # noqa: F401  (fixtures)
 
 from wasix_backend.errors import WasixError
 from wasix_backend.recipe import recipe_from_dict
@@ -416,3 +417,26 @@ def test_keygen_never_leaves_the_secret_readable_by_others(tmp_path) -> None:
 def test_secret_key_helpers_agree() -> None:
     key = SecretKey("n", b"\1" * 32)
     assert key.public.startswith("n:") and base64.b64decode(key.public[2:]) == key.public_bytes
+
+
+@pytest.mark.build
+def test_a_build_pulling_with_credentials_shows_them_nowhere(pushed_solo, capsys) -> None:  # noqa: F811
+    """The whole command: its messages, its summary and --json, and the pulled record."""
+    from test_binary_cache import wb
+
+    env = pushed_solo.env
+    with serve(env.root, mixin=_Auth) as srv:
+        url = srv.url.replace("http://", f"http://alice:{PASSWORD}@") + "/cache"
+        capsys.readouterr()
+        status, rows = wb(env, "build", "solo", "--store", str(env.root / "b" / "store"), "--out", "dist-b",
+                          "--substituter", url)  # fmt: skip
+        out, err = capsys.readouterr()
+        # The same with a wrong password: a warning, a local build, and the password not repeated.
+        status2, rows2 = wb(env, "build", "solo", "--store", str(env.root / "c" / "store"), "--out", "dist-c",
+                            "--substituter", url.replace(PASSWORD, "wrongPW"))  # fmt: skip
+        out2, err2 = capsys.readouterr()
+    assert status == 0 and rows["solo"]["status"] == "pulled", err
+    assert status2 == 0 and rows2["solo"]["status"] == "built", err2
+    record = next((env.root / "b" / "store").glob("*-solo-1.0/.wasix-build.json")).read_text()
+    _no_password(out, err, record, json.dumps(rows), out2, err2)
+    assert "wrongPW" not in out2 + err2 and "401" in err2
