@@ -236,3 +236,12 @@ def test_store_records_keep_their_key_inputs(tmp_path):
     store.root.mkdir()
     entry = _entry(store, "solo", "a" * 64, "host-llvm x")
     assert json.loads((entry / RECORD).read_text())["key_inputs"] == {"toolchain": "host-llvm x"}
+
+
+def test_a_command_lets_go_of_its_store_when_it_ends(tmp_path, capsys):
+    """In-process callers run several commands: a build's hold on the store ends with it."""
+    store = tmp_path / "store"
+    main(["build", "nano", "--store", str(store), "--out", str(tmp_path / "dist")])  # fails (unit tier): no matter
+    capsys.readouterr()
+    with Store(store).exclusive() as free:
+        assert free

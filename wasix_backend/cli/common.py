@@ -47,8 +47,16 @@ def store_of(args: argparse.Namespace):
     return store
 
 
-#: Descriptors holding stores' shared locks until the process ends (see :func:`build_targets`).
+#: Descriptors holding stores' shared locks until the command ends (see :func:`build_targets`).
 _held: list[int] = []
+
+
+def release_stores() -> None:
+    """Let go of the stores the command held (``cli.main`` calls it when a command ends)."""
+    import os
+
+    while _held:
+        os.close(_held.pop())
 
 
 def targets_of(args: argparse.Namespace, loaded, *, programs_only: bool = False) -> list[str]:
