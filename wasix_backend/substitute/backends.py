@@ -215,13 +215,6 @@ class Backend:
         text = str(exc).strip() or type(exc).__name__
         return self.scrub(text.splitlines()[0][:200])
 
-    def has(self, name: str) -> bool:
-        try:
-            self.fs.cat_file(self._path(name), start=0, end=1)  # one byte, not the object
-        except FileNotFoundError:
-            return False
-        return True
-
     def write(self, name: str, local: Path) -> None:
         """Upload ``local`` as ``name``; readers see all of it or nothing."""
         dest = self._path(name)
