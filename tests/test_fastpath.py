@@ -94,3 +94,45 @@ def test_a_failed_build_leaves_no_stamp(tiny) -> None:
     for _ in range(2):
         status, _, _, loads = wb("build", "tiny")
         assert status != 0 and loads == 1
+
+
+# ------------------------------------------------- issue 37, item 17: edits during a run ---
+
+#: Declares its recipe, and then, once (when $EDIT_FLAG does not exist yet), edits it on disk:
+#: the user's editor saving right after the tool read the file. The edit gives the build an
+#: environment variable, so the package's key changes.
+EDITING_PLUGIN = """\
+import os
+from pathlib import Path
+
+from wasix_backend import hookimpl
+from wasix_backend.recipe import load_recipe
+
+HERE = Path(__file__).parent
+
+
+@hookimpl
+def wasix_recipes():
+    recipe = load_recipe(HERE / "recipe.toml")
+    flag = os.environ.get("EDIT_FLAG")
+    if flag and not os.path.exists(flag):
+        open(flag, "w").close()
+        path = HERE / "recipe.toml"
+        path.write_text(path.read_text().replace('system = "make"', 'system = "make"\\nenv = { EDITED = "1" }'))
+    with open(os.environ["LOADS"], "a") as f:
+        f.write("x")
+    return [recipe]
+"""
+
+
+def test_a_plugin_file_edited_while_a_no_op_build_runs_is_not_stamped(tiny, tmp_path: Path) -> None:
+    wb, plugin, _ = tiny
+    (plugin / "plugin.py").write_text(EDITING_PLUGIN)
+    assert wb("build", "tiny")[0] == 0  # built
+    flag = str(tmp_path / "edited")
+    status, _, err, loads = wb("build", "tiny", EDIT_FLAG=flag)  # read the old recipe, then it was edited
+    assert (status, loads) == (0, 1) and "EDITED" in (plugin / "recipe.toml").read_text(), err
+    # The recipe on disk now asks for another build: the answer of the run above is stale.
+    status, _, err, loads = wb("build", "tiny", EDIT_FLAG=flag)
+    assert (status, loads) == (0, 1), "the stale answer was replayed"
+    assert "built" in err

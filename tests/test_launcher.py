@@ -55,6 +55,11 @@ int main(int argc, char **argv) {
             if (!f) { printf("put %s: %s\n", argv[i + 1], strerror(errno)); i += 2; continue; }
             fputs(argv[i + 2], f); fclose(f); i += 2;
         } else if (!strcmp(op, "mkdir") && i + 1 < argc) { mkdir(argv[++i], 0755); }
+        else if (!strcmp(op, "chmod") && i + 2 < argc) {
+            int r = chmod(argv[i + 2], (mode_t)strtol(argv[i + 1], NULL, 8));
+            if (r) printf("chmod %s: %s\n", argv[i + 2], strerror(errno));
+            i += 2;
+        }
         else if (!strcmp(op, "env") && i + 1 < argc) {
             const char *v = getenv(argv[++i]);
             printf("env %s=%s\n", argv[i], v ? v : "(unset)");
@@ -304,15 +309,15 @@ def test_safe_write_refuses_symlinks_and_keeps_modes(tmp_path):
     (base / "esc").symlink_to(tmp_path / "elsewhere")
     (base / "f.txt").write_text("old")
     os.chmod(base / "f.txt", 0o600)
-    mirror.safe_write(str(base), ["f.txt"], b"new", True)
+    mirror.safe_write(str(base), ["f.txt"], b"new", b"old")
     assert (base / "f.txt").read_text() == "new" and (base / "f.txt").stat().st_mode & 0o777 == 0o600
-    mirror.safe_write(str(base), ["d", "e", "g.txt"], b"deep", False)
+    mirror.safe_write(str(base), ["d", "e", "g.txt"], b"deep", None)
     assert (base / "d" / "e" / "g.txt").read_text() == "deep"
     for parts in (["esc", "x.txt"], ["esc"], ["..", "x"], ["d", "..", "x"]):
         with pytest.raises(mirror.Refused):
-            mirror.safe_write(str(base), parts, b"no", False)
+            mirror.safe_write(str(base), parts, b"no", None)
     with pytest.raises(mirror.Refused, match="not copied"):
-        mirror.safe_write(str(base), ["f.txt"], b"blind", False)
+        mirror.safe_write(str(base), ["f.txt"], b"blind", None)
     assert list((tmp_path / "elsewhere").iterdir()) == []
     assert sorted(p.name for p in base.iterdir()) == ["d", "esc", "f.txt"]  # no temp files left
 

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from .recipe import Recipe
     from .toolchain import Toolchain
 
+#: The most parallel jobs a build is given: make hands each job a token through a pipe, and
+#: far more tokens than a pipe holds hang it for ever.
+MAX_JOBS = 1024
+
+
 @dataclass
 class BuildResult:
     name: str
@@ -99,7 +104,7 @@ class Engine:
         self.plugins = plugins
         self.store = store
         self.toolchain = toolchain
-        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.jobs = min(MAX_JOBS, max(1, jobs or os.cpu_count() or 1))
         self.console = console or Console(stderr=True, highlight=False)
         self.keep_going = keep_going
         #: A missing requirement fails the package instead of skipping it.
@@ -186,7 +191,12 @@ class Engine:
 
     # building ---------------------------------------------------------------------------
     def build(self, targets: list[str]) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
-        """Build ``targets`` and their dependencies; independent ones run in parallel."""
+        """Build ``targets`` and their dependencies; independent ones run in parallel. The
+        store's shared lock is held throughout, so ``gc`` removes nothing the builds use."""
+        with self.store.in_use(self._say):
+            return self._build(targets)
+
+    def _build(self, targets: list[str]) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
         order, keys, problems = self.plan(targets)
         recipes = self.plugins.recipes
         priority = dependents_count(recipes, order)

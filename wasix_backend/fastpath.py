@@ -10,6 +10,13 @@ environment and terminal, replays that output when every file still has its sign
 anything else takes the normal path (which checks everything and writes a new stamp).
 ``WASIX_NO_FAST_PATH=1`` turns it off.
 
+A signature is taken when the command ends, so a file edited while the command ran (after it
+was read) would be stamped with its new signature and the old answer replayed for good: a
+stamp is therefore refused when any file it depends on, other than the outputs the command
+wrote itself, was changed (mtime or ctime) after the command started, or just before. A
+watched store record stands for its whole entry: every file of a sysroot is checked, not
+only the record that names it.
+
 This module is the console script's entry point, so it imports only the standard library.
 """
 
@@ -20,6 +27,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,23 +37,50 @@ STAMP_FORMAT = 1
 #: Variables that change between identical invocations without changing what is built.
 _VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", "COLUMNS", "LINES", "PYTEST_CURRENT_TEST"})
 
+#: A file changed this long before the command started may have been changed after it was
+#: read all the same (file times come from a coarse clock): its stamp is refused too.
+RACY_NS = 100_000_000
+#: A store entry's record: watching it watches the entry's every file (see :func:`watch`).
+_RECORD = ".wasix-build.json"
+
 #: Files the toolchain's identity was computed from in this process (see :func:`watch`).
 _watched: set[str] = set()
 #: The stamp the running command offers to leave (set by :func:`offer`).
 _offered: list[str] | None = None
+#: What the command wrote itself (outputs): their times are no sign of an edit.
+_produced: set[str] = set()
 
 
 def watch(*paths: Path | str) -> None:
     """Record files whose content shaped a store key (a compiler, its builtins, a sysroot's
-    record), so a stamp is invalid once one of them changes."""
-    _watched.update(os.path.realpath(p) for p in paths)
+    record), so a stamp is invalid once one of them changes. A store entry's record stands
+    for the entry: its files and folders are watched too (a header edited in a sysroot)."""
+    for p in paths:
+        real = os.path.realpath(p)
+        _watched.add(real)
+        if os.path.basename(real) == _RECORD:
+            for folder, _dirs, files in os.walk(os.path.dirname(real)):
+                _watched.add(folder)
+                _watched.update(os.path.join(folder, f) for f in files)
 
 
-def offer(inputs: Iterable[Path | str]) -> None:
+def offer(inputs: Iterable[Path | str], produced: Iterable[Path | str] = ()) -> None:
     """Called by ``build`` when every package was cached: leave a stamp depending on ``inputs``
-    (plus everything :func:`watch` saw) if the command ends with status 0."""
+    and ``produced`` (the outputs it wrote; plus everything :func:`watch` saw) if the command
+    ends with status 0 and no input changed while it ran."""
     global _offered
-    _offered = sorted({os.path.realpath(p) for p in inputs} | _watched)
+    written = {os.path.realpath(p) for p in produced}
+    _produced.clear()
+    _produced.update(written)
+    _offered = sorted({os.path.realpath(p) for p in inputs} | written | _watched)
+
+
+def _changed_since(path: str, start_ns: int) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns - RACY_NS
 
 
 def build_inputs(plugin_files: Iterable[Path], plugin_roots: Iterable[Path], entries: Iterable[Path],
@@ -146,6 +181,8 @@ def recording(argv: list[str]) -> Iterator[list[int]]:
     stamp is written when the command offered one and its status is 0."""
     global _offered
     _offered = None
+    _produced.clear()
+    start_ns = time.time_ns()
     out, err = _Tee(sys.stdout), _Tee(sys.stderr)
     path = _stamp_path(argv)  # before the command runs: the same key replay() computes
     saved = sys.stdout, sys.stderr
@@ -156,6 +193,10 @@ def recording(argv: list[str]) -> Iterator[list[int]]:
     finally:
         sys.stdout, sys.stderr = saved
     if _offered is None or status[0] != 0:
+        path.unlink(missing_ok=True)
+        return
+    if any(p not in _produced and _changed_since(p, start_ns) for p in _offered):
+        # Edited while the command ran: what it read may not be what is there now.
         path.unlink(missing_ok=True)
         return
     stamp = {"format": STAMP_FORMAT, "argv": argv, "status": status[0], "stdout": out.copy.getvalue(),

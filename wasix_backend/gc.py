@@ -3,7 +3,14 @@
 Garbage: staging trees of builds whose process is gone, lock files nobody holds,
 ``.part`` files of dead downloads, quarantined entries, and store entries no root keeps.
 Roots are the entries ``dist/`` outputs were made from (while those outputs exist), the
-latest ``keep`` builds of each package, and everything those entries were built against.
+latest ``keep`` builds of each package, the newest build of each toolchain entry (the
+wasix-libc sysroot every build of the ``wasix`` provider compiles against), and everything
+those entries were built against.
+
+Only a store is collected (:meth:`Store.check`: ``gc --store /`` is refused), and only while
+no build runs in it: ``gc`` takes the store's lock exclusively. While builds hold it, only
+what is provably dead goes (staging trees of dead processes, stale locks and partial
+downloads, quarantined entries); entries, logs and other temporary files stay.
 """
 
 from __future__ import annotations
@@ -26,6 +33,13 @@ from .store import RECORD, Store
 class Garbage:
     path: Path
     reason: str
+    #: Whether it can go while builds are running (it belongs to no live process).
+    dead_anyway: bool = False
+
+
+#: Toolchain entries: built with the host's LLVM rather than a wasixcc toolchain.
+_TOOLCHAIN_PREFIX = "host-llvm"
+_SYSROOT = "wasix-libc"
 
 
 def _staging_pid(path: Path) -> int | None:
@@ -37,15 +51,36 @@ def _unheld(lock: Path) -> bool:
     return lock_holder(lock) is None if Path("/proc/locks").exists() else True
 
 
-def find_garbage(store: Store, sources: Path | None, *, keep: int) -> list[Garbage]:
+def find_garbage(store: Store, sources: Path | None, *, keep: int, busy: bool = False) -> list[Garbage]:
+    """What may go; with ``busy`` (builds are running in the store) only what is dead anyway."""
+    store.check()
+    found = _find(store, sources, keep=keep)
+    return [g for g in found if g.dead_anyway] if busy else found
+
+
+def _toolchain_roots(records: dict[Path, dict]) -> set[Path]:  # type: ignore[type-arg]
+    """The newest entry of each toolchain package per toolchain (each LLVM has its sysroot)."""
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for entry, record in records.items():
+        inputs = record.get("key_inputs")
+        toolchain = str(inputs.get("toolchain", "")) if isinstance(inputs, dict) else ""
+        name = str(record.get("name", entry.name))
+        if toolchain.startswith(_TOOLCHAIN_PREFIX) or name == _SYSROOT:
+            groups.setdefault((name, toolchain), []).append(entry)
+    return {max(entries, key=lambda e: (e / RECORD).stat().st_mtime) for entries in groups.values()}
+
+
+def _find(store: Store, sources: Path | None, *, keep: int) -> list[Garbage]:
     out: list[Garbage] = []
     root = store.root
     for work in sorted((root / "tmp").glob("*")):
         pid = _staging_pid(work)
-        if pid is None or not pid_alive(pid):
-            out.append(Garbage(work, "staging tree of a build that is no longer running"))
+        if pid is None:
+            out.append(Garbage(work, "temporary files of no running build"))
+        elif not pid_alive(pid):
+            out.append(Garbage(work, "staging tree of a build that is no longer running", dead_anyway=True))
     for q in sorted((root / "quarantine").glob("*")):
-        out.append(Garbage(q, "quarantined (damaged) store entry"))
+        out.append(Garbage(q, "quarantined (damaged) store entry", dead_anyway=True))
 
     entries = store.entries()
     records = {}
@@ -58,13 +93,14 @@ def find_garbage(store: Store, sources: Path | None, *, keep: int) -> list[Garba
         if output.exists() and entry in records:
             keep_set.add(entry)
         else:
-            out.append(Garbage(file, f"root of {output}, which is gone"))
+            out.append(Garbage(file, f"root of {output}, which is gone", dead_anyway=True))
     by_name: dict[str, list[Path]] = {}
     for e in records:
         by_name.setdefault(records[e].get("name", e.name), []).append(e)
     for builds in by_name.values():
         builds.sort(key=lambda e: (e / RECORD).stat().st_mtime, reverse=True)
         keep_set.update(builds[:keep])
+    keep_set |= _toolchain_roots(records)
     todo = list(keep_set)  # and what those were built against
     while todo:
         for dep in records.get(todo.pop(), {}).get("deps", {}).values():
@@ -87,14 +123,14 @@ def find_garbage(store: Store, sources: Path | None, *, keep: int) -> list[Garba
     for d in lock_dirs:
         for lock in sorted(d.glob("*.lock")):
             if _unheld(lock):
-                out.append(Garbage(lock, "lock file nobody holds"))
+                out.append(Garbage(lock, "lock file nobody holds", dead_anyway=True))
     if sources is not None:
         for part in sorted(sources.glob(".*.part")):
             pid = _part_pid(part)
             # Partial files without a pid (older versions, other writers): only when a day old.
             dead = not pid_alive(pid) if pid is not None else _age(part) > 86400
             if dead:
-                out.append(Garbage(part, "partial file of a download that is no longer running"))
+                out.append(Garbage(part, "partial file of a download that is no longer running", dead_anyway=True))
     return out
 
 

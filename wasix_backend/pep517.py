@@ -161,8 +161,14 @@ def _settings(config_settings: dict[str, Any] | None) -> dict[str, str]:
     for key, value in settings.items():
         if not isinstance(value, str):  # a front-end passes a list when a key is repeated
             raise WasixError(f"config_settings {key!r}: give it once, got {value!r}")
-    if "jobs" in settings and not (settings["jobs"].isdigit() and int(settings["jobs"]) > 0):
-        raise WasixError(f"config_settings 'jobs': a positive number, got {settings['jobs']!r}")
+    from .engine import MAX_JOBS
+
+    if "jobs" in settings and not (settings["jobs"].isdigit() and 0 < int(settings["jobs"]) <= MAX_JOBS):
+        raise WasixError(f"config_settings 'jobs': a number of parallel jobs from 1 to {MAX_JOBS}, got {settings['jobs']!r}")
+    if "store" in settings:
+        from .store import Store
+
+        Store(Path(settings["store"]).absolute()).check()  # `-C store=/` writes nothing into /
     return settings
 
 
@@ -179,10 +185,12 @@ def _build_recipe(source_dir: Path, config_settings: dict[str, Any] | None = Non
     loaded, recipe = _load(source_dir)
     store = Store(Path(settings["store"]).absolute() if "store" in settings else store_dir())
     console = Console(stderr=True, highlight=False)
-    toolchain = select_toolchain(settings.get("provider"), store=store, console=console)
-    jobs = int(settings["jobs"]) if "jobs" in settings else None
-    engine = Engine(loaded, store, toolchain, jobs=jobs, console=console)
-    results, failures = engine.build([recipe.name])
+    store.check()
+    with store.in_use(console.print):  # the sysroot chosen below stays while this builds
+        toolchain = select_toolchain(settings.get("provider"), store=store, console=console)
+        jobs = int(settings["jobs"]) if "jobs" in settings else None
+        engine = Engine(loaded, store, toolchain, jobs=jobs, console=console)
+        results, failures = engine.build([recipe.name])
     if failures:
         raise WasixError("\n".join(str(f.error) for f in failures))
     return recipe, results[recipe.name].path

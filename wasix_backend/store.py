@@ -5,6 +5,12 @@ An entry is ``<root>/<key32>-<name>-<version>/`` holding the package's install t
 build killed at any moment leaves nothing a later build takes as finished. A per-key file lock
 keeps two processes from building the same entry at once; staging trees of dead builds are
 swept by the next build of the same key.
+
+A store is marked by the file ``.wasix-store`` written when it is first used, so that
+commands that delete (``gc``, ``clean --store-too``) and builds that write refuse a
+directory that is not one (``--store /``). A store made before the marker existed is
+recognised by its layout and marked. Builds hold a shared lock on the marker while they run;
+``gc`` and ``clean`` take it exclusively, so neither deletes what a running build uses.
 """
 
 from __future__ import annotations
@@ -13,15 +19,18 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .errors import WasixError
 from .fsutil import atomic_write_bytes, file_sha256
-from .interrupt import acquire
+from .interrupt import acquire, check
 from .recipe import Recipe
 
 if TYPE_CHECKING:
@@ -30,6 +39,21 @@ if TYPE_CHECKING:
 #: Bump when the store layout or the meaning of a key changes.
 STORE_FORMAT = 2
 RECORD = ".wasix-build.json"
+#: Written into a store when it is first used; what ``gc`` and ``clean`` look for.
+MARKER = ".wasix-store"
+#: What a store holds besides entries (``<key32>-<name>-<version>``).
+_STORE_DIRS = frozenset({"tmp", "locks", "logs", "quarantine", "roots"})
+_ENTRY_NAME = re.compile(r"[0-9a-f]{32}-.+")
+#: ``build --check``'s scratch stores, made inside the store.
+_SCRATCH_NAME = re.compile(r"check-.+")
+
+
+class NotAStore(WasixError):
+    """A directory given as the store holds other things: nothing is written or deleted there."""
+
+
+def _is_store_item(name: str) -> bool:
+    return name in _STORE_DIRS or name == MARKER or bool(_ENTRY_NAME.fullmatch(name) or _SCRATCH_NAME.fullmatch(name))
 
 
 def key_inputs(
@@ -73,6 +97,118 @@ def build_key(recipe: Recipe, **inputs: Any) -> str:
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        self._marked = False
+
+    # what is a store ----------------------------------------------------------------------
+    def problem(self) -> str | None:
+        """Why ``root`` must not be used as a store (None: it is one, or can become one).
+
+        A store is a directory with the marker, or (made before the marker existed) one
+        holding nothing but entries and the store's own folders, or a new or empty one."""
+        if not self.root.exists() and not self.root.is_symlink():
+            return None
+        if not self.root.is_dir():
+            return f"{self.root} is not a directory"
+        if (self.root / MARKER).is_file():
+            return None
+        try:
+            names = sorted(os.listdir(self.root))
+        except OSError as exc:
+            return f"{self.root} cannot be read: {exc.strerror or exc}"
+        others = [n for n in names if not _is_store_item(n)]
+        if not others:
+            return None
+        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        return (f"{self.root} is not a wasix-backend store: it has no {MARKER} file and holds other things "
+                f"({shown}); name a new or empty directory (if it is a store, `touch {self.root / MARKER}`)")
+
+    def check(self) -> None:
+        """Raise :class:`NotAStore` when :meth:`problem` says so."""
+        problem = self.problem()
+        if problem:
+            raise NotAStore(problem)
+
+    def mark(self) -> None:
+        """Make sure ``root`` is a store before writing into it: checked, created and marked."""
+        if self._marked:
+            return
+        self.check()
+        self.root.mkdir(parents=True, exist_ok=True)
+        marker = self.root / MARKER
+        if not marker.is_file():
+            with contextlib.suppress(OSError):  # a read-only store still serves builds
+                atomic_write_bytes(marker, json.dumps({"format": STORE_FORMAT}).encode() + b"\n")
+        self._marked = True
+
+    # builds running (shared) against gc and clean (exclusive) ------------------------------
+    def _lock_fd(self) -> int | None:
+        try:
+            return os.open(self.root / MARKER, os.O_RDONLY)
+        except OSError:
+            return None
+
+    @contextlib.contextmanager
+    def in_use(self, say: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the store's shared lock: ``gc`` and ``clean`` delete no entry meanwhile. When
+        one of them is running, wait for it (saying so after a second)."""
+        fd = self.hold(say)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def hold(self, say: Callable[[str], None] | None = None) -> int | None:
+        """:meth:`in_use` for the rest of the process: the descriptor holding the lock."""
+        import fcntl
+
+        self.mark()
+        fd = self._lock_fd()
+        if fd is None:
+            return None
+        start, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                pass
+            except BaseException:
+                os.close(fd)
+                raise
+            if not told and time.monotonic() - start > 1:
+                told = True
+                (say or (lambda t: print(t, file=sys.stderr, flush=True)))(
+                    f"waiting for `wasix-build gc` or `clean` to finish in {self.root}")
+            try:
+                check()  # Ctrl-C/SIGTERM: stop waiting at once
+            except BaseException:
+                os.close(fd)
+                raise
+            time.sleep(0.1)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Try the store's lock exclusively: yields whether no build holds it (and, while the
+        block runs, none can start)."""
+        import fcntl
+
+        if self.root.is_dir():
+            with contextlib.suppress(OSError):
+                self.mark()
+        fd = self._lock_fd()
+        if fd is None:  # no marker (a read-only store): nothing can hold it
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                free = True
+            except BlockingIOError:
+                free = False
+            yield free
+        finally:
+            os.close(fd)
 
     # layout -----------------------------------------------------------------------------
     def entry(self, recipe: Recipe, key: str) -> Path:
@@ -84,6 +220,7 @@ class Store:
     def lock(self, key: str) -> FileLock:
         from filelock import FileLock  # only for a build: a no-op never takes a lock
 
+        self.mark()
         (self.root / "locks").mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / "locks" / f"{key[:32]}.lock"))
 
@@ -171,6 +308,7 @@ class Store:
         name = hashlib.sha256(str(output).encode()).hexdigest()[:32]
         doc = {"output": str(output), "entry": Path(entry).name}
         with contextlib.suppress(OSError):
+            self.mark()
             atomic_write_bytes(self.root / "roots" / f"{name}.json", json.dumps(doc).encode())
 
     def roots(self) -> list[tuple[Path, dict[str, str]]]:
@@ -195,6 +333,7 @@ class Store:
 
         Call with :meth:`lock` held.
         """
+        self.mark()
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         for stale in tmp.glob(f"{key[:32]}-*"):
@@ -218,10 +357,24 @@ class Store:
         return final
 
     def remove_entries(self) -> int:
-        """Delete every entry, log and staging area (``wasix-build clean --store``)."""
-        count = len(self.entries())
-        if self.root.is_dir():
-            shutil.rmtree(self.root)
+        """Delete every entry, log and staging area (``wasix-build clean --store``): what the
+        store holds, never the directory itself or anything else in it. Refuses a directory
+        that is not a store, and a store a build is running in."""
+        self.check()
+        if not self.root.is_dir():
+            return 0
+        with self.exclusive() as free:
+            if not free:
+                raise WasixError(f"a build is running in the store {self.root}; clean it when the build has ended")
+            count = len(self.entries())
+            for name in sorted(os.listdir(self.root)):
+                path = self.root / name
+                if name == MARKER or not _is_store_item(name):
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
         return count
 
 

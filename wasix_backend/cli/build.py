@@ -151,8 +151,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         # A no-op: the next identical invocation may replay this answer (wasix_backend.fastpath).
         fastpath.offer(fastpath.build_inputs(
             [f for files in loaded.files.values() for f in files],
-            [*args.plugin_dir, builtin_plugins_dir()], [r.path for r in results.values()],
-            [Path(d) for d in written.values()]))  # fmt: skip
+            [*args.plugin_dir, builtin_plugins_dir()], [r.path for r in results.values()], []),
+            produced=[Path(d) for d in written.values()])  # fmt: skip
     return finish(args, summary, written)
 
 

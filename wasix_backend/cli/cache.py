@@ -30,14 +30,23 @@ def make_substituter(args: argparse.Namespace) -> BinaryCaches | None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from ..engine import Engine
-    from ..substitute import load_secret_key, push_entries
-    from .common import err, plugins_of, store_of, targets_of, toolchain_of
+    from ..substitute import load_secret_key
+    from .common import err, plugins_of, store_of, targets_of
 
     key = load_secret_key(Path(args.key) if args.key else None)
     loaded = plugins_of(args)
     targets = targets_of(args, loaded)
     store = store_of(args)
+    with store.in_use(err.print):  # `gc` removes nothing this push reads or writes
+        return _push(args, key, loaded, targets, store)
+
+
+def _push(args: argparse.Namespace, key, loaded, targets: list[str], store) -> int:  # type: ignore[no-untyped-def]
+    from ..engine import Engine
+    from ..substitute import push_entries
+    from ..substitute.backends import redact
+    from .common import err, toolchain_of
+
     engine = Engine(loaded, store, toolchain_of(args), console=err)
     order, keys, problems = engine.plan(targets)
     if problems and not args.all:
@@ -58,7 +67,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     (store.root / "tmp").mkdir(parents=True, exist_ok=True)
     done = push_entries(entries, args.to, key, store, err.print)
     pushed = sum(v == "pushed" for v in done.values())
-    err.print(f"{pushed} pushed, {len(done) - pushed} already there ({args.to})")
+    err.print(f"{pushed} pushed, {len(done) - pushed} already there ({redact(args.to)})")
     return 0
 
 

@@ -37,10 +37,26 @@ def toolchain_of(args: argparse.Namespace):
 
 
 def store_of(args: argparse.Namespace):
+    """The command's store; a directory that is not one (``--store /``) is refused here,
+    before anything is written into it or deleted from it."""
     from ..paths import store_dir
     from ..store import Store
 
-    return Store(Path(args.store) if getattr(args, "store", None) else store_dir())
+    store = Store(Path(args.store) if getattr(args, "store", None) else store_dir())
+    store.check()
+    return store
+
+
+#: Descriptors holding stores' shared locks until the command ends (see :func:`build_targets`).
+_held: list[int] = []
+
+
+def release_stores() -> None:
+    """Let go of the stores the command held (``cli.main`` calls it when a command ends)."""
+    import os
+
+    while _held:
+        os.close(_held.pop())
 
 
 def targets_of(args: argparse.Namespace, loaded, *, programs_only: bool = False) -> list[str]:
@@ -74,17 +90,27 @@ def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
         loaded.get(t)
     from .cache import make_substituter
 
-    engine = Engine(loaded, store_of(args), toolchain_of(args), jobs=args.jobs, console=err,
-                    keep_going=args.keep_going, strict=args.strict, substituter=make_substituter(args))
     executor = getattr(args, "executor", None) or "local"
+    if executor.startswith("dask://"):
+        from ..executors.dask import scheduler_address
+
+        scheduler_address(executor)  # a malformed address is one error before anything runs
+    elif executor != "local":
+        raise WasixError(f"--executor {executor!r}: use `local` or `dask://HOST:PORT`")
+    store = store_of(args)
+    # Held until the command ends: `gc` removes nothing this command uses (the sysroot chosen
+    # below, the entries built, the ones its outputs are copied from).
+    fd = store.hold(err.print)
+    if fd is not None:
+        _held.append(fd)
+    engine = Engine(loaded, store, toolchain_of(args), jobs=args.jobs, console=err,
+                    keep_going=args.keep_going, strict=args.strict, substituter=make_substituter(args))
     if executor == "local":
         results, failures = engine.build(targets)
-    elif executor.startswith("dask://"):
+    else:
         from ..executors.dask import build_on_dask
 
         results, failures = build_on_dask(engine, targets, executor, args)
-    else:
-        raise WasixError(f"--executor {executor!r}: use `local` or `dask://HOST:PORT`")
     return engine, results, Summary(results, failures)
 
 
@@ -96,6 +122,19 @@ def finish(args: argparse.Namespace, summary, outputs: Mapping[str, object]) -> 
 
 
 # ---------------------------------------------------------------------------- shared options
+def jobs_count(text: str) -> int:
+    """``-j N``: 1 to :data:`~wasix_backend.engine.MAX_JOBS` (a huge N hangs make for ever)."""
+    from ..engine import MAX_JOBS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"a number of parallel builds from 1 to {MAX_JOBS}, got {text!r}")
+    return value
+
+
 def plugin_dir_options(dest: str = "plugin_dir") -> argparse.ArgumentParser:
     """``--plugin-dir``, accepted before and after the sub-command (main() joins the two)."""
     p = argparse.ArgumentParser(add_help=False)
@@ -121,7 +160,7 @@ def build_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False, parents=[store_options(), json_options()])
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every package")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel builds (default: cores)")
+    p.add_argument("-j", "--jobs", type=jobs_count, default=None, help="parallel builds (default: cores)")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
     p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix where clang >= 19 is installed, its sysroot built on first use, else zig)")
     p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")

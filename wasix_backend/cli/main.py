@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a write no command anticipated: still one line, with the path
         print(f"error: {exc.filename or type(exc).__name__}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        from .common import release_stores
+
+        release_stores()  # the command is over: `gc` may collect again
 
 
 if __name__ == "__main__":

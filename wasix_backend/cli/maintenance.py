@@ -59,15 +59,20 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.keep < 0:
         raise WasixError(f"gc: --keep must be 0 or more, got {args.keep}")
     store = store_of(args)
+    store.check()  # `gc --store /` removes nothing
     sources = paths.sources_dir()
-    garbage = find_garbage(store, sources if sources.is_dir() else None, keep=args.keep)
     removed = 0
-    for item in garbage:
-        if args.dry_run:
-            print(f"would remove {item.path}  ({item.reason})")
-        elif remove(item):
-            removed += 1
-            print(f"removed {item.path}  ({item.reason})")
+    with store.exclusive() as free:  # no build starts while this runs
+        if not free:
+            _say(f"gc: a build is running in {store.root}: store entries, logs and temporary files are kept "
+                 "this time; only what no running process can use goes")
+        garbage = find_garbage(store, sources if sources.is_dir() else None, keep=args.keep, busy=not free)
+        for item in garbage:
+            if args.dry_run:
+                print(f"would remove {item.path}  ({item.reason})")
+            elif remove(item):
+                removed += 1
+                print(f"removed {item.path}  ({item.reason})")
     if args.dry_run:
         _say(f"gc: {len(garbage)} item(s) would go (dry run: nothing removed)")
     else:

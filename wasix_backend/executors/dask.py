@@ -22,12 +22,36 @@ if TYPE_CHECKING:
     from ..engine import BuildFailure, BuildResult, Engine
 
 
+def scheduler_address(executor: str) -> str:
+    """``tcp://HOST:PORT`` of ``dask://HOST:PORT``, or one :class:`WasixError` saying what is
+    wrong with it (never a ValueError from deep inside Dask)."""
+    import re
+    from urllib.parse import urlsplit
+
+    rest = executor.removeprefix("dask://")
+    usage = f"--executor {executor!r}: expected dask://HOST:PORT (a Dask scheduler, e.g. dask://127.0.0.1:8786)"
+    if not rest or any(c in rest for c in "/?#@ \\") or not rest.isprintable():
+        raise WasixError(usage)
+    try:
+        parts = urlsplit("tcp://" + rest)
+        port = parts.port
+    except ValueError as exc:
+        raise WasixError(f"{usage}: {exc}") from None
+    host = parts.hostname or ""
+    if port is None or not 0 < port < 65536:
+        raise WasixError(f"{usage}: no port")
+    bracketed = rest.startswith("[")
+    if not host or not (bracketed or re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host)):
+        raise WasixError(f"{usage}: {host!r} is not a host name or address")
+    return f"tcp://{'[' + host + ']' if bracketed else host}:{port}"
+
+
 def _client(address: str):  # type: ignore[no-untyped-def]
+    target = scheduler_address(address)
     try:
         from distributed import Client
     except ImportError:
         raise WasixError("--executor dask needs Dask's `distributed`: pip install 'wasix-backend[dask]'") from None
-    target = "tcp://" + address.removeprefix("dask://")
     try:
         return Client(target, timeout=float(os.environ.get("WASIX_DASK_TIMEOUT", "20")))
     except (OSError, TimeoutError) as exc:

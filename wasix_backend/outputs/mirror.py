@@ -10,10 +10,18 @@ project's toolchain link each mirrored directory back to its real path before ``
 working directory (bounded: ``WASIX_MIRROR_MAX_BYTES``, ``WASIX_MIRROR_MAX_FILES``) and
 the files and directories named on the command line.
 
+Only regular files are copied, never anything under ``/proc``, ``/sys``, ``/dev`` or another
+kernel file system (a read there can block forever), never a name that is not UTF-8 (the
+sandbox cannot hold it; the launcher says so), and the copy is bounded in time
+(``WASIX_MIRROR_MAX_SECONDS``) as well as in bytes and files.
+
 Write-back only ever writes inside what was mirrored: every target is reached from its
 root's directory descriptor one component at a time without following symlinks, an existing
 host symlink is never replaced, files are replaced atomically keeping their mode, and host
-files are never deleted. Whatever cannot be written back goes to a rescue directory.
+files are never deleted. A host file is replaced only while it still holds what was copied
+in (otherwise someone else changed it meanwhile: the host's version stays) and only when the
+user may write it (a read-only file stays as it is, as a native write would fail). Whatever
+cannot be written back goes to a rescue directory, and the launcher names each file and why.
 """
 
 from __future__ import annotations
@@ -30,6 +38,15 @@ GUEST_ROOT = "/workspace/.host"  # host path P lives at GUEST_ROOT + P in the sa
 SCRATCH = ("/tmp",)  # writes here are kept (rescued) rather than lost with the fresh root
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_FILES = 10_000
+DEFAULT_MAX_SECONDS = 10.0
+#: Never copied from: reading files there can block for ever (``/proc/kmsg``), or means nothing.
+SPECIAL_DIRS = ("/proc", "/sys", "/dev")
+#: Kernel file systems, wherever they are mounted (from ``/proc/self/mountinfo``).
+SPECIAL_FS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs",
+    "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "autofs", "efivarfs",
+    "rpc_pipefs", "nsfs", "selinuxfs",
+})
 
 
 def _size(text: str) -> int:
@@ -48,8 +65,86 @@ def limits() -> tuple[int, int]:
     return max_bytes, max_files
 
 
+def max_seconds() -> float:
+    """How long copying the working directory may take (``WASIX_MIRROR_MAX_SECONDS``)."""
+    text = os.environ.get("WASIX_MIRROR_MAX_SECONDS") or str(DEFAULT_MAX_SECONDS)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SystemExit(f"WASIX_MIRROR_MAX_SECONDS: expected a positive number of seconds, got {text!r}")
+    return value
+
+
 class TooBig(Exception):
-    pass
+    """Over a bound; the message says which (``files or bytes`` or ``seconds``)."""
+
+
+class _Budget:
+    """What the copy may still take: bytes, files, and time."""
+
+    def __init__(self, max_bytes: int, max_files: int, seconds: float) -> None:
+        self.bytes, self.files = max_bytes, max_files
+        self.deadline = time.monotonic() + seconds
+
+    def take(self, size: int) -> None:
+        self.bytes -= size
+        self.files -= 1
+        if self.bytes < 0 or self.files < 0:
+            raise TooBig("size")
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise TooBig("time")
+
+
+def _special_mounts() -> set[str]:
+    """Mount points of kernel file systems (Linux; elsewhere only :data:`SPECIAL_DIRS`)."""
+    found = set(SPECIAL_DIRS)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) >= 5 and right.split()[:1] and right.split()[0] in SPECIAL_FS:
+                    found.add(fields[4].replace("\\040", " "))
+    except OSError:
+        pass
+    return found
+
+
+def _special(path: str, mounts: set[str]) -> bool:
+    return any(_inside(path, m) for m in mounts if m != "/")
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by the file system encoding as surrogates
+        return False
+    return True
+
+
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """The bytes of ``path`` if it is (still) a regular file, at most ``limit`` of them; never
+    blocks on a FIFO or device put there since it was listed."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -69,6 +164,7 @@ class Plan:
     dirs: set[str] = field(default_factory=set)  # directories to create in the sandbox
     size: int = 0
     warnings: list[str] = field(default_factory=list)
+    unnamed: list[str] = field(default_factory=list)  # names that are not UTF-8: not copied
 
     def guest(self, path: str) -> str:
         return GUEST_ROOT + path
@@ -107,14 +203,29 @@ def looks_like_path(arg: str) -> bool:
     return os.path.isdir(parent) and ("/" in arg or "." in os.path.basename(arg))
 
 
-def _copy_tree(plan: Plan, root: Root, budget: list[int]) -> None:
-    """Copy the regular files under ``root`` (no symlinks followed) within ``budget``."""
+def _copy_tree(plan: Plan, root: Root, budget: _Budget) -> None:
+    """Copy the regular files under ``root`` (no symlinks followed, no kernel file systems,
+    no names the sandbox cannot hold) within ``budget``."""
     plan.dirs.add(root.path)
+    mounts = _special_mounts()
+    if _special(root.target, mounts):
+        plan.warnings.append(f"{root.path} is on a kernel file system (/proc, /sys, /dev …): nothing "
+                             "under it is copied into the sandbox")
+        return
     for top, dirnames, filenames in os.walk(root.target, followlinks=False):
         rel = os.path.relpath(top, root.target)
         here = root.path if rel == "." else os.path.join(root.path, rel)
         plan.dirs.add(here)
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(top, d))]
+        kept = []
+        for d in dirnames:
+            full = os.path.join(top, d)
+            if os.path.islink(full) or _special(full, mounts):
+                continue
+            if not _utf8(d):
+                plan.unnamed.append(os.path.join(here, d))
+                continue
+            kept.append(d)
+        dirnames[:] = kept
         for name in filenames:
             host = os.path.join(top, name)
             try:
@@ -123,20 +234,22 @@ def _copy_tree(plan: Plan, root: Root, budget: list[int]) -> None:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue  # symlinks, devices, sockets: not copied (nor ever written through)
-            budget[0] -= st.st_size
-            budget[1] -= 1
-            if budget[0] < 0 or budget[1] < 0:
-                raise TooBig
+            if not _utf8(name):
+                plan.unnamed.append(os.path.join(here, name))
+                continue
+            budget.take(st.st_size)
             try:
-                with open(host, "rb") as fh:
-                    plan.originals[os.path.join(here, name)] = fh.read()
+                data = _read_regular(host, st.st_size)
             except OSError:
                 continue  # unreadable here: the program will not see it, nor overwrite it
+            if data is not None:
+                plan.originals[os.path.join(here, name)] = data
 
 
 def _copy_file(plan: Plan, path: str, target: str) -> None:
-    with open(target, "rb") as fh:
-        plan.originals[path] = fh.read()
+    data = _read_regular(target, os.stat(target).st_size)
+    if data is not None:
+        plan.originals[path] = data
     plan.dirs.add(_parent(path))
 
 
@@ -144,30 +257,36 @@ def plan_mirror(args: list[str], cwd: str | None = None, prog: str = "program") 
     """What to copy: the working directory (bounded) and the paths named in ``args``."""
     cwd = cwd or os.getcwd()
     max_bytes, max_files = limits()
+    seconds = max_seconds()
     plan = Plan()
     named: list[Root] = []
+    mounts = _special_mounts()
     for arg in args:
         if not looks_like_path(arg):
             continue
         path = os.path.normpath(os.path.join(cwd, arg))
         target = os.path.realpath(path)
+        if not _utf8(path) or _special(target, mounts):
+            continue  # the sandbox cannot hold the name / a kernel file: not copied
         is_dir = os.path.isdir(target)
         if os.path.lexists(path) and not is_dir and not os.path.isfile(target):
             continue  # a device or a dangling link: nothing to copy
         named.append(Root(path, target, is_dir))
     cwd_root = Root(cwd, os.path.realpath(cwd), True)
-    budget = [max_bytes, max_files]
+    budget = _Budget(max_bytes, max_files, seconds)
     try:
         _copy_tree(plan, cwd_root, budget)
-    except TooBig:
+    except TooBig as exc:
         cwd_root.complete = False
         plan.originals.clear()
+        plan.unnamed.clear()
         plan.dirs = {cwd}
+        what = (f"took more than {seconds:g} s to copy" if str(exc) == "time"
+                else f"holds more than {max_files} files or {max_bytes >> 20} MiB")
         plan.warnings.append(
-            f"{prog}: the working directory {cwd} holds more than {max_files} files or "
-            f"{max_bytes >> 20} MiB, so only the paths named on the command line are copied into "
-            "the sandbox; run from a smaller directory, or raise WASIX_MIRROR_MAX_BYTES / "
-            "WASIX_MIRROR_MAX_FILES to copy it all"
+            f"{prog}: the working directory {cwd} {what}, so only the paths named on the command "
+            "line are copied into the sandbox; run from a smaller directory, or raise "
+            "WASIX_MIRROR_MAX_BYTES / WASIX_MIRROR_MAX_FILES / WASIX_MIRROR_MAX_SECONDS to copy it all"
         )
     plan.roots.append(cwd_root)
     for root in named:
@@ -179,17 +298,27 @@ def plan_mirror(args: list[str], cwd: str | None = None, prog: str = "program") 
         plan.roots.append(root)
         if root.is_dir:
             try:
-                _copy_tree(plan, root, budget if cwd_root.complete else [max_bytes, max_files])
-            except TooBig:
+                _copy_tree(plan, root, budget if cwd_root.complete else _Budget(max_bytes, max_files, seconds))
+            except TooBig as exc:
+                what = (f"takes more than {seconds:g} s" if str(exc) == "time"
+                        else f"holds more than {max_files} files or {max_bytes >> 20} MiB")
                 raise SystemExit(
-                    f"{prog}: {root.path} holds more than {max_files} files or {max_bytes >> 20} MiB "
-                    "(with the working directory) to copy into the sandbox; name a smaller "
-                    "directory, or raise WASIX_MIRROR_MAX_BYTES / WASIX_MIRROR_MAX_FILES"
+                    f"{prog}: {root.path} {what} (with the working directory) to copy into the sandbox; "
+                    "name a smaller directory, or raise WASIX_MIRROR_MAX_BYTES / WASIX_MIRROR_MAX_FILES / "
+                    "WASIX_MIRROR_MAX_SECONDS"
                 ) from None
         elif os.path.isfile(root.target):
-            _copy_file(plan, root.path, root.target)
+            with contextlib.suppress(OSError):
+                _copy_file(plan, root.path, root.target)
         else:
             plan.dirs.add(_parent(root.path))
+    if plan.unnamed:
+        shown = ", ".join(repr(os.fsencode(p))[1:] for p in plan.unnamed[:3])
+        plan.warnings.append(
+            f"{prog}: {len(plan.unnamed)} name(s) that are not UTF-8 are not copied into the sandbox "
+            f"(which cannot hold them), so the program does not see them: {shown}"
+            + (" …" if len(plan.unnamed) > 3 else "")
+        )
     plan.size = sum(len(d) for d in plan.originals.values())
     return plan
 
@@ -237,11 +366,44 @@ def _open_chain(base: str, parts: list[str]) -> list[int]:
     return fds
 
 
-def safe_write(base: str, parts: list[str], data: bytes, original_known: bool) -> None:
+#: What a new file starts with when it is a program (a script, an ELF binary): such files
+#: are made executable, as the program that wrote them made them natively (the sandbox keeps
+#: no modes, so ``chmod`` there is not seen).
+EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
+
+
+def _new_file_mode(data: bytes) -> int:
+    base = 0o777 if data.startswith(EXECUTABLE_MAGIC) else 0o666
+    return base & ~_umask()
+
+
+def _current(fd: int, name: str, limit: int) -> bytes | None:
+    """What the host file ``name`` (in directory ``fd``) holds now, up to ``limit`` + 1 bytes."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        f = os.open(name, flags, dir_fd=fd)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(f, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(f)
+
+
+def safe_write(base: str, parts: list[str], data: bytes, original: bytes | None) -> None:
     """Write ``data`` to ``base/parts…`` without leaving ``base`` or following symlinks.
 
-    ``base`` is a resolved host directory; ``original_known`` says whether the file was
-    copied into the sandbox (a host file the program never saw is not overwritten).
+    ``base`` is a resolved host directory; ``original`` is what was copied into the sandbox
+    (None: nothing was, and a host file the program never saw is not overwritten). A host
+    file that no longer holds ``original`` changed while the program ran and is kept; one
+    the user may not write is kept too (natively the program's write would have failed).
     """
     if not parts or any(p in ("", ".", "..") or "/" in p for p in parts):
         raise Refused("not a plain path inside what was named")
@@ -257,10 +419,22 @@ def safe_write(base: str, parts: list[str], data: bytes, original_known: bool) -
                 raise Refused("it is a symlink on the host and is not replaced")
             if not stat.S_ISREG(st.st_mode):
                 raise Refused("it is not a regular file on the host")
-            if not original_known:
-                raise Refused("it exists on the host but was not copied into the sandbox")
-        mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
-        tmp = f".{name}.wasix-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+            if original is None:
+                raise Refused("it exists on the host but was not copied into the sandbox "
+                              "(made there while the program ran?); the host's file is kept")
+            if not os.access(name, os.W_OK, dir_fd=fd, effective_ids=os.access in os.supports_effective_ids):
+                raise Refused("it is read-only on the host (natively the write fails: permission denied); "
+                              "the host's file is kept")
+            now = _current(fd, name, max(len(original), len(data)))
+            if now == data:
+                return  # someone else wrote the very same bytes meanwhile: nothing to do
+            if now != original:
+                raise Refused("it changed on the host while the program ran; the host's version is kept")
+        elif original is not None:
+            raise Refused("it was removed on the host while the program ran; it is not made again")
+        mode = stat.S_IMODE(st.st_mode) if st is not None else _new_file_mode(data)
+        # A short temporary name: one beside a 255-byte name would be too long to create.
+        tmp = f".wasix-{os.getpid()}-{time.monotonic_ns() % 10**12}.tmp"
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
         try:
             try:
@@ -289,7 +463,7 @@ def write_back(plan: Plan, path: str, data: bytes) -> None:
         base, parts = root.target, os.path.relpath(path, root.path).split(os.sep)
     else:
         base, parts = _parent(root.target), [os.path.basename(root.target)]
-    safe_write(base, parts, data, path in plan.originals)
+    safe_write(base, parts, data, plan.originals.get(path))
 
 
 def rescue_dir(cache: Path, prog: str) -> Path:

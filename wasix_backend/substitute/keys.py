@@ -11,6 +11,7 @@ import base64
 import binascii
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,18 +55,25 @@ class SecretKey:
         return base64.b64encode(key.sign(_CONTEXT + message)).decode()
 
     @property
+    def public_bytes(self) -> bytes:
+        return bytes(_crypto().Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw())
+
+    @property
     def public(self) -> str:
-        key = _crypto().Ed25519PrivateKey.from_private_bytes(self.seed)
-        return f"{self.name}:{base64.b64encode(key.public_key().public_bytes_raw()).decode()}"
+        return f"{self.name}:{base64.b64encode(self.public_bytes).decode()}"
 
 
-def verify(public: bytes, message: bytes, signature: str) -> bool:
+def verify(public: bytes, message: bytes, signature: object) -> bool:
+    """Whether ``signature`` (base64 text) signs ``message``; False for anything else, whatever
+    its type (a manifest's signatures come from the network)."""
     from cryptography.exceptions import InvalidSignature
 
+    if not isinstance(signature, str):
+        return False
     try:
         sig = base64.b64decode(signature, validate=True)
         _crypto().Ed25519PublicKey.from_public_bytes(public).verify(sig, _CONTEXT + message)
-    except (InvalidSignature, binascii.Error, ValueError):
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
         return False
     return True
 
@@ -74,10 +82,25 @@ def generate_key(name: str, secret_file: Path, public_file: Path) -> str:
     """Write a new key pair (the secret one readable by its owner only); the public key."""
     seed = os.urandom(32)
     key = SecretKey(_parse(f"{name}:{base64.b64encode(seed).decode()}", "key name")[0], seed)
-    atomic_write_bytes(secret_file, f"{name}:{base64.b64encode(seed).decode()}\n".encode())
-    os.chmod(secret_file, 0o600)
+    _write_private(secret_file, f"{name}:{base64.b64encode(seed).decode()}\n".encode())
     atomic_write_bytes(public_file, (key.public + "\n").encode())
     return key.public
+
+
+def _write_private(dest: Path, data: bytes) -> None:
+    """``dest`` readable by its owner only from its first byte on, replaced by one rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_secret_key(path: Path | None) -> SecretKey:
@@ -87,11 +110,29 @@ def load_secret_key(path: Path | None) -> SecretKey:
         raise WasixError("pushing needs a signing key: pass --key FILE or set WASIX_SIGNING_KEY "
                          "(make one with `wasix-build cache keygen NAME`)")
     try:
-        text = Path(value).read_text()
+        with open(value, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            raw = fh.read(4096)
     except OSError as exc:
         raise WasixError(f"cannot read the signing key {value}: {exc.strerror or exc}") from None
-    name, seed = _parse(text, f"signing key in {value}")
+    if mode & 0o077:
+        # As ssh does with private keys: whoever else can read it can sign entries that every
+        # user of the cache trusts, and whoever can write it can swap it.
+        raise WasixError(
+            f"the signing key {value} is accessible by others (mode {stat.S_IMODE(mode):04o}); "
+            f"refusing to use it: make it private with `chmod 600 {value}`, and make a new key "
+            "(`wasix-build cache keygen NAME`) if others may have read it"
+        )
+    name, seed = _parse(_decode(raw, f"the signing key {value}"), f"signing key in {value}")
     return SecretKey(name, seed)
+
+
+def _decode(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WasixError(f"{what} is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); "
+                         "it should hold lines of NAME:BASE64") from None
 
 
 def trusted_keys_file() -> Path:
@@ -103,7 +144,12 @@ def trusted_keys(extra: list[str] | None = None) -> dict[str, bytes]:
     texts = [*(extra or []), *re.split(r"[\s,]+", os.environ.get("WASIX_TRUSTED_KEYS", ""))]
     file = trusted_keys_file()
     if file.is_file():
-        texts += [line.split("#", 1)[0] for line in file.read_text().splitlines()]
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise WasixError(f"cannot read the trusted keys file {file}: {exc.strerror or exc}") from None
+        text = _decode(raw, f"the trusted keys file {file}")
+        texts += [line.split("#", 1)[0] for line in text.splitlines()]
     keys: dict[str, bytes] = {}
     for text in (t.strip() for t in texts):
         if text:
