@@ -146,6 +146,17 @@ def toolchain_file(ctx: BuildContext, directory: Path) -> Path:
         "set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)",
         "set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)",
         "set(CMAKE_EXECUTABLE_SUFFIX .wasm)",
+        # CMake 3.31 and later carry an (empty) WASI platform module of their own, which they
+        # prefer to ours (policy CMP0017): say here what ours says, or find_package() looks
+        # in no prefix at all (no CMAKE_SYSTEM_PREFIX_PATH) and for no library suffix.
+        "set(WASI 1)",
+        "set(WASIX 1)",
+        "set_property(GLOBAL PROPERTY TARGET_SUPPORTS_SHARED_LIBS FALSE)",
+        "set(CMAKE_SYSTEM_PREFIX_PATH / /usr /usr/local)",
+        "set(CMAKE_STATIC_LIBRARY_PREFIX lib)",
+        "set(CMAKE_STATIC_LIBRARY_SUFFIX .a)",
+        "set(CMAKE_FIND_LIBRARY_PREFIXES lib)",
+        "set(CMAKE_FIND_LIBRARY_SUFFIXES .a)",
     ]
     path = directory / TOOLCHAIN_FILE
     path.write_text("\n".join(lines) + "\n")
