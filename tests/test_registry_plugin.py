@@ -190,7 +190,9 @@ def test_the_build_systems_code_is_part_of_the_store_key(venv) -> None:
     again = build()
     assert again["cached"] and again["store"] == first["store"]
     hooks = venv.purelib / "wasix_plugin_singlec" / "singlec.py"
-    hooks.write_text(hooks.read_text() + "\n# a change to the build system\n")
+    hooks.write_text(hooks.read_text() + "\n# a comment: the same code\n")
+    assert build()["store"] == first["store"]
+    hooks.write_text(hooks.read_text() + "\n\ndef _changed() -> int:\n    return 1\n")
     changed = build()
     assert not changed["cached"] and changed["store"] != first["store"]
 
