@@ -192,17 +192,12 @@ def test_store_key_follows_the_commit_not_the_url() -> None:
     assert key("https://example.invalid/d", "1" * 40) != base
 
 
-def test_archive_sources_keep_their_store_key_form() -> None:
-    # Store keys of archive recipes did not change when git sources were added.
+def test_an_archive_source_is_keyed_by_its_pin_not_where_it_comes_from() -> None:
     src = Source(sha256="a" * 64, urls=("https://example.invalid/d-1.tar.gz",), subdir="s", strip=2)
-    assert src.canonical() == {
-        "sha256": "a" * 64,
-        "urls": ["https://example.invalid/d-1.tar.gz"],
-        "file": "",
-        "debian": "",
-        "subdir": "s",
-        "strip": 2,
-    }
+    assert src.canonical() == {"sha256": "a" * 64, "subdir": "s", "strip": 2}
+    moved = Source(sha256="a" * 64, urls=("https://mirror.invalid/x.tgz",), file="d_1.orig.tar.gz", debian="d", subdir="s", strip=2)
+    assert moved.canonical() == src.canonical()
+    assert src.describe()["urls"] == ["https://example.invalid/d-1.tar.gz"]
 
 
 def test_crabsay_is_pinned_by_commit() -> None:

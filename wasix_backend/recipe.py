@@ -84,19 +84,19 @@ class Source:
         return self.urls[0].rstrip("/").rsplit("/", 1)[-1].split("?")[0]
 
     def canonical(self) -> dict[str, Any]:
-        """What of this source decides the build (for store keys)."""
+        """What of this source decides the build (for store keys): its pin and how it is
+        unpacked, not where it is fetched from (a new mirror or URL rebuilds nothing)."""
         if self.git:
-            # The commit id pins the tree; where it is fetched from does not change it.
+            # The commit id pins the tree.
             return {"git-rev": self.rev, "subdir": self.subdir}
-        # The archive form, unchanged since before git sources, so existing keys stay valid.
-        return {
-            "sha256": self.sha256,
-            "urls": list(self.urls),
-            "file": self.file,
-            "debian": self.debian,
-            "subdir": self.subdir,
-            "strip": self.strip,
-        }
+        return {"sha256": self.sha256, "subdir": self.subdir, "strip": self.strip}
+
+    def describe(self) -> dict[str, Any]:
+        """Everything about this source, for people (``wasix-build show``)."""
+        if self.git:
+            return {"git": self.git, "rev": self.rev, "subdir": self.subdir}
+        return {"sha256": self.sha256, "urls": list(self.urls), "file": self.file, "debian": self.debian,
+                "subdir": self.subdir, "strip": self.strip}
 
 
 @dataclass(frozen=True)

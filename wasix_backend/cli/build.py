@@ -53,6 +53,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return _show_key(args, loaded, r.name)
     data = {
         **r.canonical(),
+        "sources": [s.describe() for s in r.sources],
         "description": r.description,
         "license": r.license,
         "homepage": r.homepage,
