@@ -435,6 +435,17 @@ def test_crabsay_vendoring_plan(isolated: Path) -> None:
         assert (c.origin, c.verified) == ("registry", True)
         assert c.location == f"http://127.0.0.1:9/crates/{c.crate.name}/{c.crate.key}.crate"
 
+    # The recipe pins four of them by commit: taken from git where no .crate is at hand.
+    from wasix_backend.cargo_git import parse_pins
+
+    pins = parse_pins(tomllib.loads((CRABSAY_DIR / "recipe.toml").read_text())["build"]["crates-git"])
+    assert set(pins) == {"ferris-says", "smallvec", "textwrap", "unicode-width"}
+    plan = cargo_vendor.plan_vendoring(lock, sources, pins)
+    assert {c.crate.name: c.origin for c in plan.crates} == {
+        **dict.fromkeys(pins, "git"),
+        "smawk": "debian" if (debian / "smawk-0.3.1" / "Cargo.toml").is_file() else "missing",
+    }
+
     # A file in the mirror comes first.
     make_dot_crate(isolated / "mirror", "smallvec", "0.4.5", "")
     plan = cargo_vendor.plan_vendoring(lock, sources)
@@ -553,7 +564,11 @@ def _crabsay_unavailable() -> str:
             "crabsay's repository (GitHub) is not reachable here: set WASIX_MIRROR to a directory "
             f"holding crabsay-{CRABSAY_REV}.bundle (see plugins/crabsay/recipe.toml)"
         )
-    plan = cargo_vendor.plan_vendoring(cargo_vendor.read_lock(CRABSAY_LOCK))
+    from wasix_backend.cargo_git import parse_pins
+    from wasix_backend.recipe import load_recipe
+
+    pins = parse_pins(load_recipe(CRABSAY_DIR / "recipe.toml").build.get("crates-git"))
+    plan = cargo_vendor.plan_vendoring(cargo_vendor.read_lock(CRABSAY_LOCK), pins=pins)
     if plan.missing:
         return "crates not available offline: " + ", ".join(
             f"{c.crate.name} {c.crate.version}" for c in plan.missing

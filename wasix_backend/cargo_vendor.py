@@ -19,6 +19,12 @@ Crate sources, tried in this order:
 ``registry`` ``$WASIX_CRATES_DL``, a URL template with ``{crate}`` and ``{version}`` (also
              ``{prefix}``, ``{lowerprefix}``, ``{sha256-checksum}`` as in a registry's
              ``config.json``). No registry location is built in. Downloads are verified.
+``git``      a crate the recipe pins by commit (``[build] crates-git``,
+             :mod:`wasix_backend.cargo_git`): the mirror's ``NAME-REV.bundle``, else the
+             repository, packaged as ``cargo package`` would. **Not verified** against
+             Cargo.lock's checksum (that is the registry archive's); the commit id pins the
+             files instead. For such a crate the order is mirror, cache, registry (a verified
+             ``.crate`` wins wherever there is one), then its commit; Debian's copy is not used.
 
 A crate found nowhere is a missing requirement (the package is skipped) whose remedy names
 Debian's package for each crate Debian has at exactly that version
@@ -44,6 +50,7 @@ from pathlib import Path
 import tomlkit
 
 from . import paths
+from .cargo_git import GitPin
 from .errors import FetchError, SourcesUnreachable, Unreachable
 from .extract import extract
 from .fetch import download
@@ -212,17 +219,21 @@ class CrateSources:
 @dataclass(frozen=True)
 class PlannedCrate:
     crate: LockedCrate
-    origin: str  # "mirror" | "cache" | "debian" | "registry" | "missing"
+    origin: str  # "mirror" | "cache" | "debian" | "registry" | "git" | "missing"
     location: str  # file, directory or URL ("" when missing)
     #: Will the crate be checked against Cargo.lock's checksum?
     verified: bool
     note: str = ""
+    #: For origin "git": the commit it comes from.
+    pin: GitPin | None = None
 
 
 @dataclass
 class VendorPlan:
     lock: Lockfile
     crates: list[PlannedCrate] = field(default_factory=list)
+    #: Where the plan looked (pinned commits are fetched from its mirror too).
+    sources: CrateSources | None = None
 
     @property
     def missing(self) -> list[PlannedCrate]:
@@ -231,6 +242,18 @@ class VendorPlan:
     @property
     def unverified(self) -> list[PlannedCrate]:
         return [c for c in self.crates if c.origin != "missing" and not c.verified]
+
+    @property
+    def from_git(self) -> list[PlannedCrate]:
+        """Crates taken from a pinned commit rather than a registry archive."""
+        return [c for c in self.crates if c.origin == "git"]
+
+    def git_note(self) -> str:
+        """One line for logs and the summary: which crates are pinned by commit only ("" if none)."""
+        if not self.from_git:
+            return ""
+        names = ", ".join(f"{c.crate.name} {c.crate.version}" for c in self.from_git)
+        return f"crates pinned by git commit, not verified against the registry's checksum: {names}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -244,6 +267,7 @@ class VendorPlan:
                     "location": c.location,
                     "verified": c.verified,
                     "note": c.note,
+                    **({"git": c.pin.git, "rev": c.pin.rev} if c.pin else {}),
                 }
                 for c in self.crates
             ],
@@ -256,6 +280,8 @@ class VendorPlan:
             check = "sha256 checked" if c.verified else "NOT verified"
             if c.origin == "missing":
                 check = "not found"
+            elif c.pin is not None:
+                check = f"pinned by commit {c.pin.rev}, NOT verified against the registry's checksum"
             lines.append(
                 f"  {c.crate.name} {c.crate.version}: {c.origin} ({check}) {c.note}".rstrip()
             )
@@ -288,19 +314,43 @@ def download_url(template: str, crate: LockedCrate) -> str:
     return url
 
 
-def plan_vendoring(lock: Lockfile, sources: CrateSources | None = None) -> VendorPlan:
-    """Decide, without fetching anything, where each crate of ``lock`` comes from."""
+def _git_entry(crate: LockedCrate, pin: GitPin, mirror: Path | None) -> PlannedCrate:
+    bundles = [mirror / f"{n}-{pin.rev}.bundle" for n in (crate.name, pin.source().repo_name)] if mirror else []
+    bundle = next((b for b in bundles if b.is_file()), None)
+    where = f"mirror bundle {bundle}" if bundle else f"{pin.git} (no bundle in the mirror)"
+    return PlannedCrate(crate, "git", f"{pin.git}#{pin.rev}", False, f"from {where}", pin)
+
+
+def plan_vendoring(
+    lock: Lockfile, sources: CrateSources | None = None, pins: dict[str, GitPin] | None = None
+) -> VendorPlan:
+    """Decide, without fetching anything, where each crate of ``lock`` comes from.
+
+    ``pins`` (crate name → commit, the recipe's ``[build] crates-git``) names crates that may
+    come from git; a pin for a crate Cargo.lock does not have is an error."""
     sources = sources or CrateSources.from_env()
-    plan = VendorPlan(lock)
+    pins = pins or {}
+    unknown = sorted(set(pins) - {c.name for c in lock.crates})
+    if unknown:
+        raise FetchError(
+            f"{lock.path}: [build] crates-git pins {', '.join(unknown)}, which Cargo.lock does not "
+            f"have (its crates: {', '.join(sorted({c.name for c in lock.crates})) or 'none'})"
+        )
+    plan = VendorPlan(lock, sources=sources)
     for crate in lock.crates:
         no_sum = "" if crate.checksum else "Cargo.lock has no checksum for it"
         mirror = sources.mirror / f"{crate.key}.crate" if sources.mirror else None
         cached = sources.cache / f"{crate.key}.crate"
         debian = _debian_dir(sources.debian, crate) if sources.debian else None
+        pin = pins.get(crate.name)
         if mirror is not None and mirror.is_file():
             entry = PlannedCrate(crate, "mirror", str(mirror), bool(crate.checksum), no_sum)
         elif crate.checksum and cached.is_file():
             entry = PlannedCrate(crate, "cache", str(cached), True)
+        elif pin is not None and sources.download and crate.checksum:
+            entry = PlannedCrate(crate, "registry", download_url(sources.download, crate), True)
+        elif pin is not None:
+            entry = _git_entry(crate, pin, sources.mirror)
         elif debian is not None:
             entry = PlannedCrate(
                 crate,
@@ -360,7 +410,7 @@ def _unpack_crate(entry: PlannedCrate, archive: Path, into: Path) -> None:
     extract(archive, into, strip=1, what=f"crate {crate.name} {crate.version}")
 
 
-def _fetch_one(entry: PlannedCrate, into: Path, cache: Path) -> None:
+def _fetch_one(entry: PlannedCrate, into: Path, cache: Path, mirror: Path | None = None) -> None:
     crate = entry.crate
     if entry.origin in {"mirror", "cache"}:
         _unpack_crate(entry, Path(entry.location), into)
@@ -377,6 +427,11 @@ def _fetch_one(entry: PlannedCrate, into: Path, cache: Path) -> None:
         except Unreachable as exc:  # the only place for it: missing here, not broken
             raise CratesUnavailable([crate], str(exc)) from None
         _unpack_crate(entry, archive, into)
+    elif entry.origin == "git":
+        from .cargo_git import vendor_git_crate
+
+        assert entry.pin is not None
+        vendor_git_crate(entry.pin, crate.name, crate.version, into, mirror=mirror)
     elif entry.origin == "debian":
         shutil.copytree(
             entry.location,
@@ -402,7 +457,7 @@ def vendor(plan: VendorPlan, dest: Path, *, cache: Path | None = None) -> Path:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         for entry in plan.crates:
-            _fetch_one(entry, staging / entry.crate.key, cache)
+            _fetch_one(entry, staging / entry.crate.key, cache, plan.sources.mirror if plan.sources else None)
             log.info("vendored %s %s from %s", entry.crate.name, entry.crate.version, entry.origin)
         if dest.exists():
             shutil.rmtree(dest)
