@@ -166,7 +166,7 @@ def test_plan_a_verified_crate_wins_then_the_commit_never_debian(tmp_path: Path)
     (tmp_path / "mirror" / "pinned-1.0.0.crate").write_bytes(b"")
     plan = cargo_vendor.plan_vendoring(lock, CrateSources(tmp_path / "mirror", tmp_path / "cache", None, None), pins)
     assert plan.crates[0].origin == "mirror"
-    with pytest.raises(FetchError, match="crates-git pins typo, which Cargo.lock does not have"):
+    with pytest.raises(FetchError, match=r"crates-git pins typo, which Cargo\.lock does not have"):
         cargo_vendor.plan_vendoring(lock, CrateSources(None, tmp_path / "c", None, None), {"typo": pins["pinned"]})
 
 
