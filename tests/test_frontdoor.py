@@ -195,7 +195,7 @@ def test_readme_build_command_builds_everything_but_what_is_missing_and_says_how
 
     output = _run_readme_build(clone, _newcomer_env(home, tools, WASIX_STORE=str(store), WASIX_HOST_PATH=str(tools)), timeout=2 * 3600)
     build, *outputs = summary_tables(output)
-    skipped = {"ripgrep", "crabsay", "jq", "make", "shell-tools"}
+    skipped = {"ripgrep", "sd", "crabsay", "jq", "make", "shell-tools"}
     assert {n for n, s in build.items() if s == "skipped"} == skipped, output[-8000:]
     assert all(s in {"built", "cached"} for n, s in build.items() if n not in skipped), build
     assert build["oniguruma"] in {"built", "cached"}  # CMake from PyPI
@@ -209,7 +209,7 @@ def test_readme_build_command_builds_everything_but_what_is_missing_and_says_how
     hints = dict(re.findall(r"^to build ([^:]+): (.*)$", output, re.M))
     by_package = {name: how for names, how in hints.items() for name in names.split(", ")}
     rust_line = "on Debian/Ubuntu `apt-get install rustc cargo libstd-rust-dev-wasm32 lld-14` (wasm32-wasi, offline)"
-    assert by_package["ripgrep"] == rust_line and by_package["crabsay"].startswith(rust_line)
+    assert by_package["ripgrep"] == by_package["sd"] == rust_line and by_package["crabsay"].startswith(rust_line)
     for name in ("jq", "make", "shell-tools"):
         assert by_package[name] == "on Debian/Ubuntu `apt-get install autoconf`"
     dist = clone / "dist"
