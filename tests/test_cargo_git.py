@@ -216,3 +216,22 @@ def test_the_summary_shows_a_builds_notes() -> None:
     summary = Summary({"crabsay": result}, [])
     [row] = summary.as_json()
     assert row["status"] == "built" and row["reason"] == "crates pinned by git commit: a 1"
+
+
+def test_git_dependencies_of_the_lock_are_planned_from_their_commit(tmp_path: Path) -> None:
+    src = f"git+https://example.invalid/org/dep.git?branch=main%2Fx#{REV}"
+    crates = [LockedCrate("dep", "0.1.0", src, None), LockedCrate("reg", "1.0.0", REGISTRY, "ab" * 32)]
+    lock = lock_file(tmp_path / "Cargo.lock", crates)
+    plan = cargo_vendor.plan_vendoring(lock, CrateSources(None, tmp_path / "cache", None, None))
+    entry = plan.crates[0]
+    assert (entry.origin, entry.pin) == ("git", GitPin("dep", "https://example.invalid/org/dep.git", REV))
+    with pytest.raises(FetchError, match=r"crates-git pins dep, which Cargo\.lock does not have from a registry"):
+        cargo_vendor.plan_vendoring(lock, CrateSources(None, tmp_path / "c", None, None), {"dep": entry.pin})  # type: ignore[dict-item]
+    config = cargo_vendor.write_cargo_config(tmp_path / "home", tmp_path / "vendor", lock.crates)
+    sources = tomllib.loads(config.read_text())["source"]
+    assert sources[src.partition("#")[0]] == {
+        "git": "https://example.invalid/org/dep.git", "branch": "main/x", "replace-with": cargo_vendor.VENDOR_SOURCE}  # fmt: skip
+    assert sources["crates-io"] == {"replace-with": cargo_vendor.VENDOR_SOURCE}
+    # one vendor directory cannot hold the same name and version from two places
+    with pytest.raises(cargo_vendor.CrateError, match="comes from two sources"):
+        lock_file(tmp_path / "Cargo.lock", [LockedCrate("dep", "0.1.0", REGISTRY, "ab" * 32), crates[0]])

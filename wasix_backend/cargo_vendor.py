@@ -19,7 +19,8 @@ Crate sources, tried in this order:
 ``registry`` ``$WASIX_CRATES_DL``, a URL template with ``{crate}`` and ``{version}`` (also
              ``{prefix}``, ``{lowerprefix}``, ``{sha256-checksum}`` as in a registry's
              ``config.json``). No registry location is built in. Downloads are verified.
-``git``      a crate the recipe pins by commit (``[build] crates-git``,
+``git``      a git dependency of Cargo.lock (``source = "git+URL#COMMIT"``), from that
+             commit; or a crate the recipe pins by commit (``[build] crates-git``,
              :mod:`wasix_backend.cargo_git`): the mirror's ``NAME-REV.bundle``, else the
              repository, packaged as ``cargo package`` would. **Not verified** against
              Cargo.lock's checksum (that is the registry archive's); the commit id pins the
@@ -43,6 +44,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +100,7 @@ class CratesUnavailable(CrateError, SourcesUnreachable):
 
 @dataclass(frozen=True)
 class LockedCrate:
-    """A registry package pinned by Cargo.lock."""
+    """A package pinned by Cargo.lock: from a registry, or from a git commit."""
 
     name: str
     version: str
@@ -108,6 +110,19 @@ class LockedCrate:
     @property
     def key(self) -> str:
         return f"{self.name}-{self.version}"
+
+    @property
+    def git_pin(self) -> GitPin | None:
+        """For a git source (``git+URL?rev=…#COMMIT``): the repository and the locked commit."""
+        if not self.source.startswith("git+"):
+            return None
+        url, _, commit = self.source[4:].partition("#")
+        return GitPin(self.name, url.partition("?")[0], commit)
+
+    @property
+    def git_source_id(self) -> str:
+        """A git source as a manifest names it (``git+URL?rev=…``, no locked commit)."""
+        return self.source.partition("#")[0]
 
 
 @dataclass(frozen=True)
@@ -160,7 +175,8 @@ def read_lock(path: Path) -> Lockfile:
     """Parse ``Cargo.lock`` (format versions 1 to 4).
 
     Raises :class:`FetchError` for an unreadable file and :class:`CrateError` for a
-    dependency that cannot be vendored (git sources).
+    dependency that cannot be vendored (a source that is neither a registry nor a git
+    commit, a git source without its full commit id).
     """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -179,15 +195,27 @@ def read_lock(path: Path) -> Lockfile:
         if not source:
             members.append(name)
             continue
-        if not _is_registry(source):
+        if source.startswith("git+"):
+            commit = source.partition("#")[2]
+            if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
+                raise CrateError(
+                    name, version,
+                    f"comes from {source!r}, which names no full commit id after '#' (let cargo write the lock)",
+                )  # fmt: skip
+        elif not _is_registry(source):
             raise CrateError(
                 name,
                 version,
-                f"comes from {source!r}: only registry crates can be vendored offline "
+                f"comes from {source!r}: only registry crates and git commits can be vendored offline "
                 "(package it as a .crate in the mirror and depend on it by version)",
             )
         checksum = pkg.get("checksum") or legacy.get((name, version))
         crates.append(LockedCrate(name, version, source, checksum))
+    seen: dict[str, str] = {}
+    for c in crates:
+        if seen.setdefault(c.key, c.source) != c.source:
+            raise CrateError(c.name, c.version, f"comes from two sources ({seen[c.key]!r} and {c.source!r}); "
+                             "one vendor directory cannot hold both")  # fmt: skip
     lock_version = int(data.get("version", 1 if legacy or "metadata" in data else 2))
     return Lockfile(Path(path), lock_version, tuple(crates), tuple(members))
 
@@ -330,11 +358,12 @@ def plan_vendoring(
     come from git; a pin for a crate Cargo.lock does not have is an error."""
     sources = sources or CrateSources.from_env()
     pins = pins or {}
-    unknown = sorted(set(pins) - {c.name for c in lock.crates})
+    unknown = sorted(set(pins) - {c.name for c in lock.crates if c.git_pin is None})
     if unknown:
         raise FetchError(
             f"{lock.path}: [build] crates-git pins {', '.join(unknown)}, which Cargo.lock does not "
-            f"have (its crates: {', '.join(sorted({c.name for c in lock.crates})) or 'none'})"
+            f"have from a registry (its registry crates: "
+            f"{', '.join(sorted({c.name for c in lock.crates if c.git_pin is None})) or 'none'})"
         )
     plan = VendorPlan(lock, sources=sources)
     for crate in lock.crates:
@@ -343,6 +372,9 @@ def plan_vendoring(
         cached = sources.cache / f"{crate.key}.crate"
         debian = _debian_dir(sources.debian, crate) if sources.debian else None
         pin = pins.get(crate.name)
+        if crate.git_pin is not None:  # a git dependency: Cargo.lock pins its commit
+            plan.crates.append(_git_entry(crate, crate.git_pin, sources.mirror))
+            continue
         if mirror is not None and mirror.is_file():
             entry = PlannedCrate(crate, "mirror", str(mirror), bool(crate.checksum), no_sum)
         elif crate.checksum and cached.is_file():
@@ -491,14 +523,22 @@ def drop_unverified_checksums(lock_path: Path, plan: VendorPlan) -> list[str]:
     return sorted(f"{n} {v}" for n, v in drop)
 
 
-def write_cargo_config(cargo_home: Path, vendor_dir: Path) -> Path:
-    """Write ``<cargo_home>/config.toml`` replacing ``crates-io`` by ``vendor_dir``."""
+def write_cargo_config(cargo_home: Path, vendor_dir: Path, crates: Iterable[LockedCrate] = ()) -> Path:
+    """Write ``<cargo_home>/config.toml`` replacing ``crates-io``, and the git sources of
+    ``crates``, by ``vendor_dir`` (as ``cargo vendor`` writes it)."""
     doc = tomlkit.document()
     doc.add(tomlkit.comment("Written by wasix-backend: builds use only the vendored crates."))
-    doc["source"] = {
-        "crates-io": {"replace-with": VENDOR_SOURCE},
-        VENDOR_SOURCE: {"directory": str(Path(vendor_dir).absolute())},
-    }
+    sources: dict[str, dict[str, str]] = {"crates-io": {"replace-with": VENDOR_SOURCE}}
+    for source_id in sorted({c.git_source_id for c in crates if c.git_pin is not None}):
+        url, _, query = source_id.removeprefix("git+").partition("?")
+        entry = {"git": url}
+        for part in filter(None, query.split("&")):
+            key, _, value = part.partition("=")
+            if key in ("rev", "branch", "tag"):
+                entry[key] = urllib.parse.unquote(value)
+        sources[source_id] = {**entry, "replace-with": VENDOR_SOURCE}
+    sources[VENDOR_SOURCE] = {"directory": str(Path(vendor_dir).absolute())}
+    doc["source"] = sources
     doc["net"] = {"offline": True}
     path = Path(cargo_home) / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)

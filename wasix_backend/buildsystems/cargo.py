@@ -2,9 +2,10 @@
 
 configure
     picks the Rust toolchain (:mod:`wasix_backend.rust`), puts the recipe's Cargo.lock in
-    place, fetches and verifies every crate it pins (:mod:`wasix_backend.cargo_vendor`) into
-    ``<build_dir>/vendor`` and writes ``<build_dir>/cargo-home/config.toml`` pointing cargo
-    at it. The plan is logged and saved as ``<build_dir>/vendor-plan.json``.
+    place, fetches and verifies every crate it pins (:mod:`wasix_backend.cargo_vendor`;
+    git dependencies and ``crates-git`` pins from their commits, :mod:`wasix_backend.cargo_git`)
+    into ``<build_dir>/vendor`` and writes ``<build_dir>/cargo-home/config.toml`` pointing
+    cargo's registry and git sources at it. The plan is logged and saved as ``<build_dir>/vendor-plan.json``.
 compile
     ``cargo wasix build --release`` (cargo-wasix) or ``cargo build --release --target
     wasm32-wasip1`` (``wasm32-wasi`` before Rust 1.78), always ``--offline --locked``, with
@@ -168,7 +169,7 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
         notes = ctx.state.setdefault("notes", [])
         if isinstance(notes, list):
             notes.append(note)
-    write_cargo_config(_cargo_home(ctx), vendor_dir)
+    write_cargo_config(_cargo_home(ctx), vendor_dir, lock.crates)
     return True
 
 
