@@ -299,6 +299,68 @@ def test_crate_depending_on_a_debian_packaged_crate(isolated: Path) -> None:
     assert result.text.splitlines() == [f"{w} {len(w)} {width(w)}" for w in words]
 
 
+# --- crates from git commits, end to end ---------------------------------------------------
+
+
+def _git_repo_with_crate(root: Path, name: str, version: str, lib: str) -> str:
+    """A repository whose one commit holds crate NAME VERSION; returns the commit id."""
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text(f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2018"\n')
+    (root / "src" / "lib.rs").write_text(lib)
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "PATH": "/usr/bin:/bin"}
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], [*ident, "commit", "-q", "-m", "v"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, env=env)
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True, env=env,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+@pytest.mark.build
+@needs_rust
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_dependency_and_git_pinned_registry_crate_build_from_mirror_bundles(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `git = …` dependency (Cargo.lock pins its commit) and a registry crate that the
+    recipe pins by commit ([build] crates-git), both from bundles in the mirror."""
+    mirror = isolated / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("WASIX_MIRROR", str(mirror))
+    revs = {}
+    for name, text in (("gitdep", "hi from a git dependency"), ("pinned", "hi from a pinned crate")):
+        repo = isolated / "upstream" / name
+        revs[name] = _git_repo_with_crate(repo, name, "0.3.1", f'pub fn say() -> &\'static str {{ "{text}" }}\n')
+        subprocess.run(["git", "-C", str(repo), "branch", "wasix-pin", revs[name]], check=True)
+        subprocess.run(["git", "-C", str(repo), "bundle", "create", "-q", str(mirror / f"{name}-{revs[name]}.bundle"),
+                        "wasix-pin"], check=True)  # fmt: skip
+    pins = {"pinned": {"git": "https://example.invalid/pinned", "rev": revs["pinned"]}}
+    ctx = make_ctx(isolated, cargo_recipe("app", **{"crates-git": pins}))
+    url = "https://example.invalid/gitdep"
+    write_crate(
+        ctx.source_dir, "app",
+        deps=f'gitdep = {{ git = "{url}", rev = "{revs["gitdep"]}" }}\npinned = "0.3"\n',
+        main='fn main() { println!("{} / {}", gitdep::say(), pinned::say()); }\n',
+    )  # fmt: skip
+    git_source = f"git+{url}?rev={revs['gitdep']}#{revs['gitdep']}"
+    (ctx.source_dir / "Cargo.lock").write_text(lock_text(
+        [("app", ["gitdep", "pinned"])],
+        [LockedCrate("gitdep", "0.3.1", git_source, None), LockedCrate("pinned", "0.3.1", REGISTRY_SOURCE, "ab" * 32)],
+    ))  # fmt: skip
+    wasm = build_all(ctx)
+    result = run(wasm, [])
+    assert result.exit_code == 0, result.stderr
+    assert result.text == "hi from a git dependency / hi from a pinned crate\n"
+    plan = {c["name"]: c for c in json.loads((ctx.build_dir / "vendor-plan.json").read_text())["crates"]}
+    for name in revs:
+        assert (plan[name]["origin"], plan[name]["verified"], plan[name]["rev"]) == ("git", False, revs[name])
+    assert ctx.state["notes"] == [
+        "crates pinned by git commit, not verified against the registry's checksum: gitdep 0.3.1, pinned 0.3.1"
+    ]
+    config = tomllib.loads((ctx.build_dir / "cargo-home" / "config.toml").read_text())
+    assert config["source"][git_source.partition("#")[0]] == {
+        "git": url, "rev": revs["gitdep"], "replace-with": cargo_vendor.VENDOR_SOURCE}  # fmt: skip
+
+
 # --- a crate from the mirror, verified, end to end ----------------------------------------
 
 
@@ -435,6 +497,17 @@ def test_crabsay_vendoring_plan(isolated: Path) -> None:
         assert (c.origin, c.verified) == ("registry", True)
         assert c.location == f"http://127.0.0.1:9/crates/{c.crate.name}/{c.crate.key}.crate"
 
+    # The recipe pins four of them by commit: taken from git where no .crate is at hand.
+    from wasix_backend.cargo_git import parse_pins
+
+    pins = parse_pins(tomllib.loads((CRABSAY_DIR / "recipe.toml").read_text())["build"]["crates-git"])
+    assert set(pins) == {"ferris-says", "smallvec", "textwrap", "unicode-width"}
+    plan = cargo_vendor.plan_vendoring(lock, sources, pins)
+    assert {c.crate.name: c.origin for c in plan.crates} == {
+        **dict.fromkeys(pins, "git"),
+        "smawk": "debian" if (debian / "smawk-0.3.1" / "Cargo.toml").is_file() else "missing",
+    }
+
     # A file in the mirror comes first.
     make_dot_crate(isolated / "mirror", "smallvec", "0.4.5", "")
     plan = cargo_vendor.plan_vendoring(lock, sources)
@@ -515,12 +588,15 @@ def test_registry_download_is_verified(isolated: Path) -> None:
     assert [c.origin for c in plan.crates] == ["cache"]
 
 
-def test_git_dependencies_are_refused_by_name(isolated: Path) -> None:
+def test_git_dependencies_without_their_full_commit_are_refused_by_name(isolated: Path) -> None:
     path = isolated / "Cargo.lock"
     path.write_text(
         'version = 3\n[[package]]\nname = "gitdep"\nversion = "0.2.0"\nsource = "git+file:///x#abc"\n'
     )
     with pytest.raises(CrateError, match=r"crate gitdep 0\.2\.0: comes from 'git\+"):
+        cargo_vendor.read_lock(path)
+    path.write_text('version = 3\n[[package]]\nname = "p"\nversion = "1.0.0"\nsource = "path+file:///x"\n')
+    with pytest.raises(CrateError, match=r"only registry crates and git commits can be vendored offline"):
         cargo_vendor.read_lock(path)
 
 
@@ -553,7 +629,11 @@ def _crabsay_unavailable() -> str:
             "crabsay's repository (GitHub) is not reachable here: set WASIX_MIRROR to a directory "
             f"holding crabsay-{CRABSAY_REV}.bundle (see plugins/crabsay/recipe.toml)"
         )
-    plan = cargo_vendor.plan_vendoring(cargo_vendor.read_lock(CRABSAY_LOCK))
+    from wasix_backend.cargo_git import parse_pins
+    from wasix_backend.recipe import load_recipe
+
+    pins = parse_pins(load_recipe(CRABSAY_DIR / "recipe.toml").build.get("crates-git"))
+    plan = cargo_vendor.plan_vendoring(cargo_vendor.read_lock(CRABSAY_LOCK), pins=pins)
     if plan.missing:
         return "crates not available offline: " + ", ".join(
             f"{c.crate.name} {c.crate.version}" for c in plan.missing

@@ -22,8 +22,10 @@ from wasix_backend.difftest import (
     compare,
     discover,
     load_cases,
+    native_builds,
     run_native,
     run_wasix,
+    with_native_builds,
 )
 
 pytestmark = pytest.mark.collection
@@ -82,10 +84,41 @@ def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -
     return get
 
 
+@pytest.fixture(scope="session")
+def collection_natives(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Path]]:
+    """``collection_natives(NAME)``: binary -> the package's own sources built for this machine
+    (the native side of cases saying ``native = "build:BIN"``), built once per session."""
+    from wasix_backend.errors import MissingRequirement
+    from wasix_backend.nativebuild import native_build
+    from wasix_backend.plugins import load_plugins
+
+    built: dict[str, dict[str, Path] | str] = {}
+
+    def get(name: str) -> dict[str, Path]:
+        if name not in built:
+            loaded = load_plugins(entry_points=False)
+            try:
+                built[name] = native_build(loaded.recipes[name], loaded, tmp_path_factory.mktemp(f"native-{name}"))
+            except MissingRequirement as exc:
+                built[name] = f"{name}: no native build here: {exc.reason}"
+        value = built[name]
+        if isinstance(value, str):
+            pytest.skip(reason=value)
+        return value
+
+    return get
+
+
 @pytest.mark.parametrize("case", _params())
-def test_case(case: Case | CasesError, collection_modules: Callable[[str], dict[str, Path]]) -> None:
+def test_case(
+    case: Case | CasesError,
+    collection_modules: Callable[[str], dict[str, Path]],
+    collection_natives: Callable[[str], dict[str, Path]],
+) -> None:
     if isinstance(case, CasesError):
         pytest.fail(str(case), pytrace=False)
+    if native_builds([case]):
+        case = with_native_builds(case, collection_natives(case.plugin))
     missing = check_natives([case])
     if missing:
         pytest.skip(reason=f"{case.plugin}: {missing}")

@@ -215,3 +215,34 @@ def test_cases_toml_is_not_part_of_the_store_key(tmp_path: Path) -> None:
         (folder / rel).write_text("x")
     names = sorted(p.relative_to(folder).as_posix() for p in _plugin_files(folder))
     assert names == ["patches/0001-x.patch", "recipe.toml", "sub/cases.toml"]
+
+
+def test_a_native_build_of_the_package_stands_in_for_a_debian_binary(tmp_path: Path) -> None:
+    from wasix_backend.difftest import check_natives, native_builds, with_native_builds
+
+    path = _cases(tmp_path, """
+        [defaults]
+        command = "crab"
+        native = "build:crab"
+        [[case]]
+        name = "one"
+        args = ["hi"]
+        [[case]]
+        name = "other"
+        native = "/bin/true"
+        """)  # fmt: skip
+    one, other = load_cases(path)
+    assert native_builds([one, other]) == {"crab"} and native_builds([other]) == set()
+    assert "build:crab" in str(check_natives([one])) and "not made" in str(check_natives([one]))
+    built = with_native_builds(one, {"crab": Path("/bin/echo")})
+    assert built.steps[0].native == "/bin/echo" and check_natives([built]) is None
+    assert with_native_builds(other, {"crab": Path("/bin/echo")}) == other
+
+
+def test_native_builds_are_for_cargo_recipes_only(tmp_path: Path) -> None:
+    from wasix_backend.nativebuild import NativeBuildError, native_build
+    from wasix_backend.plugins import load_plugins
+
+    loaded = load_plugins(entry_points=False)
+    with pytest.raises(NativeBuildError, match=r"sed: .*cargo recipes only .*'autotools'"):
+        native_build(loaded.recipes["sed"], loaded, tmp_path)

@@ -173,7 +173,7 @@ NOT_INSTALLED = {"autoreconf", "cmake", "cmake3", "ctest", "cpack"}
 
 
 #: The packages that need what the newcomer lacks, or depend on one that does.
-NEEDS_MISSING = {"ripgrep", "crabsay", "jq", "make", "shell-tools"}
+NEEDS_MISSING = {"ripgrep", "sd", "crabsay", "jq", "make", "shell-tools"}
 
 
 def _store_without(store: Path, shared: Path, leave_out: set[str]) -> None:
@@ -243,7 +243,7 @@ def test_readme_build_command_builds_everything_but_what_is_missing_and_says_how
     hints = dict(re.findall(r"^to build ([^:]+): (.*)$", output, re.M))
     by_package = {name: how for names, how in hints.items() for name in names.split(", ")}
     rust_line = "on Debian/Ubuntu `apt-get install rustc cargo libstd-rust-dev-wasm32 lld-14` (wasm32-wasi, offline)"
-    assert by_package["ripgrep"] == rust_line and by_package["crabsay"].startswith(rust_line)
+    assert by_package["ripgrep"] == by_package["sd"] == rust_line and by_package["crabsay"].startswith(rust_line)
     for name in ("jq", "make", "shell-tools"):
         assert by_package[name] == "on Debian/Ubuntu `apt-get install autoconf`"
     dist = clone / "dist"

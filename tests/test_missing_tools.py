@@ -172,9 +172,10 @@ def test_crates_debian_has_are_named_as_their_packages(fake_apt_cache) -> None:
 
 
 @pytest.mark.skipif(shutil.which("apt-cache") is None, reason="no apt-cache here (not Debian)")
-def test_ripgreps_crates_are_all_debian_packages() -> None:
-    """What ripgrep's Cargo.lock pins is what Debian 12 packages (README.md lists them)."""
-    lock = cargo_vendor.read_lock(REPO / "plugins" / "ripgrep" / "Cargo.lock")
+@pytest.mark.parametrize("plugin", ["ripgrep", "sd"])
+def test_the_debian_rust_packages_crates_are_all_debian_packages(plugin: str) -> None:
+    """What ripgrep's and sd's Cargo.lock pin is what Debian 12 packages (README.md lists them)."""
+    lock = cargo_vendor.read_lock(REPO / "plugins" / plugin / "Cargo.lock")
     known = cargo_vendor.debian_packages(lock.crates)
     if not known:
         pytest.skip("apt's package lists are empty here (apt-get update)")

@@ -19,6 +19,13 @@ Crate sources, tried in this order:
 ``registry`` ``$WASIX_CRATES_DL``, a URL template with ``{crate}`` and ``{version}`` (also
              ``{prefix}``, ``{lowerprefix}``, ``{sha256-checksum}`` as in a registry's
              ``config.json``). No registry location is built in. Downloads are verified.
+``git``      a git dependency of Cargo.lock (``source = "git+URL#COMMIT"``), from that
+             commit; or a crate the recipe pins by commit (``[build] crates-git``,
+             :mod:`wasix_backend.cargo_git`): the mirror's ``NAME-REV.bundle``, else the
+             repository, packaged as ``cargo package`` would. **Not verified** against
+             Cargo.lock's checksum (that is the registry archive's); the commit id pins the
+             files instead. For such a crate the order is mirror, cache, registry (a verified
+             ``.crate`` wins wherever there is one), then its commit; Debian's copy is not used.
 
 A crate found nowhere is a missing requirement (the package is skipped) whose remedy names
 Debian's package for each crate Debian has at exactly that version
@@ -37,6 +44,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +52,7 @@ from pathlib import Path
 import tomlkit
 
 from . import paths
+from .cargo_git import GitPin
 from .errors import FetchError, SourcesUnreachable, Unreachable
 from .extract import extract
 from .fetch import download
@@ -91,7 +100,7 @@ class CratesUnavailable(CrateError, SourcesUnreachable):
 
 @dataclass(frozen=True)
 class LockedCrate:
-    """A registry package pinned by Cargo.lock."""
+    """A package pinned by Cargo.lock: from a registry, or from a git commit."""
 
     name: str
     version: str
@@ -101,6 +110,19 @@ class LockedCrate:
     @property
     def key(self) -> str:
         return f"{self.name}-{self.version}"
+
+    @property
+    def git_pin(self) -> GitPin | None:
+        """For a git source (``git+URL?rev=…#COMMIT``): the repository and the locked commit."""
+        if not self.source.startswith("git+"):
+            return None
+        url, _, commit = self.source[4:].partition("#")
+        return GitPin(self.name, url.partition("?")[0], commit)
+
+    @property
+    def git_source_id(self) -> str:
+        """A git source as a manifest names it (``git+URL?rev=…``, no locked commit)."""
+        return self.source.partition("#")[0]
 
 
 @dataclass(frozen=True)
@@ -153,7 +175,8 @@ def read_lock(path: Path) -> Lockfile:
     """Parse ``Cargo.lock`` (format versions 1 to 4).
 
     Raises :class:`FetchError` for an unreadable file and :class:`CrateError` for a
-    dependency that cannot be vendored (git sources).
+    dependency that cannot be vendored (a source that is neither a registry nor a git
+    commit, a git source without its full commit id).
     """
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -172,15 +195,27 @@ def read_lock(path: Path) -> Lockfile:
         if not source:
             members.append(name)
             continue
-        if not _is_registry(source):
+        if source.startswith("git+"):
+            commit = source.partition("#")[2]
+            if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
+                raise CrateError(
+                    name, version,
+                    f"comes from {source!r}, which names no full commit id after '#' (let cargo write the lock)",
+                )  # fmt: skip
+        elif not _is_registry(source):
             raise CrateError(
                 name,
                 version,
-                f"comes from {source!r}: only registry crates can be vendored offline "
+                f"comes from {source!r}: only registry crates and git commits can be vendored offline "
                 "(package it as a .crate in the mirror and depend on it by version)",
             )
         checksum = pkg.get("checksum") or legacy.get((name, version))
         crates.append(LockedCrate(name, version, source, checksum))
+    seen: dict[str, str] = {}
+    for c in crates:
+        if seen.setdefault(c.key, c.source) != c.source:
+            raise CrateError(c.name, c.version, f"comes from two sources ({seen[c.key]!r} and {c.source!r}); "
+                             "one vendor directory cannot hold both")  # fmt: skip
     lock_version = int(data.get("version", 1 if legacy or "metadata" in data else 2))
     return Lockfile(Path(path), lock_version, tuple(crates), tuple(members))
 
@@ -212,17 +247,21 @@ class CrateSources:
 @dataclass(frozen=True)
 class PlannedCrate:
     crate: LockedCrate
-    origin: str  # "mirror" | "cache" | "debian" | "registry" | "missing"
+    origin: str  # "mirror" | "cache" | "debian" | "registry" | "git" | "missing"
     location: str  # file, directory or URL ("" when missing)
     #: Will the crate be checked against Cargo.lock's checksum?
     verified: bool
     note: str = ""
+    #: For origin "git": the commit it comes from.
+    pin: GitPin | None = None
 
 
 @dataclass
 class VendorPlan:
     lock: Lockfile
     crates: list[PlannedCrate] = field(default_factory=list)
+    #: Where the plan looked (pinned commits are fetched from its mirror too).
+    sources: CrateSources | None = None
 
     @property
     def missing(self) -> list[PlannedCrate]:
@@ -231,6 +270,18 @@ class VendorPlan:
     @property
     def unverified(self) -> list[PlannedCrate]:
         return [c for c in self.crates if c.origin != "missing" and not c.verified]
+
+    @property
+    def from_git(self) -> list[PlannedCrate]:
+        """Crates taken from a pinned commit rather than a registry archive."""
+        return [c for c in self.crates if c.origin == "git"]
+
+    def git_note(self) -> str:
+        """One line for logs and the summary: which crates are pinned by commit only ("" if none)."""
+        if not self.from_git:
+            return ""
+        names = ", ".join(f"{c.crate.name} {c.crate.version}" for c in self.from_git)
+        return f"crates pinned by git commit, not verified against the registry's checksum: {names}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -244,6 +295,7 @@ class VendorPlan:
                     "location": c.location,
                     "verified": c.verified,
                     "note": c.note,
+                    **({"git": c.pin.git, "rev": c.pin.rev} if c.pin else {}),
                 }
                 for c in self.crates
             ],
@@ -256,6 +308,8 @@ class VendorPlan:
             check = "sha256 checked" if c.verified else "NOT verified"
             if c.origin == "missing":
                 check = "not found"
+            elif c.pin is not None:
+                check = f"pinned by commit {c.pin.rev}, NOT verified against the registry's checksum"
             lines.append(
                 f"  {c.crate.name} {c.crate.version}: {c.origin} ({check}) {c.note}".rstrip()
             )
@@ -288,19 +342,47 @@ def download_url(template: str, crate: LockedCrate) -> str:
     return url
 
 
-def plan_vendoring(lock: Lockfile, sources: CrateSources | None = None) -> VendorPlan:
-    """Decide, without fetching anything, where each crate of ``lock`` comes from."""
+def _git_entry(crate: LockedCrate, pin: GitPin, mirror: Path | None) -> PlannedCrate:
+    bundles = [mirror / f"{n}-{pin.rev}.bundle" for n in (crate.name, pin.source().repo_name)] if mirror else []
+    bundle = next((b for b in bundles if b.is_file()), None)
+    where = f"mirror bundle {bundle}" if bundle else f"{pin.git} (no bundle in the mirror)"
+    return PlannedCrate(crate, "git", f"{pin.git}#{pin.rev}", False, f"from {where}", pin)
+
+
+def plan_vendoring(
+    lock: Lockfile, sources: CrateSources | None = None, pins: dict[str, GitPin] | None = None
+) -> VendorPlan:
+    """Decide, without fetching anything, where each crate of ``lock`` comes from.
+
+    ``pins`` (crate name → commit, the recipe's ``[build] crates-git``) names crates that may
+    come from git; a pin for a crate Cargo.lock does not have is an error."""
     sources = sources or CrateSources.from_env()
-    plan = VendorPlan(lock)
+    pins = pins or {}
+    unknown = sorted(set(pins) - {c.name for c in lock.crates if c.git_pin is None})
+    if unknown:
+        raise FetchError(
+            f"{lock.path}: [build] crates-git pins {', '.join(unknown)}, which Cargo.lock does not "
+            f"have from a registry (its registry crates: "
+            f"{', '.join(sorted({c.name for c in lock.crates if c.git_pin is None})) or 'none'})"
+        )
+    plan = VendorPlan(lock, sources=sources)
     for crate in lock.crates:
         no_sum = "" if crate.checksum else "Cargo.lock has no checksum for it"
         mirror = sources.mirror / f"{crate.key}.crate" if sources.mirror else None
         cached = sources.cache / f"{crate.key}.crate"
         debian = _debian_dir(sources.debian, crate) if sources.debian else None
+        pin = pins.get(crate.name)
+        if crate.git_pin is not None:  # a git dependency: Cargo.lock pins its commit
+            plan.crates.append(_git_entry(crate, crate.git_pin, sources.mirror))
+            continue
         if mirror is not None and mirror.is_file():
             entry = PlannedCrate(crate, "mirror", str(mirror), bool(crate.checksum), no_sum)
         elif crate.checksum and cached.is_file():
             entry = PlannedCrate(crate, "cache", str(cached), True)
+        elif pin is not None and sources.download and crate.checksum:
+            entry = PlannedCrate(crate, "registry", download_url(sources.download, crate), True)
+        elif pin is not None:
+            entry = _git_entry(crate, pin, sources.mirror)
         elif debian is not None:
             entry = PlannedCrate(
                 crate,
@@ -360,7 +442,7 @@ def _unpack_crate(entry: PlannedCrate, archive: Path, into: Path) -> None:
     extract(archive, into, strip=1, what=f"crate {crate.name} {crate.version}")
 
 
-def _fetch_one(entry: PlannedCrate, into: Path, cache: Path) -> None:
+def _fetch_one(entry: PlannedCrate, into: Path, cache: Path, mirror: Path | None = None) -> None:
     crate = entry.crate
     if entry.origin in {"mirror", "cache"}:
         _unpack_crate(entry, Path(entry.location), into)
@@ -377,6 +459,11 @@ def _fetch_one(entry: PlannedCrate, into: Path, cache: Path) -> None:
         except Unreachable as exc:  # the only place for it: missing here, not broken
             raise CratesUnavailable([crate], str(exc)) from None
         _unpack_crate(entry, archive, into)
+    elif entry.origin == "git":
+        from .cargo_git import vendor_git_crate
+
+        assert entry.pin is not None
+        vendor_git_crate(entry.pin, crate.name, crate.version, into, mirror=mirror)
     elif entry.origin == "debian":
         shutil.copytree(
             entry.location,
@@ -402,7 +489,7 @@ def vendor(plan: VendorPlan, dest: Path, *, cache: Path | None = None) -> Path:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         for entry in plan.crates:
-            _fetch_one(entry, staging / entry.crate.key, cache)
+            _fetch_one(entry, staging / entry.crate.key, cache, plan.sources.mirror if plan.sources else None)
             log.info("vendored %s %s from %s", entry.crate.name, entry.crate.version, entry.origin)
         if dest.exists():
             shutil.rmtree(dest)
@@ -436,14 +523,22 @@ def drop_unverified_checksums(lock_path: Path, plan: VendorPlan) -> list[str]:
     return sorted(f"{n} {v}" for n, v in drop)
 
 
-def write_cargo_config(cargo_home: Path, vendor_dir: Path) -> Path:
-    """Write ``<cargo_home>/config.toml`` replacing ``crates-io`` by ``vendor_dir``."""
+def write_cargo_config(cargo_home: Path, vendor_dir: Path, crates: Iterable[LockedCrate] = ()) -> Path:
+    """Write ``<cargo_home>/config.toml`` replacing ``crates-io``, and the git sources of
+    ``crates``, by ``vendor_dir`` (as ``cargo vendor`` writes it)."""
     doc = tomlkit.document()
     doc.add(tomlkit.comment("Written by wasix-backend: builds use only the vendored crates."))
-    doc["source"] = {
-        "crates-io": {"replace-with": VENDOR_SOURCE},
-        VENDOR_SOURCE: {"directory": str(Path(vendor_dir).absolute())},
-    }
+    sources: dict[str, dict[str, str]] = {"crates-io": {"replace-with": VENDOR_SOURCE}}
+    for source_id in sorted({c.git_source_id for c in crates if c.git_pin is not None}):
+        url, _, query = source_id.removeprefix("git+").partition("?")
+        entry = {"git": url}
+        for part in filter(None, query.split("&")):
+            key, _, value = part.partition("=")
+            if key in ("rev", "branch", "tag"):
+                entry[key] = urllib.parse.unquote(value)
+        sources[source_id] = {**entry, "replace-with": VENDOR_SOURCE}
+    sources[VENDOR_SOURCE] = {"directory": str(Path(vendor_dir).absolute())}
+    doc["source"] = sources
     doc["net"] = {"offline": True}
     path = Path(cargo_home) / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,14 +16,18 @@ import subprocess
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import WasixError
 
-__all__ = ["Case", "CasesError", "Normalizer", "Outcome", "Step", "Verdict", "compare", "judge", "load_cases",
-           "run_native", "run_wasix"]
+__all__ = ["NATIVE_BUILD", "Case", "CasesError", "Normalizer", "Outcome", "Step", "Verdict", "compare", "judge",
+           "load_cases", "native_builds", "run_native", "run_wasix", "with_native_builds"]
+
+#: ``native = "build:NAME"``: binary NAME of the package's own sources built for this machine
+#: (:mod:`wasix_backend.nativebuild`), for programs Debian does not ship.
+NATIVE_BUILD = "build:"
 
 _DEFAULT_KEYS = {"command", "native", "timeout", "normalize", "env", "compare", "natives", "network"}
 _CASE_KEYS = {
@@ -359,8 +363,26 @@ class Verdict:
         return self.outcome in ("fail", "xpass")
 
 
-def judge(case: Case, modules: Mapping[str, Path], data: Mapping[str, bytes] | None = None) -> Verdict:
-    """Run ``case`` on both sides and judge it as ``tests/test_collection.py`` does."""
+def native_builds(cases: Sequence[Case]) -> set[str]:
+    """The binaries the cases' ``build:NAME`` natives need built natively."""
+    return {s.native.removeprefix(NATIVE_BUILD) for c in cases for s in c.steps if s.native.startswith(NATIVE_BUILD)}
+
+
+def with_native_builds(case: Case, built: Mapping[str, Path]) -> Case:
+    """``case`` with each ``build:NAME`` native replaced by ``built[NAME]`` (those missing stay)."""
+    steps = tuple(
+        replace(s, native=str(built[s.native.removeprefix(NATIVE_BUILD)]))
+        if s.native.startswith(NATIVE_BUILD) and s.native.removeprefix(NATIVE_BUILD) in built else s
+        for s in case.steps
+    )  # fmt: skip
+    return replace(case, steps=steps)
+
+
+def judge(case: Case, modules: Mapping[str, Path], data: Mapping[str, bytes] | None = None,
+          natives: Mapping[str, Path] | None = None) -> Verdict:
+    """Run ``case`` on both sides and judge it as ``tests/test_collection.py`` does;
+    ``natives`` are the native builds of the package's binaries (``build:NAME``)."""
+    case = with_native_builds(case, natives or {})
     missing = check_natives([case])
     if missing:
         return Verdict(case, "skip", [missing])
@@ -380,6 +402,9 @@ def check_natives(cases: Sequence[Case]) -> str | None:
     """Why the native side cannot run (a missing Debian binary), or ``None``."""
     for case in cases:
         for step in case.steps:
+            if step.native.startswith(NATIVE_BUILD):
+                return (f"native {step.native}: the package's own {step.native.removeprefix(NATIVE_BUILD)} built for this "
+                        "machine, which was not made (wasix_backend.nativebuild)")  # fmt: skip
             if not os.access(step.native, os.X_OK):
                 return f"native {step.native} is not installed (apt-get install the Debian package providing it)"
     return None

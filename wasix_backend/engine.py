@@ -50,6 +50,9 @@ class BuildResult:
     sizes: dict[str, int] = field(default_factory=dict)
     #: Taken from a binary cache (``--substituter``) instead of being compiled here.
     pulled: bool = False
+    #: What the build wants said about its result (``ctx.state["notes"]``, e.g. crates pinned
+    #: by commit only); kept in the entry's record, shown in the summary.
+    notes: list[str] = field(default_factory=list)
 
 
 class Substituter(Protocol):
@@ -300,7 +303,8 @@ class Engine:
         record = self.store.record(path)
         if not quiet:
             self._say(f"[green]✓[/] {recipe.name} {recipe.version} [dim](cached)[/]")
-        return BuildResult(recipe.name, recipe.version, key, path, True, 0.0, 0.0, record.get("sizes", {}))
+        return BuildResult(recipe.name, recipe.version, key, path, True, 0.0, 0.0, record.get("sizes", {}),
+                           notes=[str(n) for n in record.get("notes", [])])
 
     def _run_phases(self, recipe: Recipe, key: str, deps: dict[str, Path], jobs: int) -> BuildResult:
         start = time.perf_counter()
@@ -357,6 +361,10 @@ class Engine:
                 logger.removeHandler(handler)
                 handler.close()
         seconds = time.perf_counter() - start
+        raw_notes = ctx.state.get("notes")
+        notes = [str(n) for n in raw_notes] if isinstance(raw_notes, list) else []
+        for note in notes:
+            self._say(f"[yellow]note:[/] {recipe.name}: {note}")
         outside = installed_outside(ctx.destdir, ctx.stage)
         if outside:  # never in the entry: say so, rather than lose them silently
             shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
@@ -371,12 +379,14 @@ class Engine:
             "deps": {n: str(p) for n, p in deps.items()},
             "key_inputs": self.key_inputs.get(recipe.name),
             **({"outside_prefix": outside[:50]} if outside else {}),
+            **({"notes": notes} if notes else {}),
         }
         final = self.store.commit(ctx.stage, recipe, key, record)
         shutil.rmtree(work, ignore_errors=True)
         size_note = ", ".join(f"{n}.wasm {s / 1024:.0f} KiB" for n, s in sizes.items())
         self._say(f"[green]✓[/] {recipe.name} {recipe.version} built in {seconds:.1f}s" + (f" ({size_note})" if size_note else ""))
-        return BuildResult(recipe.name, recipe.version, key, final, False, seconds, ctx.subprocess_seconds, sizes)
+        return BuildResult(recipe.name, recipe.version, key, final, False, seconds, ctx.subprocess_seconds, sizes,
+                           notes=notes)
 
     def _note_failure(self, exc: BuildError, work: Path) -> None:
         if exc.log is not None:

@@ -22,7 +22,8 @@ from typing import Any
 from .errors import RecipeError
 
 #: Type names used in the docs; each has a check below.
-_TYPES = ("string", "list of strings", "bool", "integer", "table of strings", "table", "list of tables")
+_TYPES = ("string", "list of strings", "bool", "integer", "table of strings", "table", "list of tables",
+          "table of tables")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Field:
     default: str
     doc: str
     choices: tuple[str, ...] = ()
+    #: For a "table of tables": the keys of each entry (fields whose default is "required"
+    #: must be given).
+    entry: Section | None = None
 
     def check(self, plugin: str, where: str, value: Any) -> None:
         ok = {
@@ -44,9 +48,16 @@ class Field:
             "table of strings": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
             "table": isinstance(value, dict),
             "list of tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
+            "table of tables": isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()),
         }[self.type]
         if not ok:
             raise RecipeError(plugin, where, f"expected {self.type}, got {type(value).__name__} {value!r}")
+        if self.entry is not None:
+            for name, item in value.items():
+                check_table(plugin, f"{where}.{name}", item, self.entry)
+                for f in self.entry.fields:
+                    if f.default == "required" and f.name not in item:
+                        raise RecipeError(plugin, f"{where}.{name}.{f.name}", "required")
         if self.choices and value not in self.choices:
             raise RecipeError(plugin, where, f"{value!r} is not one of {', '.join(self.choices)}")
 

@@ -69,7 +69,7 @@ class Summary:
         self.rows: dict[str, Row] = {}
         for r in results.values():
             status = "pulled" if r.pulled else "cached" if r.cached else "built"
-            self.rows[r.name] = Row(r.name, r.version, status, r.seconds, store=r.path, sizes=r.sizes)
+            self.rows[r.name] = Row(r.name, r.version, status, r.seconds, "; ".join(r.notes), store=r.path, sizes=r.sizes)
         for f in failures:
             how = f.error.how if isinstance(f.error, MissingRequirement) else ""
             self.rows[f.name] = Row(f.name, f.version, f.status, f.seconds, _reason(f.name, f.error), how, f.error)

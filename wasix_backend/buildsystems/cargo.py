@@ -2,9 +2,10 @@
 
 configure
     picks the Rust toolchain (:mod:`wasix_backend.rust`), puts the recipe's Cargo.lock in
-    place, fetches and verifies every crate it pins (:mod:`wasix_backend.cargo_vendor`) into
-    ``<build_dir>/vendor`` and writes ``<build_dir>/cargo-home/config.toml`` pointing cargo
-    at it. The plan is logged and saved as ``<build_dir>/vendor-plan.json``.
+    place, fetches and verifies every crate it pins (:mod:`wasix_backend.cargo_vendor`;
+    git dependencies and ``crates-git`` pins from their commits, :mod:`wasix_backend.cargo_git`)
+    into ``<build_dir>/vendor`` and writes ``<build_dir>/cargo-home/config.toml`` pointing
+    cargo's registry and git sources at it. The plan is logged and saved as ``<build_dir>/vendor-plan.json``.
 compile
     ``cargo wasix build --release`` (cargo-wasix) or ``cargo build --release --target
     wasm32-wasip1`` (``wasm32-wasi`` before Rust 1.78), always ``--offline --locked``, with
@@ -26,6 +27,10 @@ Recipe ``[build]`` keys (all optional):
 ``rustflags``           list of extra rustc flags (``RUSTFLAGS``)
 ``rust-toolchain``      force a toolchain (as ``$WASIX_RUST_TOOLCHAIN``: ``system``,
                         ``cargo-wasix``, a rustup toolchain name or a directory)
+``crates-git``          crates of Cargo.lock taken from a git commit where no registry
+                        ``.crate`` is at hand: ``NAME = { git = URL, rev = COMMIT }``
+                        (:mod:`wasix_backend.cargo_git`); not verified against Cargo.lock's
+                        checksum, which the build log and the summary say
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ from ..registry import BuildSystem, Registry
 from ..rust import RustToolchain, find_rust_toolchain
 from ..schema import Field, Section
 
+GIT_PIN = Section("build.crates-git entry", (
+    Field("git", "string", "required", "the crate's repository URL"),
+    Field("rev", "string", "required", "the full commit id (40 or 64 hex digits) that published the locked version"),
+))  # fmt: skip
+
 SYSTEM = "cargo"
 #: Cargo.lock format 4 needs cargo 1.78 or newer.
 LOCK_V4_SINCE = (1, 78)
@@ -56,6 +66,7 @@ SETTINGS = Section("build (cargo)", (
     Field("bins", "list of strings", "`[outputs] bin`", "cargo `--bin` targets"),
     Field("rustflags", "list of strings", "`[]`", "extra rustc flags (`RUSTFLAGS`)"),
     Field("rust-toolchain", "string", "found", "`system`, `cargo-wasix`, a rustup toolchain name or a directory"),
+    Field("crates-git", "table of tables", "`{}`", "crate name → `{ git = URL, rev = COMMIT }`: a crate of Cargo.lock taken from that commit (the mirror's `NAME-COMMIT.bundle`, else the repository) where no registry `.crate` is at hand, packaged as `cargo package` would; pinned by the commit, **not** verified against Cargo.lock's checksum (the build log and the summary say so)", entry=GIT_PIN),
 ))  # fmt: skip
 
 
@@ -118,6 +129,7 @@ def _place_lock(ctx: BuildContext, manifest: Path) -> Path:
 @hookimpl
 def wasix_configure(ctx: BuildContext) -> bool | None:
     # Imported here: every build (and every no-op) loads this plugin; few vendor crates.
+    from ..cargo_git import parse_pins
     from ..cargo_vendor import (
         CrateSources,
         drop_unverified_checksums,
@@ -136,7 +148,11 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
             f"{lock_path} is lock format {lock.version}, which cargo {tc.version_text} cannot read "
             "(regenerate it with `cargo +1.77 generate-lockfile` or use a newer toolchain)"
         )
-    plan = plan_vendoring(lock, CrateSources.from_env())
+    try:
+        pins = parse_pins(ctx.recipe.build.get("crates-git"))
+    except ValueError as exc:
+        raise ctx.fail(f"[build] {exc}") from None
+    plan = plan_vendoring(lock, CrateSources.from_env(), pins)
     ctx.log.info("%s", plan.summary())
     (ctx.build_dir / "vendor-plan.json").write_text(json.dumps(plan.as_dict(), indent=2))
     vendor_dir = vendor(plan, ctx.build_dir / "vendor")
@@ -146,7 +162,14 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
             "not verified against Cargo.lock (checksums removed from the build's copy): %s",
             ", ".join(dropped),
         )
-    write_cargo_config(_cargo_home(ctx), vendor_dir)
+    note = plan.git_note()
+    if note:
+        ctx.log.warning("%s", note)
+        # The engine shows these in the summary and keeps them in the entry's record.
+        notes = ctx.state.setdefault("notes", [])
+        if isinstance(notes, list):
+            notes.append(note)
+    write_cargo_config(_cargo_home(ctx), vendor_dir, lock.crates)
     return True
 
 

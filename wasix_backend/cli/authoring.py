@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import WasixError
@@ -57,7 +58,9 @@ def cmd_self_wheel(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     """Build the named programs and run their plugins' cases.toml: each case natively and
     under Wasmer, compared (the collection's differential runner, for any plugin)."""
-    from ..difftest import CasesError, judge, load_cases
+    from ..difftest import CasesError, judge, load_cases, native_builds
+    from ..errors import MissingRequirement
+    from ..nativebuild import native_build
     from ..outputs.wasmer_pkg import data_files
 
     loaded = plugins_of(args)
@@ -76,14 +79,22 @@ def cmd_test(args: argparse.Namespace) -> int:
     _, results, summary = build_targets(args, names, loaded)
     status = finish(args, summary, {})
     counts: dict[str, int] = {}
+    scratch = tempfile.TemporaryDirectory(prefix="wasix-test-native-")
     for name in (n for n in names if n in results):
         recipe, prefix = loaded.recipes[name], results[name].path
         modules = {cmd: prefix / "bin" / f"{binary}.wasm" for cmd, binary in recipe.command_map().items()}
         data = data_files(recipe, prefix)
+        natives: dict[str, Path] = {}
+        if native_builds(suites[name]):  # `native = "build:BIN"`: its own sources, built for this machine
+            err.print(f"{name}: building its own sources for this machine (the native side)")
+            try:
+                natives = native_build(recipe, loaded, Path(scratch.name) / name)
+            except MissingRequirement as exc:
+                err.print(f"[yellow]{name}: no native build here[/]: {exc.reason}")
         for case in suites[name]:
             if args.k and args.k not in case.name:
                 continue
-            verdict = judge(case, modules, data)
+            verdict = judge(case, modules, data, natives)
             counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
             mark = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "xpass": "[red]XPASS[/]",
                     "xfail": "[yellow]xfail[/]", "skip": "[yellow]skip[/]"}[verdict.outcome]  # fmt: skip
@@ -93,6 +104,7 @@ def cmd_test(args: argparse.Namespace) -> int:
                 for detail in verdict.details:
                     print(detail.rstrip("\n"), file=sys.stderr)
                 status = status or 1
+    scratch.cleanup()
     order = ("pass", "fail", "xpass", "xfail", "skip")
     err.print(", ".join(f"{counts[k]} {k}" for k in order if k in counts) or "no cases ran")
     return status

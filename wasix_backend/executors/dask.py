@@ -149,7 +149,8 @@ def _collect(engine: Engine, order: list[str], keys: dict[str, str], outcomes: d
 
             status = outcome["status"]
             results[name] = BuildResult(name, recipe.version, key, path, status == "cached", outcome.get("seconds", 0.0),
-                                        0.0, outcome.get("sizes", {}), pulled=status == "pulled")
+                                        0.0, outcome.get("sizes", {}), pulled=status == "pulled",
+                                        notes=[str(n) for n in engine.store.record(path).get("notes", [])])
         elif "blocked_by" in outcome:
             failures.append(engine._failure(name, WasixError(
                 f"{name}: not built because its dependency {outcome['blocked_by']!r} failed")))
