@@ -203,13 +203,18 @@ def _keys(python: str, path: list[str], cwd: Path) -> dict:
     return json.loads(done.stdout)
 
 
+def _copy_of_the_checkout(dest: Path) -> Path:
+    """The checkout's files (not its caches, venvs or outputs) at ``dest``."""
+    shutil.copytree(PKG.parent, dest, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    return dest
+
+
 @pytest.mark.build
 def test_an_editable_install_a_wheel_and_another_clone_compute_the_same_keys(tmp_path: Path, wasix_sysroot: Path) -> None:
     """The same commit gives the same key for every package, however it is installed."""
     import subprocess
     import zipfile
 
-    repo = PKG.parent
     here = _keys(sys.executable, [], tmp_path)
     assert here["from"].startswith(str(PKG)) and len(here["keys"]) >= 25
     # A wheel of the tool, unpacked (the plugins then live in wasix_backend/_data/plugins).
@@ -222,8 +227,7 @@ def test_an_editable_install_a_wheel_and_another_clone_compute_the_same_keys(tmp
     assert from_wheel["from"].startswith(str(unpacked))
     assert from_wheel["keys"] == here["keys"]
     # Another clone of the same files, in another folder.
-    clone = tmp_path / "elsewhere" / "clone"
-    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    clone = _copy_of_the_checkout(tmp_path / "elsewhere" / "clone")
     from_clone = _keys(sys.executable, [str(clone)], tmp_path)
     assert from_clone["from"].startswith(str(clone))
     assert from_clone["keys"] == here["keys"]
@@ -234,9 +238,7 @@ def test_editing_autotools_changes_the_keys_of_its_packages_and_their_dependents
     from wasix_backend.graph import closure
     from wasix_backend.plugins import load_plugins
 
-    repo = PKG.parent
-    clone = tmp_path / "clone"
-    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    clone = _copy_of_the_checkout(tmp_path / "clone")
     before = _keys(sys.executable, [str(clone)], tmp_path)["keys"]
     edit(clone / "wasix_backend" / "errors.py", "", NEW_FUNCTION)  # and a clean-up elsewhere: nothing
     edit(clone / "wasix_backend" / "engine.py", '"""The engine:', '"""The scheduler:')
@@ -255,9 +257,7 @@ def test_a_patch_changes_its_package_and_its_dependents_only(tmp_path: Path, was
     from wasix_backend.graph import closure
     from wasix_backend.plugins import load_plugins
 
-    repo = PKG.parent
-    clone = tmp_path / "clone"
-    shutil.copytree(repo, clone, ignore=shutil.ignore_patterns(".git", ".venv", ".nox", "dist", "__pycache__", "build"))
+    clone = _copy_of_the_checkout(tmp_path / "clone")
     before = _keys(sys.executable, [str(clone)], tmp_path)["keys"]
     patch = sorted((clone / "plugins" / "ncurses" / "patches").glob("*.patch"))[0]
     patch.write_text(patch.read_text().replace("\n", "\n", 1) + "-- \n")  # a trailer patch(1) ignores
