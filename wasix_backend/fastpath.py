@@ -38,8 +38,12 @@ STAMP_FORMAT = 1
 _VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", "COLUMNS", "LINES", "PYTEST_CURRENT_TEST"})
 
 #: A file changed this long before the command started may have been changed after it was
-#: read all the same (file times come from a coarse clock): its stamp is refused too.
-RACY_NS = 100_000_000
+#: read all the same: file times come from the kernel's coarse clock, a few milliseconds
+#: behind ``time.time_ns()``. (100 ms refused the stamp of a no-op run right after a build.)
+RACY_NS = 20_000_000
+#: File systems that keep whole seconds (FAT, some network ones) cannot order an edit within
+#: the second the command started in.
+_COARSE_NS = 1_000_000_000
 #: A store entry's record: watching it watches the entry's every file (see :func:`watch`).
 _RECORD = ".wasix-build.json"
 
@@ -80,7 +84,9 @@ def _changed_since(path: str, start_ns: int) -> bool:
         st = os.stat(path)
     except OSError:
         return False
-    return max(st.st_mtime_ns, st.st_ctime_ns) >= start_ns - RACY_NS
+    changed = max(st.st_mtime_ns, st.st_ctime_ns)
+    slack = _COARSE_NS if changed % _COARSE_NS == 0 else RACY_NS
+    return changed >= start_ns - slack
 
 
 def build_inputs(plugin_files: Iterable[Path], plugin_roots: Iterable[Path], entries: Iterable[Path],
