@@ -358,7 +358,7 @@ def wasix_sysroot() -> Path:
     cannot run."""
     problem = provider_problem("wasix")
     if problem:
-        pytest.skip(f"wasix provider unavailable: {problem}")
+        pytest.skip(reason=f"wasix provider unavailable: {problem}")
     return real_sysroot()
 
 
@@ -367,7 +367,7 @@ def provider(request: pytest.FixtureRequest) -> str:
     """Each provider in turn (a session parameter, so its builds are shared)."""
     problem = provider_problem(request.param)
     if problem:
-        pytest.skip(f"{request.param} provider unavailable: {problem}")
+        pytest.skip(reason=f"{request.param} provider unavailable: {problem}")
     if request.param == "wasix":
         request.getfixturevalue("wasix_sysroot")
     return request.param
@@ -382,7 +382,7 @@ def provider_env(provider_store):
         env = {"WASIX_PROVIDER": provider, "WASIXCC_PROVIDER": provider, "WASIX_STORE": str(provider_store(provider))}
         problem = provider_problem(provider)
         if problem:
-            pytest.skip(f"{provider} provider unavailable: {problem}")
+            pytest.skip(reason=f"{provider} provider unavailable: {problem}")
         if provider == "wasix":
             env["WASIXCC_SYSROOT"] = _START_ENV.get("WASIXCC_SYSROOT") or str(real_sysroot())
         return env

@@ -139,7 +139,7 @@ def upcase(tmp_path_factory: pytest.TempPathFactory, wasix_sysroot: Path) -> dic
     from wasix_backend.toolchain import driver_bin_dir
 
     if not shutil.which("cc"):
-        pytest.skip("no native C compiler (apt-get install gcc)")
+        pytest.skip(reason="no native C compiler (apt-get install gcc)")
     root = tmp_path_factory.mktemp("upcase")
     (root / "upcase.c").write_text(PROGRAM)
     subprocess.run(["cc", "-O2", "-o", "upcase", "upcase.c"], cwd=root, check=True)

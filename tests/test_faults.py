@@ -359,7 +359,7 @@ def _can_mount_readonly(tmp: Path) -> bool:
 @pytest.mark.parametrize("command", ["build", "wheel", "wasmer"])
 def test_an_unwritable_out_dir_is_one_line_naming_it(tiny, command: str) -> None:
     if not _can_mount_readonly(tiny.root):
-        pytest.skip("needs `unshare -m` and bind mounts (root in a private mount namespace) for a read-only --out")
+        pytest.skip(reason="needs `unshare -m` and bind mounts (root in a private mount namespace) for a read-only --out")
     assert wb(tiny, "build", "tiny").returncode == 0
     out = tiny.root / "ro-out"
     out.mkdir()
@@ -395,7 +395,7 @@ def test_a_file_size_limit_while_copying_to_dist_leaves_nothing(tiny) -> None:
 @pytest.mark.build
 def test_a_read_only_store_names_the_store_and_what_to_do(tiny) -> None:
     if not _can_mount_readonly(tiny.root):
-        pytest.skip("needs `unshare -m` and bind mounts (root in a private mount namespace) for a read-only store")
+        pytest.skip(reason="needs `unshare -m` and bind mounts (root in a private mount namespace) for a read-only store")
     assert wb(tiny, "build", "tiny").returncode == 0
     sha = make_tarball(tiny.upstream / "tiny2-1.0.tar.gz", "tiny-1.0",
                        {"tiny.c": TINY_C.replace("WORD", tiny.word + " 2"), "Makefile": TINY_MK, "pad.py": PAD_PY})

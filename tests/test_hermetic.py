@@ -123,7 +123,7 @@ def test_replacing_a_tool_of_the_toolchain_changes_the_keys(tmp_path: Path, monk
 
     real = system_llvm()
     if real is None:
-        pytest.skip("no system LLVM >= 19 (apt-get install clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32)")
+        pytest.skip(reason="no system LLVM >= 19 (apt-get install clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32)")
     llvm = tmp_path / "llvm"
     (llvm / "bin").mkdir(parents=True)
     (llvm / "lib").symlink_to(real / "lib")

@@ -95,7 +95,7 @@ def test_write_back_compares_with_what_was_copied_in(tmp_path):
 def as_nobody(files_prog):  # noqa: F811
     """A directory ``nobody`` can use: the unpacked wheel, a working directory and a cache."""
     if os.geteuid() != 0 or shutil.which("runuser") is None:
-        pytest.skip("needs root and runuser to run the launcher as an unprivileged user")
+        pytest.skip(reason="needs root and runuser to run the launcher as an unprivileged user")
     nobody = pwd.getpwnam("nobody")
     base = Path(tempfile.mkdtemp(prefix="wasix-nobody-"))
     try:
@@ -204,7 +204,7 @@ def test_copying_is_bounded_in_time(tmp_path, monkeypatch):
 @pytest.mark.build
 def test_a_program_run_from_the_root_directory_as_root_starts(files_prog, tmp_path):  # noqa: F811
     if os.geteuid() != 0:
-        pytest.skip("reading /proc/kmsg blocks only for root")
+        pytest.skip(reason="reading /proc/kmsg blocks only for root")
     res = subprocess.run([sys.executable, "-m", "wasix_files", "cwd"], cwd="/",
                          env=_env(tmp_path / "cache", PYTHONPATH=str(files_prog)), capture_output=True, text=True,
                          timeout=120)  # fmt: skip

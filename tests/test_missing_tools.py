@@ -178,5 +178,5 @@ def test_the_debian_rust_packages_crates_are_all_debian_packages(plugin: str) ->
     lock = cargo_vendor.read_lock(REPO / "plugins" / plugin / "Cargo.lock")
     known = cargo_vendor.debian_packages(lock.crates)
     if not known:
-        pytest.skip("apt's package lists are empty here (apt-get update)")
+        pytest.skip(reason="apt's package lists are empty here (apt-get update)")
     assert sorted(c.key for c in lock.crates if c.key not in known) == []

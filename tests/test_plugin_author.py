@@ -141,7 +141,7 @@ def author(tmp_path_factory: pytest.TempPathFactory, provider_env):
     writes it and the author edits it, the tool's own wheel to build with, and the environment
     of every command (the zig provider, a store of its own)."""
     if not DEBIAN_PYTHON.is_file():
-        pytest.skip("no /usr/bin/python3 (Debian's Python) to make the fresh venvs with")
+        pytest.skip(reason="no /usr/bin/python3 (Debian's Python) to make the fresh venvs with")
     root = tmp_path_factory.mktemp("author")
     fonts = {"fonts/standard.tfl": font(1, 900), "fonts/small.tfl": font(2, 600),
              **{f"fonts/extra{i}.tfl": font(10 + i, 500) for i in range(4)}}  # fmt: skip

@@ -83,7 +83,7 @@ def test_gc_keep_0_during_a_build_keeps_the_sysroot_it_compiles_against(tmp_path
     from conftest import provider_problem, real_sysroot
 
     if provider_problem("wasix"):
-        pytest.skip(f"needs the wasix provider: {provider_problem('wasix')}")
+        pytest.skip(reason=f"needs the wasix provider: {provider_problem('wasix')}")
     sysroot = real_sysroot()
     store = tmp_path / "store"
     store.mkdir()

@@ -408,7 +408,7 @@ def test_a_failing_sysroot_build_names_the_step_and_the_log(tmp_path: Path, monk
     from wasix_backend.toolchain.sysroot import ensure_sysroot, find_sysroot
 
     if not os.environ.get("WASIX_MIRROR"):
-        pytest.skip("no $WASIX_MIRROR with the wasix-libc bundle (and GitHub is not reachable here)")
+        pytest.skip(reason="no $WASIX_MIRROR with the wasix-libc bundle (and GitHub is not reachable here)")
     llvm = _fake_llvm(tmp_path / "broken", 19, builtins=True)
     (llvm / "bin" / "clang").write_text(
         "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'clang version 19.1.7'; exit 0; }\necho 'broken compiler' >&2; exit 1\n"
