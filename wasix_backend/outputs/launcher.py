@@ -239,11 +239,17 @@ def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str]
     os.execvp(wasmer, argv)
 
 
+#: The most stdin is read at once: each chunk is one call into the runtime (tens of
+#: microseconds), so 4 KiB reads held a pipe to about 20 MB/s. A terminal or a slow writer
+#: still hands over whatever is there at once.
+STDIN_CHUNK = 1 << 20
+
+
 def _stdin_pump(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
     fd = sys.stdin.fileno() if sys.stdin is not None else -1
     while True:
         try:
-            chunk = os.read(fd, 4096) if fd >= 0 else b""
+            chunk = os.read(fd, STDIN_CHUNK) if fd >= 0 else b""
         except OSError:
             chunk = b""
         try:
