@@ -358,7 +358,9 @@ def test_given_answers_and_site_scripts(tmp_path: Path) -> None:
     env = {"CC": "cc", "gl_cv_func_x": "yes", "CONFIG_SITE": "/s", "PATH": "/bin"}
     args = ["--disable-nls", "ac_cv_type_getgroups=gid_t", "CFLAGS=-O2", "--with-x=ac_cv_y"]
     assert confcache.given_answers(env, args) == ["ac_cv_type_getgroups (argument)", "CONFIG_SITE (environment)", "gl_cv_func_x (environment)"]
-    assert confcache.given_answers({"CC": "cc"}, ["--prefix=/p"]) == []
+    assert confcache.given_answers({"CC": "cc"}, ["--prefix=/p", "--cc=x", "--cache-file-x"]) == []
+    own = ["--cache-file=/r/presets", "-C", "--cache-f", "--config-cache"]
+    assert confcache.given_answers({}, own) == [f"a cache file of its own ({a})" for a in own]
     # A site script configure finds by itself under --prefix: seen only in config.log, afterwards.
     (tmp_path / "configure.ac").write_text("AC_INIT([x], [1])\nAC_OUTPUT\n")
     subprocess.run(["autoconf"], cwd=tmp_path, check=True, capture_output=True)

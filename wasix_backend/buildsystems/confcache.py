@@ -69,6 +69,9 @@ _NOT_STARTED = re.compile(r"^configure:\d+: \$\? = 12[67]$", re.M)
 #: (autoconf's ``ac_cv_*``, the ``*_cv_*`` of other macro sets: gnulib's ``gl_cv_``, ncurses'
 #: ``cf_cv_``), or ``CONFIG_SITE`` (a site script may set any).
 _GIVEN = re.compile(r"^(?:[A-Za-z_]\w*_cv_\w+|CONFIG_SITE)$")
+#: A cache file of the recipe's own (``--cache-file`` as configure abbreviates it, ``-C``):
+#: ours, given after it, would replace it and the answers it holds.
+_OWN_CACHE = re.compile(r"^(?:--?c(?:a(?:c(?:h(?:e(?:-(?:f(?:i(?:le?)?)?)?)?)?)?)?)?(?:=|$)|-C$|--config-cache$)")
 #: How config.log records a site script configure sourced (``$CONFIG_SITE``, or
 #: ``$prefix/share/config.site`` when there is one): it may set any cache variable.
 _SITE_SCRIPT = re.compile(r"loading site script (.+)$", re.M)
@@ -217,10 +220,13 @@ class ConfigureCache:
 def given_answers(env: Mapping[str, str], args: Iterable[str]) -> list[str]:
     """What a configure is handed instead of finding out (empty: nothing), each named with
     where it comes from: cache variables among its ``VAR=value`` arguments and in its
-    environment, and ``CONFIG_SITE`` (a site script may set any). Such a configure neither
+    environment, ``CONFIG_SITE`` (a site script may set any), and a cache file of its own
+    (``--cache-file``, ``-C``). Such a configure neither
     takes shared answers nor gives any: what it finds may follow from what it was given, and
     seeded, its config.h would depend on what other packages were built before."""
+    args = list(args)
     given = [f"{name} (argument)" for name, eq, _ in (a.partition("=") for a in args) if eq and _GIVEN.match(name)]
+    given += [f"a cache file of its own ({a})" for a in args if _OWN_CACHE.match(a)]
     return given + [f"{name} (environment)" for name in sorted(env) if _GIVEN.match(name)]
 
 
