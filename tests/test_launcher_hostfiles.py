@@ -230,6 +230,19 @@ def test_a_new_program_comes_back_executable(files_prog, work):  # noqa: F811
 
 
 @pytest.mark.build
+@pytest.mark.parametrize("umask", [0o027, 0o000])
+def test_new_files_take_the_umask_the_program_ran_with(files_prog, work, umask):  # noqa: F811
+    old = os.umask(umask)  # the launcher inherits it, as a native program would
+    try:
+        res = run_prog(files_prog, work, "put", "tool.sh", "#!/bin/true", "put", "data.txt", "plain")
+    finally:
+        os.umask(old)
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE((work / "tool.sh").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((work / "data.txt").stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.build
 def test_a_changed_file_stays_the_same_file_as_a_native_write_leaves_it(as_nobody):
     """Owner, group, hard links and set-user-ID as a native write leaves them, and a writable
     file in a directory ``nobody`` may not write: the same writes, natively and from the wheel."""

@@ -337,12 +337,6 @@ class Refused(Exception):
     """A target the launcher will not write: the message says why."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _open_dir(name: str, dir_fd: int, create: bool) -> int:
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     try:
@@ -382,8 +376,9 @@ EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
 
 
 def _new_file_mode(data: bytes) -> int:
-    base = 0o777 if data.startswith(EXECUTABLE_MAGIC) else 0o666
-    return base & ~_umask()
+    """The mode a new file is created with; the kernel takes the umask (or the directory's
+    default ACL) off it, as for the program's own ``open``."""
+    return 0o777 if data.startswith(EXECUTABLE_MAGIC) else 0o666
 
 
 def _changed_file_mode(st: os.stat_result) -> int:
@@ -465,11 +460,11 @@ def safe_write(base: str, parts: list[str], data: bytes, original: bytes | None)
         if st is not None and (st.st_nlink != 1 or st.st_uid != os.geteuid()):
             # A new file renamed over it would be this user's, and one link only.
             return _write_in_place(fd, name, st, data)
-        mode = _changed_file_mode(st) if st is not None else _new_file_mode(data)
         # A short temporary name: one beside a 255-byte name would be too long to create.
         tmp = f".wasix-{os.getpid()}-{time.monotonic_ns() % 10**12}.tmp"
+        create = 0o600 if st is not None else _new_file_mode(data)
         try:
-            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, create, dir_fd=fd)
         except PermissionError:
             if st is None:
                 raise
@@ -481,7 +476,8 @@ def safe_write(base: str, parts: list[str], data: bytes, original: bytes | None)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(out, view):]
-                os.fchmod(out, mode)
+                if st is not None:
+                    os.fchmod(out, _changed_file_mode(st))
             finally:
                 os.close(out)
             os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
