@@ -17,13 +17,14 @@ sandbox cannot hold it; the launcher says so), and the copy is bounded in time
 
 Write-back only ever writes inside what was mirrored: every target is reached from its
 root's directory descriptor one component at a time without following symlinks, an existing
-host symlink is never replaced, and host files are never deleted. A changed file stays the same
-file to its users, as a native write leaves it: it is replaced atomically keeping its mode and
-group when that can be done, and otherwise (another user's file, one with hard links, one whose
-group this user cannot give, one in a directory this user may not write) written in place. A host file is replaced only while it still holds what was copied
-in (otherwise someone else changed it meanwhile: the host's version stays) and only when the
-user may write it (a read-only file stays as it is, as a native write would fail). Whatever
-cannot be written back goes to a rescue directory, and the launcher names each file and why.
+host symlink is never replaced, and host files are never deleted. A host file is replaced only
+while it still holds what was copied in (otherwise someone else changed it meanwhile: the
+host's version stays) and only when the user may write it (a read-only file stays as it is,
+as a native write would fail). A changed file stays the same file to its users, as a native
+write leaves it: it is replaced atomically, keeping its mode and group, when that can be done,
+and otherwise (another user's file, one with hard links, one whose group this user cannot
+give, one in a directory this user may not write) written in place. Whatever cannot be
+written back goes to a rescue directory, and the launcher names each file and why.
 """
 
 from __future__ import annotations
