@@ -48,6 +48,11 @@ MIRROR_EXPORT = b"__wasix_mirror_v1"
 CRASH_STATUS = 134  # what a shell reports for an aborted process
 #: The program's home in the sandbox (wasmer-sdk's writable root).
 GUEST_HOME = "/workspace"
+#: The program's $TMPDIR: a real directory of the sandbox, dropped with it. Temporary files
+#: under the host's /tmp (a symlink into the copied tree there) fail: wasmer-sdk refuses an
+#: O_NOFOLLOW open below a symlinked directory (sqlite3's sort spill: "unable to open
+#: database file") and aborts on an unlink there.
+GUEST_TMP = "/workspace/.tmp"
 #: The wheel's copy of the recipe's ``[outputs] data``, by guest path: ``data/usr/share/x``
 #: is the program's ``/usr/share/x``.
 DATA_DIR = "data"
@@ -391,6 +396,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     # $PWD names the directory the program starts in, as a shell's does (a WASI program such as
     # ripgrep follows it: wasi-libc has no working directory of its own).
     env["PWD"] = cwd if real_paths else mirror.GUEST_ROOT + cwd
+    env["TMPDIR"] = env["SQLITE_TMPDIR"] = GUEST_TMP
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
         env["WASIX_HOST_TTYS"] = host_ttys()
@@ -404,6 +410,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
+            await sb.fs.mkdir(GUEST_TMP, recursive=True)
             cmd = sb.command(entry, guest_arguments(args, cwd, real_paths, data), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
             # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
