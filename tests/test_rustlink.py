@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wasix_backend.rustlink import WasixLibcLink, llvm_major, undefined_imports
+from wasix_backend.rustlink import WasixLibcLink, llvm_major, needs_asyncify, undefined_imports
+from wasix_backend.toolchain.providers import ASYNCIFY_IMPORTS
 
 
 def test_llvm_major_is_read_from_rustc_verbose_version() -> None:
@@ -51,3 +52,11 @@ def test_rustflags_link_wasix_libc_with_the_c_programs_options(tmp_path: Path) -
         lib_dir=lib, builtins=tmp_path / "rt.a", mirror=tmp_path / "mirror.a"
     ).rustflags()
     assert str(tmp_path / "s.o") not in " ".join(without_shim)
+
+
+def test_asyncify_only_for_programs_importing_a_call_that_unwinds() -> None:
+    plain = {"wasi_snapshot_preview1": ["fd_write"], "wasix_32v1": ["getcwd", "proc_exit2"]}
+    assert not needs_asyncify(plain, ASYNCIFY_IMPORTS)
+    assert needs_asyncify({**plain, "wasix_32v1": ["getcwd", "proc_fork"]}, ASYNCIFY_IMPORTS)
+    assert needs_asyncify({"wasix_32v1": ["stack_checkpoint"]}, ASYNCIFY_IMPORTS)  # setjmp
+    assert not needs_asyncify({"env": ["proc_fork"]}, ASYNCIFY_IMPORTS)  # another module's name

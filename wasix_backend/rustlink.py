@@ -26,7 +26,9 @@ How (checked with Debian's rustc 1.63, whose LLVM is 14):
   runtime import error, which :func:`undefined_imports` catches at build time instead).
 * LLVM before 15 names a ``main`` without arguments ``__original_main``; wasix-libc's crt1
   calls ``__main_void``. A two-line C object bridges them (newer LLVM emits ``__main_void``).
-* afterwards the post-link ``wasm-opt`` pass of C programs (asyncify for fork and setjmp).
+* afterwards the post-link ``wasm-opt`` pass of C programs (asyncify for fork and setjmp),
+  where the program imports such a call (:func:`needs_asyncify`): ripgrep is 2.4 MB linked
+  against Rust's wasi-libc, 3.7 MB asyncified, and uses none.
 """
 
 from __future__ import annotations
@@ -115,6 +117,16 @@ def builtins_library(cc: Sequence[str]) -> Path | None:
         return None
     path = Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
     return path if path is not None and path.is_file() else None
+
+
+def needs_asyncify(imports: dict[str, list[str]], asyncify_imports: Sequence[str]) -> bool:
+    """Does the module import a call Wasmer unwinds the stack in (``module.name`` entries of
+    ``asyncify_imports``: fork, setjmp's checkpoints, exec)? Without one, asyncify would only
+    instrument every indirect call, which Rust makes many of, for nothing."""
+    return any(
+        name in imports.get(module, [])
+        for module, _, name in (i.partition(".") for i in asyncify_imports)
+    )
 
 
 def undefined_imports(imports: dict[str, list[str]]) -> list[str]:

@@ -312,19 +312,25 @@ def wasix_package(ctx: BuildContext) -> bool | None:
 
 
 def _post_link(ctx: BuildContext, module: Path) -> None:
-    """What the C driver does after linking a program (asyncify for fork and setjmp), after
-    checking that the linker left no symbol to the runtime (rustc links with
-    ``--allow-undefined``: a symbol no library defines would only fail when the program starts)."""
+    """What the C driver does after linking a program (asyncify for fork and setjmp) where the
+    program calls them, after checking that the linker left no symbol to the runtime (rustc
+    links with ``--allow-undefined``: a symbol no library defines would only fail when the
+    program starts)."""
     from ..inspect import inspect_module
-    from ..rustlink import undefined_imports
+    from ..rustlink import needs_asyncify, undefined_imports
     from ..toolchain.driver import post_link
+    from ..toolchain.providers import ASYNCIFY_IMPORTS
 
-    missing = undefined_imports(inspect_module(module).imports)
+    imports = inspect_module(module).imports
+    missing = undefined_imports(imports)
     if missing:
         raise ctx.fail(
             f"{module.name} leaves symbols undefined that neither wasix-libc nor compiler-rt defines: "
             f"{', '.join(missing)} (set [build] wasix-libc = false to link Rust's own wasi-libc instead)"
         )
+    if not needs_asyncify(imports, ASYNCIFY_IMPORTS):
+        ctx.log.info("%s calls no fork, setjmp or exec: not asyncified", module.name)
+        return  # finalize optimises it as every program
     provider = ctx.toolchain.chosen
     assert provider is not None  # wasix_libc_link() found the wasix provider
     step = post_link(provider, str(module))
