@@ -393,8 +393,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
     terminal = Terminal()
     env = guest_env(interactive)
-    # $PWD names the directory the program starts in, as a shell's does (a WASI program such as
-    # ripgrep follows it: wasi-libc has no working directory of its own).
+    # $PWD names the directory the program starts in, as a shell's does (a plain WASI module
+    # built elsewhere may follow it: its wasi-libc has no working directory of its own).
     env["PWD"] = cwd if real_paths else mirror.GUEST_ROOT + cwd
     env["TMPDIR"] = env["SQLITE_TMPDIR"] = GUEST_TMP
     if real_paths:
