@@ -89,7 +89,6 @@ NOT_BUILD_CODE: dict[str, str] = {
     "versions": "version strings of outputs",
     "selfwheel": "building this tool's own wheel",
     "pep517": "the PEP 517 backend (it runs the engine)",
-    "inspect": "reading finished modules",
     "runtime": "running finished modules",
     "difftest": "behaviour tests of finished modules",
     "nativebuild": "the native side of behaviour tests (the package's sources built for the build machine)",
