@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..errors import ToolchainError
 from ..paths import cache_root
-from .driver import TOOLS, post_link
+from .driver import TOOLS, UNWINDING_CALLS, post_link
 from .providers import _NO_LINK, _TAKES_VALUE, Provider, parse_invocation, select_provider
 from .settings import ENV_PREFIX, KNOWN_KEYS, parse_settings
 
@@ -213,6 +213,9 @@ class _Baker:
         body = [f"{run} || exit"]
         if step.message:
             body.append(f"printf '%s\\n' {_word(step.message)} >&2")
+        if step.command and step.plain:  # as driver.needs_asyncify, by the same bytes
+            pattern = "|".join(UNWINDING_CALLS)
+            body.append(f"LC_ALL=C grep -aqE {shlex.quote(pattern)} \"$out\" || exec {_words(step.plain)}")
         body.append(f"exec {_words(step.command)}" if step.command else f"exit {step.status}")
         if step.command is None and step.message is None and step.status == 0:
             body = [f"exec {run}"]  # nothing after the link: no shell left waiting
