@@ -70,9 +70,25 @@ _FEATURES = {
     "multivalue": "Multivalue", "memory64": "Memory64", "extended-const": "ExtendedConst",
 }  # fmt: skip
 #: Passes that take no arguments and that the engine's recipes may name (``--NAME``).
-_PASSES = {"asyncify", "fpcast-emu", "strip-debug", "strip-dwarf", "strip-producers", "strip-target-features", "strip"}
+_PASSES = {
+    "asyncify",
+    "fpcast-emu",
+    "strip-debug",
+    "strip-dwarf",
+    "strip-producers",
+    "strip-target-features",
+    "strip",
+}
 #: ``-O`` flag -> (optimize level, shrink level), as wasm-opt sets them.
-_LEVELS = {"-O": (2, 0), "-O1": (1, 0), "-O2": (2, 0), "-O3": (3, 0), "-O4": (4, 0), "-Os": (2, 1), "-Oz": (2, 2)}
+_LEVELS = {
+    "-O": (2, 0),
+    "-O1": (1, 0),
+    "-O2": (2, 0),
+    "-O3": (3, 0),
+    "-O4": (4, 0),
+    "-Os": (2, 1),
+    "-Oz": (2, 2),
+}
 
 
 class UsageError(Exception):
@@ -162,7 +178,11 @@ def identity() -> str:
     if lib is None:
         return f"binaryen-c unavailable ({PACKAGE} not installed)"
     st = lib.stat()
-    version = (lib.parent / "version.txt").read_text().strip() if (lib.parent / "version.txt").is_file() else "?"
+    version = (
+        (lib.parent / "version.txt").read_text().strip()
+        if (lib.parent / "version.txt").is_file()
+        else "?"
+    )
     return (f"binaryen {version} C API ({PACKAGE} {importlib.metadata.version(PACKAGE)}; "
             f"{lib.name} sha256 {_lib_digest(lib, st.st_size, st.st_mtime_ns)[:16]})")  # fmt: skip
 
@@ -192,12 +212,18 @@ def run(job: Job) -> bytes:
         raise UsageError(f"{job.input}: binaryen could not read the module")
     try:
         # As wasm-opt: the features the module declares, the default ones and those asked for.
-        features = lib.BinaryenModuleGetFeatures(module) | lib.BinaryenFeatureSignExt() | lib.BinaryenFeatureMutableGlobals()
+        features = (
+            lib.BinaryenModuleGetFeatures(module)
+            | lib.BinaryenFeatureSignExt()
+            | lib.BinaryenFeatureMutableGlobals()
+        )
         for name in job.features:
             features |= getattr(lib, f"BinaryenFeature{_FEATURES[name]}")()
         lib.BinaryenModuleSetFeatures(module, features)
         if not lib.BinaryenModuleValidate(module):
-            raise UsageError(f"{job.input}: the input module does not validate (binaryen printed why)")
+            raise UsageError(
+                f"{job.input}: the input module does not validate (binaryen printed why)"
+            )
         lib.BinaryenClearPassArguments()
         keep = []  # the C strings must outlive the calls
         for key, value in job.pass_args.items():
@@ -218,7 +244,9 @@ def run(job: Job) -> bytes:
             elif step[1] > 0:  # as wasm-opt: each -O flag runs the default pipeline where it stands
                 lib.BinaryenModuleOptimize(module)
         if not lib.BinaryenModuleValidate(module):
-            raise UsageError(f"{job.input}: the module does not validate after the passes (binaryen printed why)")
+            raise UsageError(
+                f"{job.input}: the module does not validate after the passes (binaryen printed why)"
+            )
         result = lib.BinaryenModuleAllocateAndWrite(module, ffi.NULL)
         try:
             out = bytes(ffi.buffer(result.binary, result.binaryBytes))
@@ -252,7 +280,9 @@ def program() -> Path | None:
     package_root = Path(__file__).resolve().parents[2]
     text = (f'#!/bin/sh\nPYTHONPATH="{package_root}${{PYTHONPATH:+:$PYTHONPATH}}" '
             f'exec "{sys.executable}" -m wasix_backend.toolchain.binaryen "$@"\n')  # fmt: skip
-    folder = cache_root() / "toolchain" / "binaryen-c" / hashlib.sha256(text.encode()).hexdigest()[:12]
+    folder = (
+        cache_root() / "toolchain" / "binaryen-c" / hashlib.sha256(text.encode()).hexdigest()[:12]
+    )
     path = folder / "wasm-opt"
     if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
@@ -266,7 +296,11 @@ def program() -> Path | None:
 def is_program(path: Path) -> bool:
     """Whether ``path`` is a program made by :func:`program` (its identity is :func:`identity`,
     not the script's bytes, which name this machine's interpreter)."""
-    return path.name == "wasm-opt" and path.parent.parent.name == "binaryen-c" and path.parent.parent.parent.name == "toolchain"
+    return (
+        path.name == "wasm-opt"
+        and path.parent.parent.name == "binaryen-c"
+        and path.parent.parent.parent.name == "toolchain"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
