@@ -195,7 +195,14 @@ def test_store_key_follows_the_commit_not_the_url() -> None:
 def test_an_archive_source_is_keyed_by_its_pin_not_where_it_comes_from() -> None:
     src = Source(sha256="a" * 64, urls=("https://example.invalid/d-1.tar.gz",), subdir="s", strip=2)
     assert src.canonical() == {"sha256": "a" * 64, "subdir": "s", "strip": 2}
-    moved = Source(sha256="a" * 64, urls=("https://mirror.invalid/x.tgz",), file="d_1.orig.tar.gz", debian="d", subdir="s", strip=2)
+    moved = Source(
+        sha256="a" * 64,
+        urls=("https://mirror.invalid/x.tgz",),
+        file="d_1.orig.tar.gz",
+        debian="d",
+        subdir="s",
+        strip=2,
+    )
     assert moved.canonical() == src.canonical()
     assert src.describe()["urls"] == ["https://example.invalid/d-1.tar.gz"]
 
@@ -245,11 +252,19 @@ def test_without_git_a_mirror_bundle_is_read_in_python(
     mirror.mkdir()
     make_bundle(upstream.repo, upstream.rev, mirror / f"demo-{upstream.rev}.bundle")
     with_git = gitsource.export_git_source(
-        Source(git=NOWHERE, rev=upstream.rev), tmp_path / "git", package="demo", mirror=mirror, cache_dir=cache
+        Source(git=NOWHERE, rev=upstream.rev),
+        tmp_path / "git",
+        package="demo",
+        mirror=mirror,
+        cache_dir=cache,
     )
     _no_git(monkeypatch, tmp_path)
     out = gitsource.export_git_source(
-        Source(git=NOWHERE, rev=upstream.rev), tmp_path / "out", package="demo", mirror=mirror, cache_dir=tmp_path / "unused"
+        Source(git=NOWHERE, rev=upstream.rev),
+        tmp_path / "out",
+        package="demo",
+        mirror=mirror,
+        cache_dir=tmp_path / "unused",
     )
     assert_tree_is_the_commit(out)
     assert not (tmp_path / "unused").exists()  # no cache repository: git was not run
@@ -261,7 +276,9 @@ def test_without_git_a_mirror_bundle_is_read_in_python(
     # A bundle named for the tip that holds only the pinned commit: an error, nothing written.
     shutil.copy(mirror / f"demo-{upstream.rev}.bundle", mirror / f"demo-{upstream.tip}.bundle")
     with pytest.raises(FetchError, match="does not hold the commit"):
-        gitsource.export_git_source(Source(git=NOWHERE, rev=upstream.tip), tmp_path / "tip", package="demo", mirror=mirror)
+        gitsource.export_git_source(
+            Source(git=NOWHERE, rev=upstream.tip), tmp_path / "tip", package="demo", mirror=mirror
+        )
     assert not (tmp_path / "tip").exists()
 
 
@@ -276,7 +293,9 @@ def test_without_git_a_damaged_bundle_is_an_error_not_a_tree(
     bundle.write_bytes(bytes(data))
     _no_git(monkeypatch, tmp_path)
     with pytest.raises(FetchError, match="demo"):
-        gitsource.export_git_source(Source(git=NOWHERE, rev=upstream.rev), tmp_path / "out", package="demo", mirror=mirror)
+        gitsource.export_git_source(
+            Source(git=NOWHERE, rev=upstream.rev), tmp_path / "out", package="demo", mirror=mirror
+        )
     assert not (tmp_path / "out").exists()
 
 

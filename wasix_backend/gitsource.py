@@ -382,7 +382,9 @@ def export_git_source(
     return dest
 
 
-def _export_bundle_without_git(source: Source, dest: Path, *, package: str, mirror: Path | None) -> Path | None:
+def _export_bundle_without_git(
+    source: Source, dest: Path, *, package: str, mirror: Path | None
+) -> Path | None:
     """Without the ``git`` program: the commit's tree from a mirror bundle, read with dulwich
     (pure Python). ``None`` when the mirror has no bundle of it (then git is needed).
 
@@ -393,7 +395,11 @@ def _export_bundle_without_git(source: Source, dest: Path, *, package: str, mirr
     mirror = Path(mirror) if mirror is not None else paths.mirror_dir()
     if mirror is None:
         return None
-    bundles = [b for n in _mirror_names(source, package) if (b := mirror / f"{n}-{source.rev}.bundle").is_file()]
+    bundles = [
+        b
+        for n in _mirror_names(source, package)
+        if (b := mirror / f"{n}-{source.rev}.bundle").is_file()
+    ]
     if not bundles:
         return None
     from dulwich.bundle import read_bundle
@@ -413,11 +419,15 @@ def _export_bundle_without_git(source: Source, dest: Path, *, package: str, mirr
     except FetchError:
         raise
     except KeyError:
-        raise FetchError(f"{_label(source, package)}: {bundles[0]} does not hold the commit") from None
+        raise FetchError(
+            f"{_label(source, package)}: {bundles[0]} does not hold the commit"
+        ) from None
     except Exception as exc:  # dulwich's errors for a damaged file have no common base
         raise FetchError(f"{_label(source, package)}: cannot read {bundles[0]}: {exc}") from None
     if not isinstance(commit, Commit):
-        raise FetchError(f"{_label(source, package)}: {source.rev} in {bundles[0]} is a {commit.type_name.decode()}, not a commit")
+        raise FetchError(
+            f"{_label(source, package)}: {source.rev} in {bundles[0]} is a {commit.type_name.decode()}, not a commit"
+        )
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.dulwich-"))
     try:
         _write_tree(store, commit.tree, tmp, commit.commit_time)
