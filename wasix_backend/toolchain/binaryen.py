@@ -9,7 +9,8 @@ the driver use is understood — features, ``--asyncify`` with ``--pass-arg``, `
 Builds call it as a program (:func:`program`: a small script named ``wasm-opt``), so the
 driver, the baked wrappers and the engine's size pass run it like the system's ``wasm-opt``.
 Chosen when no ``wasm-opt`` is on the build PATH, or with ``WASIXCC_BINARYEN_LOCATION=pypi``.
-Kept light on imports: the driver runs it after every link.
+Kept light on imports: the driver runs it after every link. Always a separate process:
+binaryen ends the process on a module it cannot read (its ``Fatal``).
 """
 
 from __future__ import annotations
