@@ -212,8 +212,9 @@ def get_toolchain(
     """The toolchain to build with.
 
     ``provider`` is ``zig``, ``wasix`` or ``auto`` (default: ``$WASIX_PROVIDER``, alias
-    ``$WASIXCC_PROVIDER``, else ``auto``: wasix when a suitable clang is installed — its
-    wasix-libc sysroot is built into ``store`` on first use — else zig, saying why). Raises
+    ``$WASIXCC_PROVIDER``, else ``auto``: wasix with a suitable system clang, else with
+    ziglang's from PyPI — its wasix-libc sysroot is built into ``store`` on first use — else
+    zig, saying why). Raises
     :class:`~wasix_backend.errors.ToolchainError` when the chosen provider cannot work here,
     saying what is missing.
     """

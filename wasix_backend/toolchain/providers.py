@@ -7,8 +7,9 @@
 * ``zig`` — offline: PyPI's ``ziglang`` (clang + wasi-libc) plus the compatibility layer of
   :mod:`.compat`, which supplies the POSIX parts wasi-libc lacks on WASIX host calls.
 
-``auto`` picks ``wasix`` when a suitable clang is installed (the wasix-libc sysroot is built
-from source on first use, see :mod:`.sysroot` and :func:`..choose_provider`), else ``zig``.
+``auto`` picks ``wasix`` (the wasix-libc sysroot is built from source on first use, see
+:mod:`.sysroot` and :func:`..choose_provider`) with a suitable system clang, else with
+ziglang's (:mod:`.zigllvm`, PyPI); ``zig`` only where neither can work.
 """
 
 from __future__ import annotations
