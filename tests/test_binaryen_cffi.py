@@ -46,11 +46,19 @@ def test_the_command_line_is_read_as_wasm_opt_reads_it() -> None:
     assert (job.input, job.output, job.features) == ("in.wasm", "out.wasm", ["threads"])
     assert job.steps == [("pass", "asyncify"), ("optimize", 2, 0)]
     assert job.pass_args == {"asyncify-imports": "a.b,c.d"}
-    assert binaryen.parse_args(["-Os", "--strip-debug", "m.wasm"]).steps == [("optimize", 2, 1), ("pass", "strip-debug")]
+    assert binaryen.parse_args(["-Os", "--strip-debug", "m.wasm"]).steps == [
+        ("optimize", 2, 1),
+        ("pass", "strip-debug"),
+    ]
 
 
-@pytest.mark.parametrize("argv", [["--flatten", "m.wasm"], ["--enable-everything-new", "m.wasm"], ["a.wasm", "b.wasm"], ["-o"]])
-def test_anything_it_cannot_do_exactly_is_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [["--flatten", "m.wasm"], ["--enable-everything-new", "m.wasm"], ["a.wasm", "b.wasm"], ["-o"]],
+)
+def test_anything_it_cannot_do_exactly_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert binaryen.main(argv) == 2
     assert "wasm-opt (PyPI binaryen):" in capsys.readouterr().err
 
@@ -64,10 +72,14 @@ def test_a_file_that_is_no_module_fails_and_writes_nothing(tmp_path: Path) -> No
     assert not (tmp_path / "out.wasm").exists()
 
 
-def test_its_identity_is_the_library_not_the_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_its_identity_is_the_library_not_the_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     program = binaryen.program()
     assert program is not None and binaryen.is_program(program)
-    version = subprocess.run([str(program), "--version"], capture_output=True, text=True, check=True).stdout
+    version = subprocess.run(
+        [str(program), "--version"], capture_output=True, text=True, check=True
+    ).stdout
     assert "icpp-binaryen 116." in version and "libbinaryen" in version
     tc = Toolchain(provider="wasix", driver_dir=tmp_path, description="d", wasm_opt=program)
     assert binaryen.identity() in tc.identity and str(program) not in tc.identity
@@ -79,9 +91,16 @@ def test_binaryen_location_pypi_chooses_it_over_a_system_wasm_opt() -> None:
 
 
 @pytest.mark.build
-def test_asyncify_through_the_c_api_runs_like_wasm_opts(tmp_path: Path, wasix_sysroot: Path) -> None:
+def test_asyncify_through_the_c_api_runs_like_wasm_opts(
+    tmp_path: Path, wasix_sysroot: Path
+) -> None:
     (tmp_path / "p.c").write_text(FORK_AND_LONGJMP)
-    env = {**os.environ, "WASIX_PROVIDER": "wasix", "WASIXCC_SYSROOT": str(wasix_sysroot), "WASIXCC_RUN_WASM_OPT": "no"}
+    env = {
+        **os.environ,
+        "WASIX_PROVIDER": "wasix",
+        "WASIXCC_SYSROOT": str(wasix_sysroot),
+        "WASIXCC_RUN_WASM_OPT": "no",
+    }
     link = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", "p.c", "-o", "raw.wasm"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert link.returncode == 0, link.stderr
@@ -94,7 +113,11 @@ def test_asyncify_through_the_c_api_runs_like_wasm_opts(tmp_path: Path, wasix_sy
     results = {}
     for name, runner in runners.items():
         out = tmp_path / f"{name}.wasm"
-        done = subprocess.run([*runner, *args, str(tmp_path / "raw.wasm"), "-o", str(out)], capture_output=True, text=True)
+        done = subprocess.run(
+            [*runner, *args, str(tmp_path / "raw.wasm"), "-o", str(out)],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         result = run(out)
         results[name] = (result.exit_code, result.text)
@@ -107,4 +130,6 @@ def test_asyncify_through_the_c_api_runs_like_wasm_opts(tmp_path: Path, wasix_sy
     link = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", "p.c", "-o", "linked.wasm"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert link.returncode == 0, link.stderr
-    assert (run(tmp_path / "linked.wasm").exit_code, run(tmp_path / "linked.wasm").text) == results["pypi"]
+    assert (run(tmp_path / "linked.wasm").exit_code, run(tmp_path / "linked.wasm").text) == results[
+        "pypi"
+    ]

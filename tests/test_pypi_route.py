@@ -47,7 +47,18 @@ def _without_toolchain(farm: Path) -> Path:
 def test_the_readme_build_command_needs_nothing_but_python(tmp_path: Path) -> None:
     clone, home = _fresh_clone_and_home(tmp_path)
     tools = _without_toolchain(tmp_path / "tools")
-    for tool in ("gcc", "cc", "make", "clang", "clang-19", "wasm-opt", "cmake", "patch", "git", "wasm-ld"):
+    for tool in (
+        "gcc",
+        "cc",
+        "make",
+        "clang",
+        "clang-19",
+        "wasm-opt",
+        "cmake",
+        "patch",
+        "git",
+        "wasm-ld",
+    ):
         assert not (tools / tool).exists(), tool
     assert (tools / "python3").resolve() == Path("/usr/bin/python3").resolve()
     env = _newcomer_env(home, tools, WASIX_HOST_PATH=str(tools), WASIXCC_LLVM_LOCATION="zig")
@@ -55,7 +66,9 @@ def test_the_readme_build_command_needs_nothing_but_python(tmp_path: Path) -> No
     names = sorted({"nano", "grep", "ncurses-progs", *SKIPPED})
     # The README's command as it stands, naming the packages (`nox -s build -- NAME…`).
     command = f"{setup_commands()['build']} -- {' '.join(names)}"
-    done = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=3600
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-8000:]
     build = summary_tables(output)[0]
@@ -76,7 +89,9 @@ def test_the_readme_build_command_needs_nothing_but_python(tmp_path: Path) -> No
     assert "/usr/bin" not in identity
     logs = store / "logs"
     assert "in Python; no GNU patch on PATH" in next(logs.glob("nano-*/patch.log")).read_text()
-    assert "binaryen-c/" in next(logs.glob("nano-*/finalize.log")).read_text()  # the size pass: PyPI's
+    assert (
+        "binaryen-c/" in next(logs.glob("nano-*/finalize.log")).read_text()
+    )  # the size pass: PyPI's
 
     # The differential cases of what was built, and nano itself, under the real runtime.
     wb = clone / ".nox" / "build" / "bin" / "wasix-build"
@@ -84,6 +99,8 @@ def test_the_readme_build_command_needs_nothing_but_python(tmp_path: Path) -> No
                            capture_output=True, text=True, timeout=1800)  # fmt: skip
     said = cases.stdout + cases.stderr
     assert cases.returncode == 0, said[-6000:]
-    assert re.search(r"^\d+ pass\b", said, re.M) and not re.search(r"\b\d+ (fail|xpass)\b", said), said[-6000:]
+    assert re.search(r"^\d+ pass\b", said, re.M) and not re.search(r"\b\d+ (fail|xpass)\b", said), (
+        said[-6000:]
+    )
     nano = run(clone / "dist" / "bin" / "nano.wasm", ["--version"])
     assert nano.exit_code == 0 and "GNU nano, version 7.2" in nano.text
