@@ -16,6 +16,7 @@ What a package shows inside a sandbox: its commands (:meth:`.Recipe.command_map`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from .recipe import Dependency, Recipe
 from .registry import Registry
@@ -27,11 +28,13 @@ SCRIPT_DIR = "/usr/bin"
 
 def runtime_deps(recipe: Recipe, registry: Registry | None = None) -> tuple[Dependency, ...]:
     """The run dependencies that must be beside the program when it runs: all of them,
-    unless its build system copies them into the package (a bundle holds its members)."""
-    if registry is not None:
-        system = registry.get_build_system(recipe.build_system)
-        if system is not None and system.uses_run_deps:
-            return ()
+    unless its build system copies them into the package (a bundle holds its members).
+    ``registry`` defaults to the one being loaded (else the generic plugins')."""
+    from .registry import active
+
+    system = (registry or active()).get_build_system(recipe.build_system)
+    if system is not None and system.uses_run_deps:
+        return ()
     return recipe.run_deps
 
 
@@ -71,3 +74,25 @@ def script_text(body: str) -> bytes:
 def sandbox_script_files(recipe: Recipe) -> dict[str, bytes]:
     """Guest path -> contents of the package's ``[outputs] sandbox-scripts``."""
     return {f"{SCRIPT_DIR}/{cmd}": script_text(body) for cmd, body in sorted(recipe.sandbox_scripts.items())}
+
+
+def sandbox_of(
+    recipes: Mapping[str, Recipe], name: str, prefixes: Mapping[str, Path], registry: Registry | None = None
+) -> tuple[dict[str, Path], dict[str, bytes]]:
+    """What one sandbox holds to run ``name``: command -> ``.wasm`` and guest path -> data, for
+    the package and its runtime closure (``prefixes``: each one's built install tree). The
+    package's own come first and win a clash of names; then the nearest dependency's."""
+    from .errors import WasixError
+    from .outputs.wasmer_pkg import data_files
+
+    modules: dict[str, Path] = {}
+    data: dict[str, bytes] = {}
+    for member in [name, *runtime_closure(recipes, name, registry)]:
+        if member not in prefixes:
+            raise WasixError(f"{name}: its runtime dependency {member} is not built (wasix-build build {member})")
+        recipe, prefix = recipes[member], prefixes[member]
+        for cmd, binary in sandbox_commands(recipe).items():
+            modules.setdefault(cmd, prefix / "bin" / f"{binary}.wasm")
+        for guest, content in {**data_files(recipe, prefix), **sandbox_script_files(recipe)}.items():
+            data.setdefault(guest, content)
+    return modules, data

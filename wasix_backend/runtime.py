@@ -112,6 +112,11 @@ def run(
     (``/workspace``) and ``PWD`` (``cwd``).
     ``network=True`` lets the guest open sockets to the host's network (wasmer-sdk's
     ``network="host"``); off by default, so a program reaches nothing unless a test says so.
+    A package directory whose ``wasmer.toml`` has ``[dependencies]`` (``wasix-build wasmer``
+    writes a program's runtime dependencies so) runs with the packages of the same names
+    beside it (``dist/pkg/gzip`` for ``wasmer/gzip``) in one sandbox, as ``wasmer run`` would
+    with its registry's: the registry is never asked. A ``.webc`` with dependencies is refused
+    (wasmer-sdk would look them up in its registry): run its package directory instead.
     A program that traps gives exit status 134 and one line on stderr naming it; a run longer
     than ``timeout`` seconds is stopped (exit status 137).
     """
@@ -387,9 +392,16 @@ async def _run_request(r: dict[str, Any]) -> RunResult:
             if outside:
                 raise SandboxError(f"files outside {_WRITABLE_ROOT} ({', '.join(sorted(outside))}) can be given "
                                    "to a bare module only; a package brings its own (wasmer.toml's [fs])")
-            pkg = await wasmer.packages.load(source)
-            selector = pkg.command(r["command"]) if r["command"] else pkg
-            name = r["command"] or r["name"] or "program"
+            local = _with_dependencies(source)
+            if local is not None:  # the package and the ones beside it it depends on: one package
+                definition, entry = local
+                pkg = await wasmer.packages.create(definition)
+                name = r["command"] or entry
+                selector = pkg.command(name)
+            else:
+                pkg = await wasmer.packages.load(source)
+                selector = pkg.command(r["command"]) if r["command"] else pkg
+                name = r["command"] or r["name"] or "program"
         inside = {p: d for p, d in files.items() if p not in outside}
         async with await wasmer.sandboxes.create(packages=[pkg], files=inside, env=env, network=_network(r["network"])) as sb:
             proc = await sb.command(selector, r["args"], cwd=r["cwd"], env=env).spawn(
@@ -402,6 +414,60 @@ async def _run_request(r: dict[str, Any]) -> RunResult:
                 except Exception:  # the guest did not create it
                     continue
             return result
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    import tomllib
+
+    toml = folder / "wasmer.toml"
+    try:
+        return tomllib.loads(toml.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SandboxError(f"{toml}: cannot be read: {exc}") from None
+
+
+def _with_dependencies(source: Path | bytes) -> tuple[Any, str] | None:
+    """For a package directory with ``[dependencies]``: one in-memory package of it and the
+    package directories of its dependencies beside it (transitively; its own names win), and
+    its entrypoint. ``None`` for anything else. A ``.webc`` with dependencies is refused."""
+    from .outputs.launcher import package_definition
+
+    if isinstance(source, bytes):
+        if source[:5] == b"\0webc":
+            from .outputs.webc import read_webc
+
+            use = read_webc(source).get("manifest", {}).get("use") or {}
+            if use:
+                raise SandboxError(f"this .webc depends on {', '.join(sorted(use))}, which wasmer-sdk would fetch from "
+                                   "its registry: run its package directory beside theirs (wasix-build wasmer writes both)")
+        return None
+    if not (source.is_dir() and (source / "wasmer.toml").is_file()) or not _manifest(source).get("dependencies"):
+        return None
+    modules: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}
+    queue, seen, entry = [source], {source.resolve()}, ""
+    while queue:
+        folder = queue.pop(0)
+        spec = _manifest(folder)
+        entry = entry or spec.get("package", {}).get("entrypoint") or ""
+        blobs = {m["name"]: (folder / m["source"]).read_bytes() for m in spec.get("module", [])}
+        for cmd in spec.get("command", []):
+            modules.setdefault(cmd["name"], blobs[cmd["module"]])
+        for guest, rel in (spec.get("fs") or {}).items():
+            base = folder / rel
+            found = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+            for path in found:
+                inner = "" if path == base else "/" + path.relative_to(base).as_posix()
+                files.setdefault(guest.rstrip("/") + inner, path.read_bytes())
+        for dep in sorted(spec.get("dependencies") or {}):
+            beside = folder.parent / dep.rsplit("/", 1)[-1]
+            if not (beside / "wasmer.toml").is_file():
+                raise SandboxError(f"{folder.name} depends on {dep}: no package directory {beside} beside it "
+                                   f"(wasix-build wasmer {folder.name} writes it)")
+            if beside.resolve() not in seen:
+                seen.add(beside.resolve())
+                queue.append(beside)
+    return package_definition(modules, files), entry or next(iter(modules))
 
 
 async def _steps_request(r: dict[str, Any]) -> list[RunResult]:
