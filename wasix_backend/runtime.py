@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import pickle
 import signal
@@ -331,10 +332,20 @@ def _is_module(source: Path | bytes) -> bool:
     return isinstance(source, bytes) and source[:4] == b"\0asm"
 
 
-async def _spawned(proc: Any, stdin: bytes | None) -> tuple[bytes, bytes, Any]:
+class _Hung:
+    """The outcome of a program the runtime did not stop at its timeout (see :func:`_spawned`)."""
+
+
+#: Seconds past the runtime's own timeout after which a program counts as hung.
+_GRACE = 10.0
+
+
+async def _spawned(proc: Any, stdin: bytes | None, timeout: float | None = None) -> tuple[bytes, bytes, Any]:
     """Feed ``stdin`` and collect the streams of a spawned process while it runs (so output
     written before a trap is kept); returns stdout, stderr and the process's outcome or the
-    exception that ended it."""
+    exception that ended it. The runtime stops a program at its timeout, but not one whose
+    child is stuck (gawk's ``cmd | getline`` under wasmer-sdk): past ``timeout`` plus a grace
+    period it is killed here and its outcome is :class:`_Hung`."""
     out, err = bytearray(), bytearray()
 
     async def feed() -> None:
@@ -349,8 +360,14 @@ async def _spawned(proc: Any, stdin: bytes | None) -> tuple[bytes, bytes, Any]:
             async for chunk in stream:
                 sink.extend(chunk)
 
-    results = await asyncio.gather(feed(), drain(proc.stdout, out), drain(proc.stderr, err), proc.wait(),
-                                   return_exceptions=True)  # fmt: skip
+    everything = asyncio.gather(feed(), drain(proc.stdout, out), drain(proc.stderr, err), proc.wait(),
+                                return_exceptions=True)  # fmt: skip
+    try:
+        results = await asyncio.wait_for(everything, None if timeout is None else timeout + _GRACE)
+    except asyncio.TimeoutError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.kill(), _GRACE)
+        return bytes(out), bytes(err), _Hung()
     return bytes(out), bytes(err), results[3]
 
 
@@ -360,6 +377,9 @@ def _result(command: str, out: bytes, err: bytes, outcome: Any) -> RunResult:
 
     from .outputs.launcher import CRASH_STATUS, crash_message
 
+    if isinstance(outcome, _Hung):
+        line = f"{command}: still running after its timeout; stopped\n"
+        return RunResult(137, out, err + line.encode())
     if isinstance(outcome, WasmerError):
         line = crash_message(command, outcome) + "\n"
         return RunResult(CRASH_STATUS, out, err + line.encode())
@@ -407,7 +427,7 @@ async def _run_request(r: dict[str, Any]) -> RunResult:
             proc = await sb.command(selector, r["args"], cwd=r["cwd"], env=env).spawn(
                 stdin="pipe" if r["stdin"] is not None else "closed", timeout=r["timeout"]
             )
-            result = _result(name, *await _spawned(proc, r["stdin"]))
+            result = _result(name, *await _spawned(proc, r["stdin"], r["timeout"]))
             for path in r["read_back"]:
                 try:
                     result.files[path] = await sb.fs.read(path)
@@ -485,7 +505,7 @@ async def _steps_request(r: dict[str, Any]) -> list[RunResult]:
                 proc = await sb.command(pkg.command(command), args, cwd=r["cwd"], env=env).spawn(
                     stdin="pipe" if stdin is not None else "closed", timeout=r["timeout"]
                 )
-                results.append(_result(command, *await _spawned(proc, stdin)))
+                results.append(_result(command, *await _spawned(proc, stdin, r["timeout"])))
             for path in r["read_back"]:
                 try:
                     results[-1].files[path] = await sb.fs.read(path)
