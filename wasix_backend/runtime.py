@@ -364,7 +364,7 @@ async def _spawned(proc: Any, stdin: bytes | None, timeout: float | None = None)
                                 return_exceptions=True)  # fmt: skip
     try:
         results = await asyncio.wait_for(everything, None if timeout is None else timeout + _GRACE)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(proc.kill(), _GRACE)
         return bytes(out), bytes(err), _Hung()
