@@ -110,7 +110,7 @@ def run(
     The program starts in ``cwd``, by default :data:`GUEST_CWD` (``/workspace``), so relative
     paths name the files given there; ``cwd=None`` leaves the sandbox's own default, ``/``.
     Its environment is ``env`` plus, unless ``env`` gives them, the launcher's ``HOME``
-    (``/workspace``) and ``PWD`` (``cwd``).
+    (``/workspace``), ``PATH`` and ``PWD`` (``cwd``).
     ``network=True`` lets the guest open sockets to the host's network (wasmer-sdk's
     ``network="host"``); off by default, so a program reaches nothing unless a test says so.
     A package directory whose ``wasmer.toml`` has ``[dependencies]`` (``wasix-build wasmer``
@@ -391,13 +391,14 @@ def _result(command: str, out: bytes, err: bytes, outcome: Any) -> RunResult:
 async def _run_request(r: dict[str, Any]) -> RunResult:
     from wasmer_sdk import Wasmer
 
-    from .outputs.launcher import GUEST_HOME, package_definition
+    from .outputs.launcher import GUEST_HOME, GUEST_PATH, package_definition
 
     source: Path | bytes = r["package"]
     files = {path: data.encode() if isinstance(data, str) else data for path, data in r["files"].items()}
     outside = {p: d for p, d in files.items() if not (p == _WRITABLE_ROOT or p.startswith(_WRITABLE_ROOT + "/"))}
     env = dict(r["env"])
     env.setdefault("HOME", GUEST_HOME)
+    env.setdefault("PATH", GUEST_PATH)
     if r["cwd"] is not None:
         env.setdefault("PWD", r["cwd"])
     cache = Path(r["cache"])  # the caller's: its environment may have changed since the worker started

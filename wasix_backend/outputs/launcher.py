@@ -49,6 +49,9 @@ MIRROR_EXPORT = b"__wasix_mirror_v1"
 CRASH_STATUS = 134  # what a shell reports for an aborted process
 #: The program's home in the sandbox (wasmer-sdk's writable root).
 GUEST_HOME = "/workspace"
+#: The program's PATH: where the sandbox shows commands (``/bin``) and sandbox scripts
+#: (``/usr/bin``), for programs that search it themselves (make, for a recipe's ``echo``).
+GUEST_PATH = "/usr/local/bin:/usr/bin:/bin"
 #: The wheel's copy of the recipe's ``[outputs] data``, by guest path: ``data/usr/share/x``
 #: is the program's ``/usr/share/x``.
 DATA_DIR = "data"
@@ -125,10 +128,11 @@ HOST_ONLY_PREFIXES = ("PYTHON", "WASIX_", "LD_", "XDG_")
 
 def guest_env(interactive: bool) -> dict[str, str]:
     """The program's environment: the user's (``NAME=x envsubst``, ``GIT_*``, proxies …),
-    less what names host places; HOME is the sandbox's."""
+    less what names host places; HOME and PATH are the sandbox's."""
     env = {k: v for k, v in os.environ.items() if k not in HOST_ONLY and not k.startswith(HOST_ONLY_PREFIXES)}
     env["TERM"] = os.environ.get("TERM") or "xterm-256color"
     env["HOME"] = GUEST_HOME
+    env["PATH"] = GUEST_PATH
     if interactive:
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
