@@ -87,6 +87,7 @@ NOT_BUILD_CODE: dict[str, str] = {
     "inspect": "reading finished modules",
     "runtime": "running finished modules",
     "difftest": "behaviour tests of finished modules",
+    "rundeps": "which packages a program runs: brought beside it by the outputs, never part of its build",
     "nativebuild": "the native side of behaviour tests (the package's sources built for the build machine)",
     "gc": "removing unused entries",
     "substitute": "binary caches (pulled entries are checked against the signed record)",
