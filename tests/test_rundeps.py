@@ -142,6 +142,10 @@ def test_the_launcher_sandbox_holds_installed_dependencies_and_names_missing_one
     assert modules == {"tar": b"TAR", "bash": b"BASH", "sh": b"BASH", "gzip": b"GZ"}  # its own name wins
     assert data == {"/usr/bin/echo": b"#!/bin/sh\necho\n"} and missing == ["wasix-nope"]
     assert "pip install wasix-nope" in sandboxdeps.missing_message("tar", missing)
+    bash = json.loads((site / "wasix_bash" / "_commands.json").read_text())
+    bash.pop("run-deps")
+    modules, _, _ = sandboxdeps.sandbox(bash, site / "wasix_bash", "bash", b"BASH")
+    assert modules == {"bash": b"BASH", "sh": b"BASH"}  # bash alone still runs sh
 
 
 def test_a_failed_program_leaves_no_new_empty_file(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def sandbox(meta: dict, here: Path, command: str, wasm: bytes) -> tuple[dict[str
     ``command`` (whose module is ``wasm``): the program's package first, so its names win."""
     found, missing = members(meta, here)
     own = found[0].commands()
-    if len(found) == 1 and len(set(own.values())) <= 1:  # one module, nothing it runs: itself only
+    if len(found) == 1 and len(set(own.values())) <= 1 and not meta.get("sandbox-commands"):  # one module, nothing it runs
         modules = {command: wasm}
     else:
         blobs: dict[Path, bytes] = {own[command]: wasm}
