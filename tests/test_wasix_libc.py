@@ -342,6 +342,81 @@ def test_system_and_popen(tmp_path: Path, wasix_env) -> None:
     assert result.text == "system=0\npopen read from popen\n"
 
 
+
+# The C library takes its malloc and stdio locks only once a second thread exists (the
+# recipe's patch). Allocations made before the threads must stay valid under them, every
+# thread allocating and printing at once must neither corrupt the heap nor lose or tear a
+# line, and a fork after the threads must still allocate and print.
+THREADS_ALLOCATING = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+enum { THREADS = 4, ROUNDS = 3000, SLOTS = 64 };
+static char *early[SLOTS];
+static void *work(void *arg) {
+  long id = (long)arg, bad = 0;
+  char *mine[SLOTS] = {0};
+  for (int i = 0; i < ROUNDS; i++) {
+    int k = (i * 7 + (int)id) % SLOTS;
+    if (mine[k] && mine[k][0] != (char)('a' + id)) bad++;
+    free(mine[k]);
+    size_t n = 1 + (size_t)((i * 31 + id * 17) % 500);
+    mine[k] = malloc(n);
+    memset(mine[k], 'a' + (int)id, n);
+    if (i % 500 == 0) printf("thread %ld round %d\n", id, i);
+  }
+  for (int k = 0; k < SLOTS; k++) free(mine[k]);
+  return (void *)bad;
+}
+int main(void) {
+  for (int k = 0; k < SLOTS; k++) { early[k] = malloc(100); memset(early[k], 'z', 100); }
+  pthread_t t[THREADS]; long bad = 0; void *ret;
+  for (long i = 0; i < THREADS; i++) if (pthread_create(&t[i], NULL, work, (void *)i)) return 1;
+  for (int i = 0; i < THREADS; i++) { pthread_join(t[i], &ret); bad += (long)ret; }
+  for (int k = 0; k < SLOTS; k++) { if (early[k][99] != 'z') bad++; free(early[k]); }
+  printf("bad=%ld\n", bad);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) { char *p = malloc(1 << 20); memset(p, 1, 1 << 20); printf("child ok %d\n", p[12345]); free(p); exit(0); }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  return 0;
+}
+"""
+
+
+@pytest.mark.build
+def test_threads_allocating_and_printing_at_once_then_fork(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, THREADS_ALLOCATING), [], env={"WASIX_HOST_TTYS": "-"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.text.splitlines()
+    expected = {f"thread {t} round {r}" for t in range(4) for r in range(0, 3000, 500)}
+    assert sorted(lines[:-3]) == sorted(expected)  # each line whole, none lost or doubled
+    assert lines[-3:] == ["bad=0", "child ok 1", "child exit 0"]
+
+
+# What stdio decides from isatty(): into a pipe stdout is fully buffered, on a terminal it
+# goes out a line at a time. musl decides at the first flush (whose line is written either
+# way), so of two lines written before _exit() without a flush only a terminal sees the
+# second. Before the recipe's patch stdio asked the runtime, which calls every stream a
+# terminal, so a pipe got a write per line.
+UNFLUSHED = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("first\n"); printf("second\n"); _exit(0); }
+"""
+
+
+@pytest.mark.build
+@pytest.mark.parametrize(("ttys", "seen"), [("-", "first\n"), ("1", "first\nsecond\n")])
+def test_stdout_is_buffered_as_isatty_says(tmp_path: Path, wasix_env, ttys: str, seen: str) -> None:
+    result = run(build(tmp_path, wasix_env, UNFLUSHED, name="unflushed"), [], env={"WASIX_HOST_TTYS": ttys})
+    assert (result.exit_code, result.text) == (0, seen)
+
 # ------------------------------------------------------------------------- bad input ---
 
 

@@ -52,6 +52,11 @@ GUEST_HOME = "/workspace"
 #: The program's PATH: where the sandbox shows commands (``/bin``) and sandbox scripts
 #: (``/usr/bin``), for programs that search it themselves (make, for a recipe's ``echo``).
 GUEST_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: The program's $TMPDIR: a real directory of the sandbox, dropped with it. Temporary files
+#: under the host's /tmp (a symlink into the copied tree there) fail: wasmer-sdk refuses an
+#: O_NOFOLLOW open below a symlinked directory (sqlite3's sort spill: "unable to open
+#: database file") and aborts on an unlink there.
+GUEST_TMP = "/workspace/.tmp"
 #: The wheel's copy of the recipe's ``[outputs] data``, by guest path: ``data/usr/share/x``
 #: is the program's ``/usr/share/x``.
 DATA_DIR = "data"
@@ -234,11 +239,17 @@ def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str]
     os.execvp(wasmer, argv)
 
 
+#: The most stdin is read at once: each chunk is one call into the runtime (tens of
+#: microseconds), so 4 KiB reads held a pipe to about 20 MB/s. A terminal or a slow writer
+#: still hands over whatever is there at once.
+STDIN_CHUNK = 1 << 20
+
+
 def _stdin_pump(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
     fd = sys.stdin.fileno() if sys.stdin is not None else -1
     while True:
         try:
-            chunk = os.read(fd, 4096) if fd >= 0 else b""
+            chunk = os.read(fd, STDIN_CHUNK) if fd >= 0 else b""
         except OSError:
             chunk = b""
         try:
@@ -375,9 +386,10 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
     terminal = Terminal()
     env = guest_env(interactive)
-    # $PWD names the directory the program starts in, as a shell's does (a WASI program such as
-    # ripgrep follows it: wasi-libc has no working directory of its own).
+    # $PWD names the directory the program starts in, as a shell's does (a plain WASI module
+    # built elsewhere may follow it: its wasi-libc has no working directory of its own).
     env["PWD"] = cwd if real_paths else mirror.GUEST_ROOT + cwd
+    env["TMPDIR"] = env["SQLITE_TMPDIR"] = GUEST_TMP
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
         env["WASIX_HOST_TTYS"] = host_ttys()
@@ -391,6 +403,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
+            await sb.fs.mkdir(GUEST_TMP, recursive=True)
             cmd = sb.command(entry, guest_arguments(args, cwd, real_paths, data), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
             # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
