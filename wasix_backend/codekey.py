@@ -91,6 +91,7 @@ NOT_BUILD_CODE: dict[str, str] = {
     "pep517": "the PEP 517 backend (it runs the engine)",
     "runtime": "running finished modules",
     "difftest": "behaviour tests of finished modules",
+    "rundeps": "which packages a program runs: brought beside it by the outputs, never part of its build",
     "nativebuild": "the native side of behaviour tests (the package's sources built for the build machine)",
     "gc": "removing unused entries",
     "substitute": "binary caches (pulled entries are checked against the signed record)",

@@ -520,6 +520,12 @@ def rescue(folder: Path, path: str, data: bytes) -> Path:
     return dest
 
 
+def without_new_empty(plan: Plan, files: dict[str, bytes]) -> dict[str, bytes]:
+    """``files`` less the empty ones the program created: after a failure they are what it
+    opened before failing (``tar -czf x.tgz`` whose compressor could not start), not output."""
+    return {path: data for path, data in files.items() if data or path in plan.originals or os.path.lexists(path)}
+
+
 def sync_back(plan: Plan, files: dict[str, bytes], cache: Path, prog: str, err=None) -> list[str]:
     """Write every changed or new file back; rescue the rest and say where. Returns paths written."""
     err = err or sys.stderr
