@@ -417,6 +417,43 @@ def test_stdout_is_buffered_as_isatty_says(tmp_path: Path, wasix_env, ttys: str,
     result = run(build(tmp_path, wasix_env, UNFLUSHED, name="unflushed"), [], env={"WASIX_HOST_TTYS": ttys})
     assert (result.exit_code, result.text) == (0, seen)
 
+
+# The launcher's mirror step (toolchain/compat/src/mirror.c) links the copied host paths and
+# enters the host's working directory before main(). A program started by another one in the
+# same sandbox gets the same variables: it used to redo both, printing "cannot show … File
+# exists" and going back to the first program's directory (`cd sub && ls` listed the parent).
+CWD_CHILD = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  char buf[512];
+  if (argc > 1 && !strcmp(argv[1], "child")) { printf("child in %s\n", getcwd(buf, sizeof buf)); fflush(stdout); return 0; }
+  printf("parent in %s\n", getcwd(buf, sizeof buf));
+  if (chdir("sub") != 0) { perror("chdir"); return 1; }
+  pid_t pid; char *args[] = {argv[0], "child", NULL};
+  fflush(stdout);
+  int rc = posix_spawn(&pid, argv[0], NULL, NULL, args, environ);
+  if (rc) { printf("posix_spawn: %s\n", strerror(rc)); return 1; }
+  int status; waitpid(pid, &status, 0);
+  return WEXITSTATUS(status);
+}
+"""
+
+
+@pytest.mark.build
+def test_a_started_program_keeps_the_directory_it_was_started_in(tmp_path: Path, wasix_env) -> None:
+    env = {"WASIX_HOST_ROOT": "/workspace/.host", "WASIX_HOST_PATHS": "/home/u/proj\n/tmp", "WASIX_HOST_CWD": "/home/u/proj"}
+    files = {"/workspace/.host/home/u/proj/sub/x": "x", "/workspace/.host/tmp/k": "x"}
+    result = run(build(tmp_path, wasix_env, CWD_CHILD, name="cwdchild"), ["parent"], env=env, files=files)
+    assert (result.exit_code, result.stderr) == (0, b""), result.stderr
+    parent, child = result.text.splitlines()
+    assert child == parent.replace("parent in", "child in") + "/sub"
+
+
 # ------------------------------------------------------------------------- bad input ---
 
 
