@@ -454,6 +454,42 @@ def test_a_started_program_keeps_the_directory_it_was_started_in(tmp_path: Path,
     assert child == parent.replace("parent in", "child in") + "/sub"
 
 
+
+# Inside the sandbox a pipe between two programs is also called a terminal. With the
+# launcher's stdout on a terminal (WASIX_HOST_TTYS=012), tar's gzip writing into tar refused
+# "compressed data not written to a terminal". The mirror step's isatty() now wants a
+# character device.
+PIPE_CHILD = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "child")) { fprintf(stderr, "child stdout isatty=%d\n", isatty(1)); return 0; }
+  printf("parent stdout isatty=%d\n", isatty(1));
+  fflush(stdout);
+  int fds[2]; pipe(fds);
+  posix_spawn_file_actions_t fa; posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  pid_t pid; char *args[] = {argv[0], "child", NULL};
+  if (posix_spawn(&pid, argv[0], &fa, NULL, args, environ)) return 1;
+  close(fds[1]);
+  char buf[64]; while (read(fds[0], buf, sizeof buf) > 0) {}
+  int status; waitpid(pid, &status, 0);
+  return WEXITSTATUS(status);
+}
+"""
+
+
+@pytest.mark.build
+def test_a_pipe_between_two_programs_is_no_terminal(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, PIPE_CHILD, name="pipechild"), ["parent"], env={"WASIX_HOST_TTYS": "012"})
+    assert result.exit_code == 0, result.stderr
+    assert (result.text, result.stderr) == ("parent stdout isatty=1\n", b"child stdout isatty=0\n")
+
+
 # ------------------------------------------------------------------------- bad input ---
 
 

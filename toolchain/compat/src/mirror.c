@@ -33,6 +33,14 @@ int isatty(int fd) {
 		errno = ENOTTY;
 		return 0;
 	}
+	/* A terminal is a character device. The sandbox also calls a pipe between two of its
+	 * programs a terminal, but gives it no file type: tar's gzip, writing into tar, refused
+	 * "compressed data not written to a terminal" when the launcher's stdout was one. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && !S_ISCHR(st.st_mode)) {
+		errno = ENOTTY;
+		return 0;
+	}
 	return __isatty(fd);
 }
 
