@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
+from test_binaryen_cffi import FORK_AND_LONGJMP  # the same program, asyncified by the other runner
 
 from wasix_backend.runtime import run
 from wasix_backend.toolchain import driver_bin_dir
@@ -50,21 +50,7 @@ def test_the_zig_llvm_is_a_complete_llvm_for_wasix(zig_env: dict[str, str]) -> N
 
 
 def test_a_program_on_the_zig_built_libc_forks_and_longjmps(tmp_path: Path, zig_env: dict[str, str]) -> None:
-    (tmp_path / "p.c").write_text(textwrap.dedent("""\
-        #include <setjmp.h>
-        #include <stdio.h>
-        #include <sys/wait.h>
-        #include <unistd.h>
-        static jmp_buf jb;
-        int main(void) {
-          if (!setjmp(jb)) { puts("jumping"); longjmp(jb, 1); }
-          pid_t pid = fork();
-          if (pid == 0) { puts("child"); _exit(7); }
-          int status; waitpid(pid, &status, 0);
-          printf("child exited %d\\n", WEXITSTATUS(status));
-          return 0;
-        }
-    """))
+    (tmp_path / "p.c").write_text(FORK_AND_LONGJMP)
     proc = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", "p.c", "-o", "p.wasm"], cwd=tmp_path,
                           env={**os.environ, **zig_env}, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
