@@ -98,6 +98,10 @@ def as_nobody(files_prog):  # noqa: F811
     """A directory ``nobody`` can use: the unpacked wheel, a working directory and a cache."""
     if os.geteuid() != 0 or shutil.which("runuser") is None:
         pytest.skip(reason="needs root and runuser to run the launcher as an unprivileged user")
+    probe = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", "import wasmer_sdk"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(reason=f"nobody cannot run this test's interpreter and its wasmer-sdk ({sys.executable}: the "
+                           "checkout is in a directory others may not enter, such as root's 0700 home)")  # fmt: skip
     nobody = pwd.getpwnam("nobody")
     base = Path(tempfile.mkdtemp(prefix="wasix-nobody-"))
     try:

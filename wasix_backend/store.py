@@ -52,8 +52,14 @@ class NotAStore(WasixError):
     """A directory given as the store holds other things: nothing is written or deleted there."""
 
 
+#: The marker while another process writes it (fsutil.atomic_write_bytes' temp name): two
+#: builds starting on one new store at once must both take it for one.
+_MARKER_TEMP = re.compile(r"\." + re.escape(MARKER) + r"\..+\.tmp")
+
+
 def _is_store_item(name: str) -> bool:
-    return name in _STORE_DIRS or name == MARKER or bool(_ENTRY_NAME.fullmatch(name) or _SCRATCH_NAME.fullmatch(name))
+    return name in _STORE_DIRS or name == MARKER or bool(
+        _ENTRY_NAME.fullmatch(name) or _SCRATCH_NAME.fullmatch(name) or _MARKER_TEMP.fullmatch(name))
 
 
 def key_inputs(
