@@ -178,13 +178,17 @@ def test_a_patch_that_does_not_apply_names_the_patch_and_hunk(project, capsys) -
     assert not any((project.root / "store").glob("*-greet-1.0"))
 
 
-def test_sha256_mismatch_is_refused_and_leaves_nothing(project, capsys) -> None:
+def test_sha256_mismatch_is_refused_and_leaves_nothing(project, capsys, tmp_path: Path, monkeypatch) -> None:
+    from wasix_backend.paths import sources_dir
+
+    # A cache of its own: another test of this worker may have cached the good tarball (same
+    # bytes, same pin), and then nothing is downloaded and nothing can mismatch.
+    monkeypatch.setenv("WASIX_CACHE", str(tmp_path / "own-cache"))
     (project.upstream / "other-1.0.tar.gz").write_bytes(b"not what was pinned")
     assert wbuild(project, "build", "other") == 1
     message = capsys.readouterr().err
     assert "other" in message and project.shas["other"] in message
     assert "other-1.0.tar.gz" in message
-    from wasix_backend.paths import sources_dir
 
     assert not list(sources_dir().glob(f"*{project.shas['other']}*other*.part*"))
     assert not any((project.root / "store").glob("*-other-1.0"))
