@@ -136,6 +136,13 @@ int main(void) {
     ioctl(1, TIOCGWINSZ, &ws);
     if (tcgetattr(0, &saved) != 0) { printf("no terminal\n"); return 2; }
     printf("size %dx%d echo %d icanon %d\n", ws.ws_col, ws.ws_row, !!(saved.c_lflag & ECHO), !!(saved.c_lflag & ICANON));
+    fflush(stdout);
+    for (int i = 0; i < 5; i++) {  /* a shell's output on stdout, its prompt on stderr */
+        printf("out%d ", i);
+        fflush(stdout);
+        fprintf(stderr, "err%d ", i);
+    }
+    printf("\n");
     raw = saved;
     cfmakeraw(&raw);
     tcsetattr(0, TCSADRAIN, &raw);
@@ -216,6 +223,8 @@ def test_normal_modes_until_the_program_asks_then_raw_then_back(tty_prog, tmp_pa
     # tcgetattr answers with the host's modes (not the sandbox's raw-looking default), and
     # TIOCGWINSZ with its size
     term.wait_for(b"size 120x33 echo 1 icanon 1")
+    # stdout and stderr are one terminal here: what the program wrote to them comes in order
+    term.wait_for(b"out0 err0 out1 err1 out2 err2 out3 err3 out4 err4 \r\n")
     term.wait_for(b"raw now\r\n")
     raw = term.modes()
     assert not raw[3] & (termios.ICANON | termios.ECHO) and not raw[1] & termios.OPOST

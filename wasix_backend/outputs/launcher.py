@@ -111,8 +111,18 @@ def host_ttys() -> str:
     """Which of descriptors 0, 1 and 2 are terminals here, as the mirror step's isatty() reads
     it from ``WASIX_HOST_TTYS`` (``"-"``: none). The sandbox calls every standard stream a
     terminal; told this, a program piped into ``od`` writes no colours, runs no pager, and
-    ``gzip < a > a.gz`` compresses as it does natively."""
-    return "".join(str(fd) for fd in (0, 1, 2) if os.isatty(fd)) or "-"  # a closed one is no terminal
+    ``gzip < a > a.gz`` compresses as it does natively. Descriptor 2 is asked through
+    ``sys.stderr``: while the runtime runs, the launcher's own descriptor 2 is a file
+    (:class:`RuntimeNoise`)."""
+    return "".join(str(fd) for fd, real in ((0, 0), (1, 1), (2, _fileno(sys.stderr))) if real >= 0 and os.isatty(real)) or "-"
+
+
+def _fileno(stream: Any) -> int:
+    """The stream's descriptor; -1 when it has none (closed)."""
+    try:
+        return stream.fileno() if stream is not None else -1
+    except (OSError, ValueError):
+        return -1
 
 
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
@@ -353,8 +363,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     if preparing:  # on a terminal, erased again once the module is ready
         print(f"preparing {meta['name']} (first run)…", end="" if erase else "\n", file=sys.stderr, flush=True)
     interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
-    session = terminal.Session(terminal.HostTerminal(sys.stdin.fileno() if sys.stdin is not None else -1),
-                               follow=real_paths and terminal.TTY_EXPORT in names, interactive=interactive)  # fmt: skip
+    session = terminal.Session(terminal.HostTerminal(_fileno(sys.stdin)), follow=real_paths and terminal.TTY_EXPORT in names,
+                               interactive=interactive, stderr=_fileno(sys.stderr))  # fmt: skip
     env = guest_env(interactive)
     # $PWD names the directory the program starts in, as a shell's does (a WASI program such as
     # ripgrep follows it: wasi-libc has no working directory of its own).

@@ -240,6 +240,14 @@ class HostTerminal:
             self.termios.tcsetattr(self.fd, self.termios.TCSADRAIN, self.saved)
 
 
+def one_terminal(a: int, b: int) -> bool:
+    """Whether descriptors ``a`` and ``b`` are the same terminal."""
+    try:
+        return a >= 0 and b >= 0 and os.isatty(a) and os.isatty(b) and os.fstat(a).st_rdev == os.fstat(b).st_rdev
+    except OSError:
+        return False
+
+
 def window_size() -> str | None:
     """``WASIX_HOST_WINSIZE`` (``"columns rows"``) of the first standard stream that is a
     terminal, else ``None``."""
@@ -283,16 +291,21 @@ class Session:
     host terminal keeps its modes until the program asks for others; without, raw mode for the
     run when ``interactive``. :meth:`restore` ends it, on every way out."""
 
-    def __init__(self, host: HostTerminal, *, follow: bool, interactive: bool) -> None:
+    def __init__(self, host: HostTerminal, *, follow: bool, interactive: bool, stderr: int = 2) -> None:
         self.host, self.follow, self.interactive = host, follow and host.present, interactive
+        self.stderr = stderr  # the launcher's own stderr (its descriptor 2 may be elsewhere)
         self.sinks: list[_FollowingSink] = []
 
     def env(self) -> dict[str, str]:
-        """Variables for the terminal step: the host modes and window size (none without)."""
+        """Variables for the terminal step: the host modes and window size (none without),
+        and whether stdout and stderr are one terminal (the step then writes both to stdout,
+        keeping their order)."""
         env = self.host.guest_env() if self.follow else {}
         size = window_size()
         if size:
             env["WASIX_HOST_WINSIZE"] = size
+        if one_terminal(1, self.stderr):
+            env["WASIX_HOST_ONE_TTY"] = "1"
         return env
 
     def enter(self) -> None:

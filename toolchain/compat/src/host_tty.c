@@ -16,6 +16,11 @@
  *   applies TCSADRAIN.
  * WASIX_HOST_WINSIZE ("columns rows") is the host's window size at the start: the runtime's
  * terminal record is set to it before main(), so TIOCGWINSZ reports it.
+ * WASIX_HOST_ONE_TTY says the host's stdout and stderr are one terminal: the sandbox gives
+ * them two pipes, whose order the launcher cannot know (a shell's prompt on stderr came
+ * before the command's output on stdout), so stderr is made a copy of stdout before main(),
+ * as on that terminal. The variable is removed: a program started with stderr elsewhere
+ * (`cmd 2>file`) keeps it there.
  * Without these variables (another runtime, a host without a terminal) both calls are the C
  * library's own. The launcher recognises programs carrying this step by the export below. */
 #include <errno.h>
@@ -123,6 +128,10 @@ int WRAPPER(tcsetattr)(int fd, int action, const struct termios *tio) {
 }
 
 __attribute__((constructor)) void __wasix_host_tty_init(void) {
+	if (getenv("WASIX_HOST_ONE_TTY")) {
+		dup2(1, 2);
+		unsetenv("WASIX_HOST_ONE_TTY");
+	}
 	const char *size = getenv("WASIX_HOST_WINSIZE");
 	unsigned int cols, rows;
 	if (!size || sscanf(size, "%u %u", &cols, &rows) != 2 || !cols || !rows)
