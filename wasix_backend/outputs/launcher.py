@@ -82,12 +82,31 @@ def cache_dir() -> Path:
 _KILLS: set[asyncio.Future[Any]] = set()
 
 
-def _stop(stopped: list[int], signum: int, proc: Any) -> None:
+#: Seconds a killed program has to end before the launcher leaves without it.
+STOP_GRACE = 5.0
+
+
+def _stop(stopped: list[int], signum: int, proc: Any, session: Any = None) -> None:
     """A stop signal: note it and kill the guest program (its files are still written back)."""
+    if not stopped:
+        asyncio.get_running_loop().call_later(STOP_GRACE, _abandon, signum, session)
     stopped.append(signum)
     task = asyncio.ensure_future(proc.kill())
     _KILLS.add(task)  # the loop keeps only a weak reference
     task.add_done_callback(_KILLS.discard)
+
+
+def _abandon(signum: int, session: Any) -> None:
+    """The killed program did not end: wasmer-sdk 0.5 stops a program only at its next call
+    into the runtime, never in a loop that makes none. Leave it, with the terminal restored and
+    a line saying what is lost."""
+    if session is not None:
+        session.restore()
+    print(f"the program did not stop within {STOP_GRACE:.0f} s (a loop that never calls the system cannot be "
+          "interrupted in the sandbox); files it saved were not written back", file=sys.stderr)  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 #: Host variables that name host places or this launcher's own Python: not passed in.
@@ -393,7 +412,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             handled = []
             for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
                 try:
-                    loop.add_signal_handler(signum, functools.partial(_stop, stopped, signum, proc))
+                    loop.add_signal_handler(signum, functools.partial(_stop, stopped, signum, proc, session))
                     handled.append(signum)
                 except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                     pass
