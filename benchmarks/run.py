@@ -14,9 +14,11 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -489,6 +491,46 @@ def measure_size(b: Bench) -> Section:
     return sec
 
 
+def measure_runtime(b: Bench) -> Section:
+    """The built programs' own speed: each workload natively and through its installed wheel."""
+    import runtime
+
+    sec = Section("runtime", "Runtime: the collection's programs, native against the installed wheel")
+    dist = b.scratch("runtime-dist")
+    b.wb("wheel", *b.buildable, "--out", str(dist), what="wasix-build wheel (every buildable package)")
+    scratch = b.scratch("runtime")
+    venv = runtime._venv_from(dist, None, scratch)
+    inputs = scratch / "inputs"
+    inputs.mkdir()
+    runtime.make_inputs(inputs)
+    runtime._fix_workloads(inputs)
+    results = runtime.measure(venv, inputs, scratch, b.repeat, set())
+    ratios = []
+    for r in results:
+        if not r.native:
+            sec.notes.append(f"{r.name}: {r.note}")
+            continue
+        sec.rows.append(ratio_row(f"{r.name}: wheel / native", r.wheel, r.native, target=3.0,
+                                  note=r.note or f"native {statistics.median(r.native):.2f}s"))  # fmt: skip
+        if r.same_output:
+            ratios.append(statistics.median(r.ratios))
+    if ratios:
+        gmean = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+        row = Row(f"geometric mean of {len(ratios)} workloads", [gmean], "x", target="< 1.5x", met=gmean < 1.5)
+        sec.rows.append(row)
+    pipe = runtime.pipe_throughput(venv, inputs, scratch, b.repeat)
+    mbps = float(pipe["wheel_mb_per_s"])  # type: ignore[arg-type]
+    sec.rows.append(Row("pipe throughput, tar -xOf - of 64 MB (MB/s)", [mbps], "x", target="≥ 200", met=mbps >= 200))
+    start = runtime.startup(venv, scratch, b.repeat)
+    sec.rows += [Row("gzip --version, warm", start["warm"], "s"),  # type: ignore[arg-type]
+                 Row("gzip --version, first run (empty compile cache)", start["first_run"], "s")]  # type: ignore[arg-type]
+    for size in runtime.sizes(venv):
+        sec.rows.append(Row(f"{size['program']}.wasm / native binary", [int(size["wasm"]) / int(size["native"])], "x"))  # type: ignore[call-overload]
+    sec.notes.append("wheels installed into a fresh venv; WASIX_RUNTIME=sdk; each pair back to back from an empty "
+                     "directory (or one holding the workload's files); rows whose outputs differ are left out of the mean")
+    return sec
+
+
 MEASUREMENTS: dict[str, Callable[[Bench], Section]] = {
     "driver": measure_driver,
     "noop": measure_noop,
@@ -499,6 +541,7 @@ MEASUREMENTS: dict[str, Callable[[Bench], Section]] = {
     "byhand": measure_byhand,
     "cache": cachebench.measure_cache,
     "dask": cachebench.measure_dask,
+    "runtime": measure_runtime,
 }
 
 

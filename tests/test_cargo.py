@@ -221,6 +221,112 @@ def test_crabsay_like_program_builds_and_runs_under_wasmer(isolated: Path) -> No
     assert (ctx.build_dir / "target").is_dir()
 
 
+# --- (1b) linked against wasix-libc: a real working directory, no $PWD patch ---------------
+
+CWD_PROGRAM = r"""
+use std::io::Write;
+fn main() {
+    let cwd = std::env::current_dir().unwrap();
+    println!("cwd {}", cwd.display());
+    println!("read {:?}", std::fs::read_to_string("data.txt").map_err(|e| e.kind()));
+    std::fs::write("out.txt", b"written here\n").unwrap();
+    println!("chdir missing {:?}", std::env::set_current_dir("missing").map_err(|e| e.kind()));
+    std::env::set_current_dir("..").unwrap();
+    println!("after chdir {}", std::env::current_dir().unwrap().display());
+    println!("read {:?}", std::fs::read_to_string("data.txt").map_err(|e| e.kind()));
+    std::io::stdout().flush().unwrap();
+    more();
+}
+"""
+#: The libc crate has no processes for wasm32-wasi; wasix-libc has them (asyncify does fork).
+FORK = r"""
+extern "C" {
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn _exit(code: i32) -> !;
+}
+fn more() {
+    let pid = unsafe { fork() };
+    if pid == 0 {
+        std::fs::write("from-child.txt", b"child\n").unwrap();
+        unsafe { _exit(7) };
+    }
+    let mut status = 0;
+    let waited = unsafe { waitpid(pid, &mut status, 0) };
+    println!("child {} exit {}", waited == pid && pid > 0, (status >> 8) & 0xff);
+}
+"""
+CWD_FILES = {"/workspace/data.txt": "top\n", "/workspace/sub/data.txt": "sub\n"}
+
+
+def build_cwd_program(
+    tmp: Path,
+    wasix_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    more: str,
+    **build: object,
+) -> Path:
+    """The program above plus ``more`` (a ``fn more()``), built with the wasix provider."""
+    from wasix_backend.toolchain import get_toolchain
+
+    for key, value in wasix_env.items():
+        monkeypatch.setenv(key, value)
+    toolchain = get_toolchain("wasix")
+    ctx = make_ctx(tmp, cargo_recipe("cwdprog", **build))
+    ctx.toolchain = toolchain
+    ctx.env.update(toolchain.env())
+    write_crate(ctx.source_dir, "cwdprog", main=CWD_PROGRAM + more)
+    (ctx.source_dir / "Cargo.lock").write_text(lock_text([("cwdprog", [])], []))
+    return build_all(ctx)
+
+
+@pytest.mark.build
+@needs_rust
+def test_rust_program_linked_against_wasix_libc_works_in_the_directory_it_starts_in(
+    isolated: Path, wasix_sysroot: Path, provider_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wasix_backend.inspect import inspect_module
+
+    wasm = build_cwd_program(isolated, provider_env("wasix"), monkeypatch, FORK)
+    info = inspect_module(wasm)
+    assert "getcwd" in info.imports["wasix_32v1"]  # wasix-libc's, not Rust's own wasi-libc
+    assert ("__wasix_mirror_v1", "func") in info.exports  # the launcher's mirror step
+    assert [m["shared"] for m in info.memories if m.get("imported")] == [True]
+    assert ("asyncify_start_unwind", "func") in info.exports  # the C programs' post-link pass
+    # Started in a subdirectory, with a $PWD naming somewhere else: nothing follows $PWD.
+    result = run(wasm, cwd="/workspace/sub", env={"PWD": "/elsewhere"}, files=CWD_FILES,
+                 read_back=["/workspace/sub/out.txt", "/workspace/out.txt", "/workspace/from-child.txt"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.text.splitlines() == [
+        "cwd /workspace/sub",
+        'read Ok("sub\\n")',
+        "chdir missing Err(NotFound)",  # errno read back from wasix-libc's chdir
+        "after chdir /workspace",
+        'read Ok("top\\n")',
+        "child true exit 7",
+    ]
+    assert result.files == {
+        "/workspace/sub/out.txt": b"written here\n",
+        "/workspace/from-child.txt": b"child\n",  # the child inherited the working directory
+    }
+
+
+@pytest.mark.build
+@needs_rust
+def test_rust_program_can_keep_rusts_own_wasi_libc(
+    isolated: Path, wasix_sysroot: Path, provider_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[build] wasix-libc = false``: plain WASI, whose working directory is always "/"."""
+    from wasix_backend.inspect import inspect_module
+
+    wasm = build_cwd_program(
+        isolated, provider_env("wasix"), monkeypatch, "fn more() {}\n", **{"wasix-libc": False}
+    )
+    assert "wasix_32v1" not in inspect_module(wasm).imports
+    result = run(wasm, cwd="/workspace/sub", files=CWD_FILES)
+    assert result.text.splitlines()[:2] == ["cwd /", "read Err(NotFound)"]
+
+
 @needs_rust
 def test_missing_lock_file_is_an_error_saying_what_to_do(isolated: Path) -> None:
     ctx = make_ctx(isolated, cargo_recipe("nolock"))

@@ -266,3 +266,27 @@ def test_a_patch_changes_its_package_and_its_dependents_only(tmp_path: Path, was
     expected = {n for n in before if "ncurses" in closure(recipes, [n])}
     assert {n for n in before if after.get(n) != before[n]} == expected
     assert {"ncurses", "nano"} <= expected and "grep" not in expected
+
+
+def test_results_are_remembered_per_file_until_it_changes(pkg: Path, tmp_path: Path, monkeypatch) -> None:
+    """Parsing every module costs about a second per command, so each file's digest is kept
+    across processes, keyed on its size and time: proven here by a forged entry being used
+    while the file is unchanged, and dropped once it changes."""
+    import json
+    import os
+
+    monkeypatch.setenv("WASIX_CACHE", str(tmp_path / "cache"))
+    target = pkg / "buildsystems" / "cmake.py"
+    past = target.stat().st_mtime_ns - 10**10  # older than the racy window: rememberable
+    os.utime(target, ns=(past, past))
+    codekey.clear_cache()
+    real = build_code(("buildsystems.cmake",), pkg)["buildsystems.cmake"]
+    memo = next((tmp_path / "cache" / "codekey").glob("py*.json"))
+    entries = json.loads(memo.read_text())
+    entries[str(target)][2] = "forged"
+    memo.write_text(json.dumps(entries))
+    codekey.clear_cache()
+    assert build_code(("buildsystems.cmake",), pkg)["buildsystems.cmake"] == "forged"
+    os.utime(target, ns=(past + 1, past + 1))
+    codekey.clear_cache()
+    assert build_code(("buildsystems.cmake",), pkg)["buildsystems.cmake"] == real

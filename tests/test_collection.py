@@ -46,13 +46,20 @@ def _params() -> list[object]:
     return params
 
 
+#: Per package, what its sandbox holds (collection_modules builds it): guest path -> data.
+_SANDBOX_DATA: dict[str, dict[str, bytes]] = {}
+
+
 @pytest.fixture(scope="session")
 def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Path]]:
-    """``collection_modules(NAME)``: command -> .wasm of the package, built once per session."""
+    """``collection_modules(NAME)``: command -> .wasm of the package, then of the packages whose
+    commands it runs (``[dependencies] run``), built once per session; their data and sandbox
+    scripts are in :data:`_SANDBOX_DATA` (the ``collection_data`` fixture)."""
     from conftest import provider_problem
 
     from wasix_backend.cli import main
-    from wasix_backend.recipe import load_recipe
+    from wasix_backend.plugins import load_plugins
+    from wasix_backend.rundeps import sandbox_of
 
     built: dict[str, dict[str, Path] | str] = {}
 
@@ -74,12 +81,25 @@ def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -
                     mp.undo()
                 summary = {p["name"]: p for p in json.loads(out.getvalue())["packages"]}
                 assert status == 0, f"{name} did not build: {summary.get(name)}"
-                recipe = load_recipe(PLUGINS / name / "recipe.toml", plugin=name)
-                built[name] = {cmd: root / "dist" / "bin" / f"{binary}.wasm" for cmd, binary in recipe.command_map().items()}
+                loaded = load_plugins(entry_points=False)
+                prefixes = {n: Path(p["store"]) for n, p in summary.items() if p.get("store")}
+                built[name], _SANDBOX_DATA[name] = sandbox_of(loaded.recipes, name, prefixes, loaded.registry)
         value = built[name]
         if isinstance(value, str):
             pytest.skip(reason=value)
         return value
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def collection_data(collection_modules) -> Callable[[str], dict[str, bytes]]:
+    """``collection_data(NAME)``: guest path -> data of the package's sandbox (its ``[outputs]
+    data`` and its runtime dependencies' data and sandbox scripts)."""
+
+    def get(name: str) -> dict[str, bytes]:
+        collection_modules(name)
+        return _SANDBOX_DATA.get(name, {})
 
     return get
 
@@ -113,6 +133,7 @@ def collection_natives(tmp_path_factory: pytest.TempPathFactory) -> Callable[[st
 def test_case(
     case: Case | CasesError,
     collection_modules: Callable[[str], dict[str, Path]],
+    collection_data: Callable[[str], dict[str, bytes]],
     collection_natives: Callable[[str], dict[str, Path]],
 ) -> None:
     if isinstance(case, CasesError):
@@ -123,7 +144,7 @@ def test_case(
     if missing:
         pytest.skip(reason=f"{case.plugin}: {missing}")
     modules = collection_modules(case.plugin)
-    problems = compare(case, run_native(case), run_wasix(case, modules))
+    problems = compare(case, run_native(case), run_wasix(case, modules, collection_data(case.plugin)))
     if case.xfail is not None:
         if problems:
             pytest.xfail(reason=case.xfail)

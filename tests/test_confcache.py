@@ -98,13 +98,13 @@ def _recipe(name: str, url: str, sha: str, *, system: str, deps: str = "", kind:
     return package_recipe(name, url, sha, system=system, kind=kind, deps=deps, build_extra=f"in-tree = true\n{install}")
 
 
-def _autoconf_project(work: Path, name: str, extra: str) -> dict[str, str]:
+def _autoconf_project(work: Path, name: str, extra: str, *, configure_ac: str = CONFIGURE_AC, prog_c: str = PROG_C) -> dict[str, str]:
     """The files of an autoconf project, ``configure`` generated here."""
     work.mkdir(parents=True)
     files = {
-        "configure.ac": CONFIGURE_AC.replace("NAME", name).replace("EXTRA", extra),
+        "configure.ac": configure_ac.replace("NAME", name).replace("EXTRA", extra),
         "Makefile.in": MAKEFILE_IN.replace("NAME", name),
-        "prog.c": PROG_C,
+        "prog.c": prog_c,
     }
     for fname, text in files.items():
         (work / fname).write_text(text)
@@ -273,3 +273,100 @@ def test_answers_of_a_vanished_compiler_are_not_shared(
     assert run(tmp_path / "o2" / "bin" / "alpha.wasm").text == "tcgetattr=1 fork_not_a_function=0 long=4\n"
     [shared] = list(cache.glob("*.json"))
     assert "=yes" in json.loads(shared.read_text())["entries"]["ac_cv_header_termios_h"]
+
+
+# Two packages asking the same questions; "early" is handed answers instead of finding them.
+PRESET_AC = """\
+AC_INIT([NAME], [1.0])
+AC_CONFIG_SRCDIR([prog.c])
+AC_CONFIG_HEADERS([config.h])
+AC_PROG_CC
+AC_CHECK_SIZEOF([long])
+AC_CHECK_TYPES([struct stat])
+AC_CHECK_FUNCS([tcgetattr dup2])
+AC_CONFIG_FILES([Makefile])
+AC_OUTPUT
+"""
+PRESET_PROG_C = """\
+#include "config.h"
+#include <stdio.h>
+#ifndef HAVE_TCGETATTR
+#define HAVE_TCGETATTR 0
+#endif
+#ifndef HAVE_DUP2
+#define HAVE_DUP2 0
+#endif
+#ifndef HAVE_STRUCT_STAT
+#define HAVE_STRUCT_STAT 0
+#endif
+int main(void) {
+    printf("tcgetattr=%d dup2=%d long=%d stat=%d\\n", HAVE_TCGETATTR, HAVE_DUP2, (int)SIZEOF_LONG, HAVE_STRUCT_STAT);
+    return 0;
+}
+"""
+
+
+@pytest.mark.build
+def test_answers_a_recipe_presets_are_not_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """#37 item 18: findutils and tar pass ``ac_cv_type_getgroups=gid_t``; such presets, and
+    whatever configure derives from them, must not become the toolchain's answers."""
+    site = tmp_path / "config.site"
+    site.write_text("ac_cv_func_dup2=no\n")
+    # Every way an answer reaches configure without a check: an argument, the environment, a
+    # site script; and one derived: with sys/stat.h "missing", struct stat is not a type either.
+    presets = {
+        "configure-args": ["ac_cv_func_tcgetattr=no", "ac_cv_header_sys_stat_h=no"],
+        "env": {"ac_cv_sizeof_long": "8", "CONFIG_SITE": str(site)},
+    }
+    folder = tmp_path / "plugins"
+    for name in ("early", "late"):
+        tarball = tmp_path / "upstream" / f"{name}-1.0.tar.gz"
+        sha = _tarball(tarball, f"{name}-1.0", _autoconf_project(tmp_path / f"gen-{name}", name, "", configure_ac=PRESET_AC, prog_c=PRESET_PROG_C))
+        extra = "in-tree = true\n"
+        if name == "early":
+            extra += f"configure-args = {json.dumps(presets['configure-args'])}\n"
+            extra += "env = {" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in presets["env"].items()) + "}\n"
+        write_plugin(folder, name, package_recipe(name, tarball.as_uri(), sha, system="autotools", build_extra=extra))
+    cache = tmp_path / "configure-cache"
+    monkeypatch.setenv("WASIX_CONFIGURE_CACHE", str(cache))
+
+    _build(folder, tmp_path / "s1", tmp_path / "o1", "early", capsys=capsys)
+    log = _configure_log(tmp_path / "s1", "early")
+    assert "loading site script" in log and "tcgetattr... (cached) no" in log and "size of long... (cached) 8" in log
+    assert run(tmp_path / "o1" / "bin" / "early.wasm").text == "tcgetattr=0 dup2=0 long=8 stat=0\n"
+    assert not any(json.loads(f.read_text())["entries"] for f in cache.glob("*.json"))
+
+    # The next package finds the toolchain's own answers: config.h as without any cache.
+    _build(folder, tmp_path / "s1", tmp_path / "o1", "late", capsys=capsys)
+    assert "(cached)" not in _configure_log(tmp_path / "s1", "late")
+    assert run(tmp_path / "o1" / "bin" / "late.wasm").text == "tcgetattr=1 dup2=1 long=4 stat=1\n"
+    [shared] = list(cache.glob("*.json"))
+    entries = json.loads(shared.read_text())["entries"]
+    assert "=yes" in entries["ac_cv_func_tcgetattr"] and "=4" in entries["ac_cv_sizeof_long"] and "=yes" in entries["ac_cv_type_struct_stat"]
+
+    # early again: it takes none of them either (its derived "no" to struct stat stays).
+    _build(folder, tmp_path / "s2", tmp_path / "o2", "early", capsys=capsys)
+    log = _configure_log(tmp_path / "s2", "early")
+    assert "configure cache not used: this configure is given ac_cv_func_tcgetattr (argument), ac_cv_header_sys_stat_h (argument), " \
+        "CONFIG_SITE (environment), ac_cv_sizeof_long (environment)" in " ".join(log.split())
+    assert "checking for struct stat... no" in log
+    assert run(tmp_path / "o2" / "bin" / "early.wasm").text == "tcgetattr=0 dup2=0 long=8 stat=0\n"
+    assert json.loads(shared.read_text())["entries"] == entries
+
+
+def test_given_answers_and_site_scripts(tmp_path: Path) -> None:
+    env = {"CC": "cc", "gl_cv_func_x": "yes", "CONFIG_SITE": "/s", "PATH": "/bin"}
+    args = ["--disable-nls", "ac_cv_type_getgroups=gid_t", "CFLAGS=-O2", "--with-x=ac_cv_y"]
+    assert confcache.given_answers(env, args) == ["ac_cv_type_getgroups (argument)", "CONFIG_SITE (environment)", "gl_cv_func_x (environment)"]
+    assert confcache.given_answers({"CC": "cc"}, ["--prefix=/p", "--cc=x", "--cache-file-x"]) == []
+    own = ["--cache-file=/r/presets", "-C", "--cache-f", "--config-cache"]
+    assert confcache.given_answers({}, own) == [f"a cache file of its own ({a})" for a in own]
+    # A site script configure finds by itself under --prefix: seen only in config.log, afterwards.
+    (tmp_path / "configure.ac").write_text("AC_INIT([x], [1])\nAC_OUTPUT\n")
+    subprocess.run(["autoconf"], cwd=tmp_path, check=True, capture_output=True)
+    site = tmp_path / "pfx" / "share" / "config.site"
+    site.parent.mkdir(parents=True)
+    site.write_text("ac_cv_func_dup2=no\n")
+    subprocess.run(["./configure", f"--prefix={tmp_path / 'pfx'}"], cwd=tmp_path, check=True, capture_output=True, env={"PATH": "/usr/bin:/bin"})
+    assert confcache.site_scripts(tmp_path / "config.log") == [str(site)]
+    assert confcache.site_scripts(tmp_path / "missing.log") == []

@@ -195,7 +195,14 @@ def test_store_key_follows_the_commit_not_the_url() -> None:
 def test_an_archive_source_is_keyed_by_its_pin_not_where_it_comes_from() -> None:
     src = Source(sha256="a" * 64, urls=("https://example.invalid/d-1.tar.gz",), subdir="s", strip=2)
     assert src.canonical() == {"sha256": "a" * 64, "subdir": "s", "strip": 2}
-    moved = Source(sha256="a" * 64, urls=("https://mirror.invalid/x.tgz",), file="d_1.orig.tar.gz", debian="d", subdir="s", strip=2)
+    moved = Source(
+        sha256="a" * 64,
+        urls=("https://mirror.invalid/x.tgz",),
+        file="d_1.orig.tar.gz",
+        debian="d",
+        subdir="s",
+        strip=2,
+    )
     assert moved.canonical() == src.canonical()
     assert src.describe()["urls"] == ["https://example.invalid/d-1.tar.gz"]
 
@@ -229,6 +236,67 @@ def test_from_a_mirror_bundle(upstream, tmp_path: Path, cache: Path) -> None:
         src, tmp_path / "again", package="demo", mirror=mirror, cache_dir=cache
     )
     assert_tree_is_the_commit(again)
+
+
+def _no_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A PATH without git (the bundle was made with the real one before)."""
+    empty = tmp_path / "no-git-bin"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_without_git_a_mirror_bundle_is_read_in_python(
+    upstream, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    make_bundle(upstream.repo, upstream.rev, mirror / f"demo-{upstream.rev}.bundle")
+    with_git = gitsource.export_git_source(
+        Source(git=NOWHERE, rev=upstream.rev),
+        tmp_path / "git",
+        package="demo",
+        mirror=mirror,
+        cache_dir=cache,
+    )
+    _no_git(monkeypatch, tmp_path)
+    out = gitsource.export_git_source(
+        Source(git=NOWHERE, rev=upstream.rev),
+        tmp_path / "out",
+        package="demo",
+        mirror=mirror,
+        cache_dir=tmp_path / "unused",
+    )
+    assert_tree_is_the_commit(out)
+    assert not (tmp_path / "unused").exists()  # no cache repository: git was not run
+    # The files as git archive writes them: same bytes, modes and (commit) times.
+    for path in with_git.rglob("*"):
+        twin = out / path.relative_to(with_git)
+        assert (twin.read_bytes(), twin.stat().st_mode, int(twin.stat().st_mtime)) == (
+            path.read_bytes(), path.stat().st_mode, int(path.stat().st_mtime)) if path.is_file() else twin.is_dir()  # fmt: skip
+    # A bundle named for the tip that holds only the pinned commit: an error, nothing written.
+    shutil.copy(mirror / f"demo-{upstream.rev}.bundle", mirror / f"demo-{upstream.tip}.bundle")
+    with pytest.raises(FetchError, match="does not hold the commit"):
+        gitsource.export_git_source(
+            Source(git=NOWHERE, rev=upstream.tip), tmp_path / "tip", package="demo", mirror=mirror
+        )
+    assert not (tmp_path / "tip").exists()
+
+
+def test_without_git_a_damaged_bundle_is_an_error_not_a_tree(
+    upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    bundle = make_bundle(upstream.repo, upstream.rev, mirror / f"demo-{upstream.rev}.bundle")
+    data = bytearray(bundle.read_bytes())
+    data[-40] ^= 0xFF  # inside the pack's last object
+    bundle.write_bytes(bytes(data))
+    _no_git(monkeypatch, tmp_path)
+    with pytest.raises(FetchError, match="demo"):
+        gitsource.export_git_source(
+            Source(git=NOWHERE, rev=upstream.rev), tmp_path / "out", package="demo", mirror=mirror
+        )
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("layout", ["clone", "bare"])

@@ -101,6 +101,13 @@ def test_show_key_says_which_input_changed(plugins: Path, tmp_path: Path, capsys
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "rebuilds"
     assert report["changed"] == [report["changed"][0]] and report["changed"][0].startswith("patches: 0001-word.patch changed")
+    # Built, then the patch taken back: the older entry is this key's, though not the newest.
+    assert build(plugins, store, "hi") == 0
+    patch.write_text(PATCH)
+    capsys.readouterr()
+    assert main(show) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "up to date", report
 
 
 @pytest.mark.build

@@ -123,8 +123,9 @@ def test_the_users_environment_reaches_the_program_but_not_host_places(files_pro
     out = run_prog(files_prog, work, "env", "GREETING", "env", "LC_ALL", "env", "PATH", "env", "HOME", "env", "PWD",
                    GREETING="hi there", LC_ALL="C.UTF-8", PWD="/somewhere/else")  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=(unset)", "env HOME=/workspace",
-                                       f"env PWD={work}"]  # where it starts, as a shell says
+    # PATH is the sandbox's (where commands and sandbox scripts are), never the host's.
+    assert out.stdout.splitlines() == ["env GREETING=hi there", "env LC_ALL=C.UTF-8", "env PATH=/usr/local/bin:/usr/bin:/bin",
+                                       "env HOME=/workspace", f"env PWD={work}"]  # where it starts, as a shell says
 
 
 @pytest.mark.build

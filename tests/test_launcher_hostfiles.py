@@ -1,7 +1,8 @@
 """The wheel launcher and the host's files (issue 37, items 7-12): changes made on the host
 while a program runs are kept, host permissions are honoured, names the sandbox cannot hold
-are left out, long names are written back, kernel file systems are never read, and new
-programs come back executable.
+are left out, long names are written back, kernel file systems are never read, new programs
+come back executable, and a changed file stays the same file (owner, group, links), as after
+a native write.
 
 The program is ``test_launcher``'s ``files`` (a real wheel, run as a subprocess under
 wasmer-sdk); the concurrent cases run two real processes against one real file, and the
@@ -15,6 +16,7 @@ import io
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -212,7 +214,7 @@ def test_a_program_run_from_the_root_directory_as_root_starts(files_prog, tmp_pa
     assert res.stdout.startswith("cwd /")
 
 
-# ------------------------------------------------------------- 12: modes of new files ---
+# ------------------------------------------------------- 12: modes, owners and links ---
 
 
 @pytest.mark.build
@@ -225,3 +227,73 @@ def test_a_new_program_comes_back_executable(files_prog, work):  # noqa: F811
     assert (work / "tool.sh").stat().st_mode & 0o777 == 0o777 & ~umask
     assert (work / "data.txt").stat().st_mode & 0o777 == 0o666 & ~umask
     assert subprocess.run([str(work / "tool.sh")]).returncode == 0  # runs, as natively
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("umask", [0o027, 0o000])
+def test_new_files_take_the_umask_the_program_ran_with(files_prog, work, umask):  # noqa: F811
+    old = os.umask(umask)  # the launcher inherits it, as a native program would
+    try:
+        res = run_prog(files_prog, work, "put", "tool.sh", "#!/bin/true", "put", "data.txt", "plain")
+    finally:
+        os.umask(old)
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE((work / "tool.sh").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((work / "data.txt").stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.build
+def test_a_changed_file_stays_the_same_file_as_a_native_write_leaves_it(as_nobody):
+    """Owner, group, hard links and set-user-ID as a native write leaves them, and a writable
+    file in a directory ``nobody`` may not write: the same writes, natively and from the wheel."""
+    base, run = as_nobody
+    nobody = pwd.getpwnam("nobody")
+    (base / "links").mkdir()
+    names = ("shared.txt", "linked.txt", "tool", "locked/f.txt", "grouped.txt")
+    for side in ("native", "work"):
+        top = base / side
+        top.mkdir(exist_ok=True)
+        os.chown(top, nobody.pw_uid, nobody.pw_gid)
+        for name, text in zip(names, ("v1\n", "v1\n", "#!/bin/sh\n", "v1\n", "v1\n"), strict=True):
+            (top / name).parent.mkdir(exist_ok=True)
+            (top / name).write_text(text)
+        # root's file that nobody's group may write; nobody's own set-user-ID program; nobody's
+        # file with a second link elsewhere; nobody's file in root's directory; nobody's file
+        # in root's group, which nobody cannot give a file of its own.
+        os.chown(top / "shared.txt", 0, nobody.pw_gid)
+        (top / "shared.txt").chmod(0o664)
+        for name in ("linked.txt", "tool", "locked/f.txt"):
+            os.chown(top / name, nobody.pw_uid, nobody.pw_gid)
+        os.chown(top / "grouped.txt", nobody.pw_uid, 0)
+        (top / "tool").chmod(0o4755)
+        os.link(top / "linked.txt", base / "links" / f"{side}.txt")
+    native = run("sh", "-c", "cd ../native && for f in " + " ".join(names) + "; do printf changed > $f; done")
+    assert native.returncode == 0, native.stderr
+    res = run(sys.executable, "-m", "wasix_files", *(w for name in names for w in ("put", name, "changed")))
+    assert res.returncode == 0 and "not copied back" not in res.stderr, res.stderr
+
+    def state(path: Path) -> tuple:
+        st = path.stat()
+        return path.read_text(), st.st_uid, st.st_gid, oct(stat.S_IMODE(st.st_mode)), st.st_nlink
+
+    for name in names:
+        assert state(base / "work" / name) == state(base / "native" / name), name
+    assert state(base / "work" / "shared.txt")[1] == 0  # still root's
+    assert (base / "links" / "work.txt").read_text() == "changed"
+
+
+@pytest.mark.build
+def test_the_mode_a_program_gives_a_file_cannot_be_seen(files_prog, work):  # noqa: F811
+    """Why a new file's mode comes from its content: neither the program nor the launcher can
+    see the mode it gave. When this fails, wasmer-sdk keeps modes: read them back instead."""
+    import dataclasses
+
+    from wasmer_sdk import FileStat
+
+    assert [f.name for f in dataclasses.fields(FileStat)] == ["kind", "size"]  # no mode to read
+    res = run_prog(files_prog, work, "put", "data.txt", "plain", "chmod", "755", "data.txt")
+    assert res.returncode == 0, res.stderr
+    assert "chmod data.txt: Function not implemented" in res.stdout
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (work / "data.txt").stat().st_mode & 0o777 == 0o666 & ~umask

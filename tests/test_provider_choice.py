@@ -60,6 +60,28 @@ def test_wasixcc_builds_the_missing_sysroot_instead_of_using_zig(auto, fake_sysr
     assert "building the wasix-libc sysroot" in capsys.readouterr().err
 
 
+def test_without_a_system_clang_auto_takes_ziglangs_for_the_wasix_provider(
+    auto, fake_sysroot_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Nothing but Python: the real libc with ziglang's clang (its LLVM made on first use
+    under the toolchain directory; here made already, of the unit tier's stand-in tools)."""
+    import shutil
+
+    from conftest import fake_toolchain
+
+    from wasix_backend.toolchain.zigllvm import _zig
+
+    llvm = tmp_path / "toolchain" / f"zig-llvm-{_zig()[1]}"
+    shutil.copytree(fake_toolchain() / "llvm", llvm)
+    monkeypatch.setenv("WASIX_TOOLCHAIN_DIR", str(tmp_path / "toolchain"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-clang-here"))
+    settings, _ = parse_settings([], os.environ)
+    chosen = toolchain.choose_provider(settings, driver=True)
+    assert chosen.name == "wasix" and chosen.llvm == llvm  # type: ignore[attr-defined]
+    assert fake_sysroot_build == [None]
+    assert "using the zig provider" not in capsys.readouterr().err
+
+
 def test_without_the_compiler_auto_uses_zig_and_says_why_and_what_to_install(auto, fake_sysroot_build, tmp_path: Path, capsys) -> None:
     settings, _ = parse_settings([], {"WASIXCC_LLVM_LOCATION": str(tmp_path / "no-llvm")})
     assert toolchain.choose_provider(settings, driver=True).name == "zig"

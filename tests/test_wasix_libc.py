@@ -336,10 +336,158 @@ def test_posix_spawn_runs_another_command_of_the_same_package(tmp_path: Path, wa
 
 
 @pytest.mark.build
-@pytest.mark.xfail(strict=True, reason="system() and popen() run /bin/sh, which the wasmer-sdk sandbox does not have")
+@pytest.mark.xfail(strict=True, reason="system() and popen() run /bin/sh, which a bare module's sandbox does not have (a recipe gets one with [dependencies] run = [\"bash\"])")
 def test_system_and_popen(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SHELL), [])
     assert result.text == "system=0\npopen read from popen\n"
+
+
+
+# The C library takes its malloc and stdio locks only once a second thread exists (the
+# recipe's patch). Allocations made before the threads must stay valid under them, every
+# thread allocating and printing at once must neither corrupt the heap nor lose or tear a
+# line, and a fork after the threads must still allocate and print.
+THREADS_ALLOCATING = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+enum { THREADS = 4, ROUNDS = 3000, SLOTS = 64 };
+static char *early[SLOTS];
+static void *work(void *arg) {
+  long id = (long)arg, bad = 0;
+  char *mine[SLOTS] = {0};
+  for (int i = 0; i < ROUNDS; i++) {
+    int k = (i * 7 + (int)id) % SLOTS;
+    if (mine[k] && mine[k][0] != (char)('a' + id)) bad++;
+    free(mine[k]);
+    size_t n = 1 + (size_t)((i * 31 + id * 17) % 500);
+    mine[k] = malloc(n);
+    memset(mine[k], 'a' + (int)id, n);
+    if (i % 500 == 0) printf("thread %ld round %d\n", id, i);
+  }
+  for (int k = 0; k < SLOTS; k++) free(mine[k]);
+  return (void *)bad;
+}
+int main(void) {
+  for (int k = 0; k < SLOTS; k++) { early[k] = malloc(100); memset(early[k], 'z', 100); }
+  pthread_t t[THREADS]; long bad = 0; void *ret;
+  for (long i = 0; i < THREADS; i++) if (pthread_create(&t[i], NULL, work, (void *)i)) return 1;
+  for (int i = 0; i < THREADS; i++) { pthread_join(t[i], &ret); bad += (long)ret; }
+  for (int k = 0; k < SLOTS; k++) { if (early[k][99] != 'z') bad++; free(early[k]); }
+  printf("bad=%ld\n", bad);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) { char *p = malloc(1 << 20); memset(p, 1, 1 << 20); printf("child ok %d\n", p[12345]); free(p); exit(0); }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  printf("child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  return 0;
+}
+"""
+
+
+@pytest.mark.build
+def test_threads_allocating_and_printing_at_once_then_fork(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, THREADS_ALLOCATING), [], env={"WASIX_HOST_TTYS": "-"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.text.splitlines()
+    expected = {f"thread {t} round {r}" for t in range(4) for r in range(0, 3000, 500)}
+    assert sorted(lines[:-3]) == sorted(expected)  # each line whole, none lost or doubled
+    assert lines[-3:] == ["bad=0", "child ok 1", "child exit 0"]
+
+
+# What stdio decides from isatty(): into a pipe stdout is fully buffered, on a terminal it
+# goes out a line at a time. musl decides at the first flush (whose line is written either
+# way), so of two lines written before _exit() without a flush only a terminal sees the
+# second. Before the recipe's patch stdio asked the runtime, which calls every stream a
+# terminal, so a pipe got a write per line.
+UNFLUSHED = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("first\n"); printf("second\n"); _exit(0); }
+"""
+
+
+@pytest.mark.build
+@pytest.mark.parametrize(("ttys", "seen"), [("-", "first\n"), ("1", "first\nsecond\n")])
+def test_stdout_is_buffered_as_isatty_says(tmp_path: Path, wasix_env, ttys: str, seen: str) -> None:
+    result = run(build(tmp_path, wasix_env, UNFLUSHED, name="unflushed"), [], env={"WASIX_HOST_TTYS": ttys})
+    assert (result.exit_code, result.text) == (0, seen)
+
+
+# The launcher's mirror step (toolchain/compat/src/mirror.c) links the copied host paths and
+# enters the host's working directory before main(). A program started by another one in the
+# same sandbox gets the same variables: it used to redo both, printing "cannot show … File
+# exists" and going back to the first program's directory (`cd sub && ls` listed the parent).
+CWD_CHILD = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  char buf[512];
+  if (argc > 1 && !strcmp(argv[1], "child")) { printf("child in %s\n", getcwd(buf, sizeof buf)); fflush(stdout); return 0; }
+  printf("parent in %s\n", getcwd(buf, sizeof buf));
+  if (chdir("sub") != 0) { perror("chdir"); return 1; }
+  pid_t pid; char *args[] = {argv[0], "child", NULL};
+  fflush(stdout);
+  int rc = posix_spawn(&pid, argv[0], NULL, NULL, args, environ);
+  if (rc) { printf("posix_spawn: %s\n", strerror(rc)); return 1; }
+  int status; waitpid(pid, &status, 0);
+  return WEXITSTATUS(status);
+}
+"""
+
+
+@pytest.mark.build
+def test_a_started_program_keeps_the_directory_it_was_started_in(tmp_path: Path, wasix_env) -> None:
+    env = {"WASIX_HOST_ROOT": "/workspace/.host", "WASIX_HOST_PATHS": "/home/u/proj\n/tmp", "WASIX_HOST_CWD": "/home/u/proj"}
+    files = {"/workspace/.host/home/u/proj/sub/x": "x", "/workspace/.host/tmp/k": "x"}
+    result = run(build(tmp_path, wasix_env, CWD_CHILD, name="cwdchild"), ["parent"], env=env, files=files)
+    assert (result.exit_code, result.stderr) == (0, b""), result.stderr
+    parent, child = result.text.splitlines()
+    assert child == parent.replace("parent in", "child in") + "/sub"
+
+
+
+# Inside the sandbox a pipe between two programs is also called a terminal. With the
+# launcher's stdout on a terminal (WASIX_HOST_TTYS=012), tar's gzip writing into tar refused
+# "compressed data not written to a terminal". The mirror step's isatty() now wants a
+# character device.
+PIPE_CHILD = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "child")) { fprintf(stderr, "child stdout isatty=%d\n", isatty(1)); return 0; }
+  printf("parent stdout isatty=%d\n", isatty(1));
+  fflush(stdout);
+  int fds[2]; pipe(fds);
+  posix_spawn_file_actions_t fa; posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  pid_t pid; char *args[] = {argv[0], "child", NULL};
+  if (posix_spawn(&pid, argv[0], &fa, NULL, args, environ)) return 1;
+  close(fds[1]);
+  char buf[64]; while (read(fds[0], buf, sizeof buf) > 0) {}
+  int status; waitpid(pid, &status, 0);
+  return WEXITSTATUS(status);
+}
+"""
+
+
+@pytest.mark.build
+def test_a_pipe_between_two_programs_is_no_terminal(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, PIPE_CHILD, name="pipechild"), ["parent"], env={"WASIX_HOST_TTYS": "012"})
+    assert result.exit_code == 0, result.stderr
+    assert (result.text, result.stderr) == ("parent stdout isatty=1\n", b"child stdout isatty=0\n")
 
 
 # ------------------------------------------------------------------------- bad input ---

@@ -22,7 +22,7 @@ from test_collection import collection_modules  # noqa: F401  (the session's bui
 
 pytestmark = pytest.mark.collection
 
-PACKAGES = ("gzip", "jq", "git")
+PACKAGES = ("gzip", "jq", "git", "sqlite3")
 DATA = b"".join(b"line %d of some text that compresses well\n" % i for i in range(2000))
 
 
@@ -117,3 +117,22 @@ def test_git_commits_and_logs_in_a_pipeline(bin_dir: Path, tmp_path: Path) -> No
     assert (native.returncode, native.stdout) == (0, b"first\n"), native.stderr
     fsck = subprocess.run(["/usr/bin/git", "fsck", "--strict"], cwd=repo, capture_output=True, env={**env, "PATH": "/usr/bin:/bin"})
     assert fsck.returncode == 0, fsck.stderr
+
+
+SPILLING_SQL = b"""create table t(a integer, b text, c real);
+with recursive n(i) as (select 1 union all select i+1 from n where i < 300000)
+  insert into t select i, hex(i * 2654435761 % 4294967296), (i * 7919) % 1000 / 7.0 from n;
+select count(*), sum(a), round(avg(c), 3) from t;
+select b from t order by b limit 3;
+select c, count(*) from t group by c order by 2 desc, 1 limit 3;
+"""
+
+
+def test_sqlite3_sorts_more_than_fits_in_memory(bin_dir: Path, tmp_path: Path) -> None:
+    """A sort too big for sqlite3's cache spills into a temporary file. Under the host's /tmp
+    (a symlink into the copied tree in the sandbox) that open failed: "unable to open
+    database file", exit 1. The launcher gives programs a $TMPDIR of the sandbox's own."""
+    res = subprocess.run(["sqlite3", ":memory:"], input=SPILLING_SQL, capture_output=True, cwd=tmp_path,
+                         env=_env(bin_dir, tmp_path), timeout=300)  # fmt: skip
+    native = subprocess.run(["/usr/bin/sqlite3", ":memory:"], input=SPILLING_SQL, capture_output=True, timeout=300)
+    assert (res.returncode, res.stdout, res.stderr) == (0, native.stdout, b""), res.stderr

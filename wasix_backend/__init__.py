@@ -5,7 +5,9 @@ Plugins implement the hooks in :mod:`wasix_backend.hookspecs`, marked with :data
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not from typing: importing it costs more than the rest of what the console scripts
+# (wasixcc & co., see driver_entry) run before they hand over to the compiler.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -14,6 +16,8 @@ PROJECT_NAME = "wasix_backend"
 ENTRY_POINT_GROUP = "wasix_backend.plugins"
 
 if TYPE_CHECKING:
+    from typing import Any
+
     import pluggy
 
     hookspec: pluggy.HookspecMarker

@@ -25,6 +25,10 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import json
+import os
+import sys
+import time
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -80,13 +84,14 @@ NOT_BUILD_CODE: dict[str, str] = {
     "toolchain.pins": "the pinned toolchain's download addresses and hashes",
     "toolchain.versioncache": "remembering tools' versions and hashes (the results are in the key)",
     "toolchain.shell": "`wasix-build shell`",
+    "driver_entry": "the console scripts' hand-over to wrappers resolved earlier (builds use the wrappers directly)",
     "outputs": "writing outputs from finished entries",
     "versions": "version strings of outputs",
     "selfwheel": "building this tool's own wheel",
     "pep517": "the PEP 517 backend (it runs the engine)",
-    "inspect": "reading finished modules",
     "runtime": "running finished modules",
     "difftest": "behaviour tests of finished modules",
+    "rundeps": "which packages a program runs: brought beside it by the outputs, never part of its build",
     "nativebuild": "the native side of behaviour tests (the package's sources built for the build machine)",
     "gc": "removing unused entries",
     "substitute": "binary caches (pulled entries are checked against the signed record)",
@@ -108,18 +113,12 @@ def _module_files(root: Path) -> dict[str, Path]:
     return out
 
 
-def _imports(module: str, path: Path, known: set[str]) -> set[str]:
-    """The package's modules ``module`` imports, anywhere in its code."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-
-    def add(name: str) -> None:
-        while name not in known and "." in name:  # ``from .toolchain import Toolchain``
-            name = name.rpartition(".")[0]
-        if name in known:
-            found.add(name)
-
-    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+def _import_names(module: str, is_package: bool, tree: ast.AST) -> list[str]:
+    """Every dotted name (relative to the package) ``module``'s code imports from it, before
+    they are matched with the package's modules."""
+    package = module if is_package else module.rpartition(".")[0]
+    names: list[str] = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".") if package else []
@@ -129,13 +128,21 @@ def _imports(module: str, path: Path, known: set[str]) -> set[str]:
                 stem = node.module.removeprefix(PACKAGE).lstrip(".")
             else:
                 continue
-            for alias in node.names:
-                add(f"{stem}.{alias.name}".lstrip("."))
-            add(stem)
+            names += [f"{stem}.{alias.name}".lstrip(".") for alias in node.names]
+            names.append(stem)
         elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith(PACKAGE + "."):
-                    add(alias.name.removeprefix(PACKAGE + "."))
+            names += [a.name.removeprefix(PACKAGE + ".") for a in node.names if a.name.startswith(PACKAGE + ".")]
+    return names
+
+
+def _imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package's modules ``module`` imports, anywhere in its code."""
+    found: set[str] = set()
+    for name in _parse(module, path)[0]:
+        while name not in known and "." in name:  # ``from .toolchain import Toolchain``
+            name = name.rpartition(".")[0]
+        if name in known:
+            found.add(name)
     found.discard(module)
     return found
 
@@ -158,15 +165,88 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 def source_digest(source: bytes, name: str = "<source>") -> str:
     """A hash of Python code that ignores comments, formatting and docstrings."""
-    tree = _strip_docstrings(ast.parse(source, name))
+    return _tree_digest(ast.parse(source, name))
+
+
+def _tree_digest(tree: ast.AST) -> str:
+    tree = _strip_docstrings(tree)
     return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+#: A file changed within this many nanoseconds of being read may change again unseen within
+#: one tick of a coarse clock: such results are not remembered.
+_RACY_NS = 2_000_000_000
+
+
+class _Memo:
+    """Per-file results (import names, digest) remembered across processes, keyed on the
+    file's path, size and modification time: parsing every module costs about a second, on
+    every command and every first ``wasixcc`` call. The syntax tree depends on the Python
+    version, hence one file per version. Losing it costs time, never correctness."""
+
+    def __init__(self) -> None:
+        from .paths import cache_root
+
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        self.path = cache_root() / "codekey" / f"py{version}.json"
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        self.entries: dict[str, list] = data if isinstance(data, dict) else {}
+        self.dirty = False
+
+    def get(self, path: Path, stamp: list[int]) -> tuple[list[str], str] | None:
+        entry = self.entries.get(str(path))
+        if isinstance(entry, list) and len(entry) == 3 and entry[0] == stamp:
+            return entry[1], entry[2]
+        return None
+
+    def put(self, path: Path, stamp: list[int], names: list[str], digest: str) -> None:
+        if time.time_ns() - stamp[1] > _RACY_NS:
+            self.entries[str(path)] = [stamp, names, digest]
+            self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.entries))
+            os.replace(tmp, self.path)
+            self.dirty = False
+        except OSError:
+            pass  # a read-only cache costs time only
+
+
+@functools.cache
+def _memo() -> _Memo:
+    return _Memo()
+
+
+def _parse(module: str, path: Path) -> tuple[list[str], str]:
+    """``module``'s import names and digest, from the memo when its file is unchanged."""
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns]
+    memo = _memo()
+    found = memo.get(path, stamp)
+    if found is not None:
+        return found
+    tree = ast.parse(path.read_bytes(), str(path))
+    names = _import_names(module, path.name == "__init__.py", tree)
+    digest = _tree_digest(tree)
+    memo.put(path, stamp, names, digest)
+    return names, digest
 
 
 @functools.cache
 def _graph(root: Path) -> tuple[dict[str, Path], dict[str, frozenset[str]]]:
     files = _module_files(root)
     known = set(files)
-    return files, {m: frozenset(_imports(m, p, known)) for m, p in files.items()}
+    graph = {m: frozenset(_imports(m, p, known)) for m, p in files.items()}
+    _memo().save()
+    return files, graph
 
 
 def build_modules(extra: tuple[str, ...] = (), root: Path = _PKG) -> list[str]:
@@ -197,7 +277,7 @@ def relative_module(qualified: str) -> str | None:
 def build_code(extra: tuple[str, ...] = (), root: Path = _PKG) -> dict[str, str]:
     """``module -> digest`` of :func:`build_modules` (computed once per process)."""
     files, _ = _graph(root)
-    return {m: source_digest(files[m].read_bytes(), str(files[m])) for m in build_modules(extra, root)}
+    return {m: _parse(m, files[m])[1] for m in build_modules(extra, root)}
 
 
 def code_files(root: Path = _PKG) -> list[Path]:
@@ -209,3 +289,4 @@ def clear_cache() -> None:
     """Forget computed digests (a test that edits the package's files in this process)."""
     _graph.cache_clear()
     build_code.cache_clear()
+    _memo.cache_clear()

@@ -29,7 +29,7 @@ from .plugins import LoadedPlugins
 from .store import Store, key_inputs, key_of
 
 if TYPE_CHECKING:
-    from .recipe import Recipe
+    from .recipe import Dependency, Recipe
     from .toolchain import Toolchain
 
 #: The most parallel jobs a build is given: make hands each job a token through a pipe, and
@@ -162,7 +162,8 @@ class Engine:
                     toolchain=self._toolchain_identity(r),
                     plugin=self.plugins.fingerprint(name),
                     code=self._build_code(r),
-                    deps={d: keys[d] for d in deps},
+                    deps={d: keys[d] for d in self._key_deps(name)},
+                    run_deps_shape_build=self._uses_run_deps(r),
                 )
                 self.key_inputs[name], keys[name] = inputs, key_of(inputs)
             except WasixError as exc:
@@ -191,6 +192,21 @@ class Engine:
 
     def _all_deps(self, name: str) -> list[str]:
         return [n for n in closure(self.plugins.recipes, [name]) if n != name]
+
+    def _uses_run_deps(self, recipe: Recipe) -> bool:
+        system = self.plugins.registry.get_build_system(recipe.build_system)
+        return system is not None and system.uses_run_deps
+
+    def _key_deps(self, name: str) -> list[str]:
+        """The packages whose files ``name``'s build sees (``ctx.deps``) and whose keys are in
+        its key: build dependencies, transitively, and run dependencies only where the build
+        system copies them (a bundle). Other run dependencies are built along (``_all_deps``)
+        but never rebuild the package: they are brought beside it when it runs."""
+
+        def build_side(r: Recipe) -> tuple[Dependency, ...]:
+            return r.deps if self._uses_run_deps(r) else r.build_deps
+
+        return [n for n in closure(self.plugins.recipes, [name], build_side) if n != name]
 
     # building ---------------------------------------------------------------------------
     def build(self, targets: list[str]) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
@@ -221,7 +237,7 @@ class Engine:
                     ready.sort(key=lambda n: (-priority[n], order.index(n)))
                     for name in ready[: self.jobs - len(running)]:
                         pending.remove(name)
-                        deps = {d: done[d].path for d in self._all_deps(name)}
+                        deps = {d: done[d].path for d in self._key_deps(name)}
                         fut = pool.submit(self._build_one, recipes[name], keys[name], deps, len(ready))
                         running[fut] = (name, time.perf_counter())
                 if not running:

@@ -361,9 +361,14 @@ def export_git_source(
     the tree's ``.gitattributes`` export and conversion rules are overridden. ``dest``
     appears whole or not at all.
     """
-    repo = fetch_git_source(source, package=package, mirror=mirror, cache_dir=cache_dir)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.which("git") is None:
+        _check_pin(source, package)
+        done = _export_bundle_without_git(source, dest, package=package, mirror=mirror)
+        if done is not None:
+            return done
+    repo = fetch_git_source(source, package=package, mirror=mirror, cache_dir=cache_dir)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.git-") as tmp:
         tar = Path(tmp) / "tree.tar"
         try:
@@ -375,6 +380,86 @@ def export_git_source(
             ) from None
         extract(tar, dest, strip=0, what=f"{package}: {source.filename}")
     return dest
+
+
+def _export_bundle_without_git(
+    source: Source, dest: Path, *, package: str, mirror: Path | None
+) -> Path | None:
+    """Without the ``git`` program: the commit's tree from a mirror bundle, read with dulwich
+    (pure Python). ``None`` when the mirror has no bundle of it (then git is needed).
+
+    Every object's id is computed from its content as it is read, and the tree is reached
+    from the pinned commit id, so the files are verified as ``git bundle unbundle`` would.
+    Files get the commit's time, as ``git archive`` gives them.
+    """
+    mirror = Path(mirror) if mirror is not None else paths.mirror_dir()
+    if mirror is None:
+        return None
+    bundles = [
+        b
+        for n in _mirror_names(source, package)
+        if (b := mirror / f"{n}-{source.rev}.bundle").is_file()
+    ]
+    if not bundles:
+        return None
+    from dulwich.bundle import read_bundle
+    from dulwich.object_store import MemoryObjectStore
+    from dulwich.objects import Commit, ObjectID
+    from dulwich.pack import PackData, PackInflater
+
+    store = MemoryObjectStore()
+    try:
+        with bundles[0].open("rb") as fh:
+            bundle = read_bundle(fh)
+            pack = bundle.pack_data
+            if not isinstance(pack, PackData):
+                raise FetchError(f"{_label(source, package)}: {bundles[0]} holds no pack")
+            store.add_objects([(obj, None) for obj in PackInflater.for_pack_data(pack)])
+        commit = store[ObjectID(source.rev.encode())]
+    except FetchError:
+        raise
+    except KeyError:
+        raise FetchError(
+            f"{_label(source, package)}: {bundles[0]} does not hold the commit"
+        ) from None
+    except Exception as exc:  # dulwich's errors for a damaged file have no common base
+        raise FetchError(f"{_label(source, package)}: cannot read {bundles[0]}: {exc}") from None
+    if not isinstance(commit, Commit):
+        raise FetchError(
+            f"{_label(source, package)}: {source.rev} in {bundles[0]} is a {commit.type_name.decode()}, not a commit"
+        )
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.dulwich-"))
+    try:
+        _write_tree(store, commit.tree, tmp, commit.commit_time)
+        os.rename(tmp, dest)  # whole or not at all
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def _write_tree(store: object, tree_id: bytes, folder: Path, mtime: int) -> None:
+    import stat
+
+    tree = store[tree_id]  # type: ignore[index]
+    for entry in tree.items():
+        name = entry.path.decode("utf-8", "surrogateescape")
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise FetchError(f"unsafe name {name!r} in the git tree")
+        path = folder / name
+        if stat.S_ISDIR(entry.mode):
+            path.mkdir()
+            _write_tree(store, entry.sha, path, mtime)
+        elif stat.S_ISLNK(entry.mode):
+            os.symlink(store[entry.sha].data, path)  # type: ignore[index]
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+            continue
+        elif entry.mode == 0o160000:  # a submodule: git archive writes an empty directory
+            path.mkdir()
+        else:
+            path.write_bytes(store[entry.sha].data)  # type: ignore[index]
+            path.chmod(0o755 if entry.mode & 0o111 else 0o644)
+        os.utime(path, (mtime, mtime))
 
 
 def bundle_source(source: Source, package: str, dest_dir: Path) -> Path:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .errors import GraphError
-from .recipe import Recipe
+from .recipe import Dependency, Recipe
 
 
-def closure(recipes: Mapping[str, Recipe], targets: Iterable[str]) -> list[str]:
+def closure(
+    recipes: Mapping[str, Recipe], targets: Iterable[str], deps_of: Callable[[Recipe], Iterable[Dependency]] | None = None
+) -> list[str]:
     """``targets`` and everything they need, dependencies first (a topological order).
+    ``deps_of`` picks which dependencies count (default: build and run ones, ``Recipe.deps``).
 
     Raises :class:`GraphError` for a dependency nobody provides (naming who needs it), a
     version that does not satisfy the specifier, or a cycle (naming the whole cycle).
@@ -29,7 +32,7 @@ def closure(recipes: Mapping[str, Recipe], targets: Iterable[str]) -> list[str]:
             raise GraphError(f"missing dependency: {who}, but no plugin provides a recipe named {name!r}")
         state[name] = "visiting"
         stack.append(name)
-        for dep in recipes[name].deps:
+        for dep in (deps_of(recipes[name]) if deps_of else recipes[name].deps):
             if dep.name in recipes and not dep.accepts(recipes[dep.name].version):
                 raise GraphError(
                     f"{name!r} needs {dep}, but the recipe provides {dep.name} {recipes[dep.name].version}"

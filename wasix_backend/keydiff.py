@@ -15,19 +15,21 @@ from typing import Any
 from .store import RECORD, Store, key_of
 
 
-def newest_entry(store: Store, name: str) -> tuple[Path, dict[str, Any]] | None:
-    """The most recently built entry of package ``name`` that recorded its key inputs."""
-    found: list[tuple[float, Path, dict[str, Any]]] = []
+def newest_entry(store: Store, name: str, key: str | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The entry of package ``name`` with ``key`` if there is one, else the most recently
+    built entry that recorded its key inputs (a store shared by several checkouts holds
+    entries of other keys, some newer)."""
+    found: list[tuple[bool, float, Path, dict[str, Any]]] = []
     for path in store.root.glob(f"*-{name}-*"):
         try:
             record = json.loads((path / RECORD).read_text())
         except (OSError, ValueError):
             continue
         if record.get("name") == name and isinstance(record.get("key_inputs"), dict):
-            found.append(((path / RECORD).stat().st_mtime, path, record))
+            found.append((key is not None and record.get("key") == key, (path / RECORD).stat().st_mtime, path, record))
     if not found:
         return None
-    _, path, record = max(found, key=lambda item: item[0])
+    _, _, path, record = max(found, key=lambda item: item[:2])
     return path, record
 
 
@@ -68,7 +70,7 @@ def explain(name: str, inputs: Mapping[str, Any], store: Store) -> dict[str, Any
     """The parts of ``name``'s key and, against the newest stored build, what changed."""
     key = key_of(inputs)
     report: dict[str, Any] = {"name": name, "key": key, "inputs": dict(inputs)}
-    newest = newest_entry(store, name)
+    newest = newest_entry(store, name, key)
     if newest is None:
         report["status"] = "not in the store: builds"
         return report

@@ -140,6 +140,10 @@ class Recipe:
     data: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: ``[outputs] network``: its commands get the host's network when run from a wheel.
     network: bool = False
+    #: Command name -> binary: run by other packages' programs inside the sandbox only (``sh``).
+    sandbox_commands: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: Command name -> ``/bin/sh`` script body, shown as ``/usr/bin/NAME`` inside the sandbox.
+    sandbox_scripts: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     #: Extra tables (``[wasmer]``, ``[wheel]``, ``[update]``, ``[test]`` …) kept verbatim.
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: Where the recipe came from: its plugin's folder (patches are relative to it).
@@ -190,6 +194,13 @@ def _str_list(plugin: str, fieldname: str, value: Any) -> tuple[str, ...]:
     for i, item in enumerate(value):
         _expect(plugin, f"{fieldname}[{i}]", item, str)
     return tuple(value)
+
+
+def _str_table(plugin: str, fieldname: str, value: Any) -> dict[str, str]:
+    _expect(plugin, fieldname, value, dict)
+    for key, item in value.items():
+        _expect(plugin, f"{fieldname}.{key}", item, str)
+    return dict(value)
 
 
 def _parse_deps(plugin: str, fieldname: str, value: Any) -> tuple[Dependency, ...]:
@@ -366,6 +377,15 @@ def recipe_from_dict(
         if binary not in binaries:
             raise RecipeError(plugin, f"outputs.commands.{cmd}", f"binary {binary!r} is not in outputs.bin")
 
+    sandbox_commands = _str_table(plugin, "outputs.sandbox-commands", outputs.get("sandbox-commands", {}))
+    for cmd, binary in sandbox_commands.items():
+        if binary not in binaries:
+            raise RecipeError(plugin, f"outputs.sandbox-commands.{cmd}", f"binary {binary!r} is not in outputs.bin")
+    sandbox_scripts = _str_table(plugin, "outputs.sandbox-scripts", outputs.get("sandbox-scripts", {}))
+    for cmd in (*sandbox_commands, *sandbox_scripts):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cmd):
+            raise RecipeError(plugin, "outputs", f"sandbox command name {cmd!r} must be a plain file name")
+
     patch_names = _str_list(plugin, "patches", data.get("patches", pkg.get("patches", [])))
     patches: list[Path] = []
     base = plugin_dir or Path.cwd()
@@ -396,6 +416,8 @@ def recipe_from_dict(
         commands=commands,
         data=dict(_expect(plugin, "outputs.data", outputs.get("data", {}), dict)),
         network=_expect(plugin, "outputs.network", outputs.get("network", False), bool),
+        sandbox_commands=sandbox_commands,
+        sandbox_scripts=sandbox_scripts,
         extra={k: v for k, v in data.items() if k not in known_top},
         plugin_dir=plugin_dir,
         plugin=plugin,

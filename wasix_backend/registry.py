@@ -11,7 +11,7 @@ generator and the command line only ever ask the registry.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -48,6 +48,10 @@ class BuildSystem:
     #: False when its modules come ready from other builds (a bundle): finalize leaves them
     #: as they are instead of running wasm-opt on them a second time.
     optimise: bool = True
+    #: True when its builds read the ``[dependencies] run`` recipes' files (a bundle copies
+    #: their modules): then those are in the store key. Otherwise run dependencies are only
+    #: brought beside the program when it runs and never rebuild it.
+    uses_run_deps: bool = False
     markers: tuple[str, ...] = ()
     scaffold: tuple[tuple[str, Any, str], ...] = ()
     doc: str = ""
@@ -67,6 +71,8 @@ class OutputJob:
     out: Path
     options: argparse.Namespace
     say: Callable[[str], None] = print
+    #: Every recipe by name (a writer looks up the recipes of ``[dependencies] run``).
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import pickle
 import signal
@@ -109,9 +110,14 @@ def run(
     The program starts in ``cwd``, by default :data:`GUEST_CWD` (``/workspace``), so relative
     paths name the files given there; ``cwd=None`` leaves the sandbox's own default, ``/``.
     Its environment is ``env`` plus, unless ``env`` gives them, the launcher's ``HOME``
-    (``/workspace``) and ``PWD`` (``cwd``).
+    (``/workspace``), ``PATH`` and ``PWD`` (``cwd``).
     ``network=True`` lets the guest open sockets to the host's network (wasmer-sdk's
     ``network="host"``); off by default, so a program reaches nothing unless a test says so.
+    A package directory whose ``wasmer.toml`` has ``[dependencies]`` (``wasix-build wasmer``
+    writes a program's runtime dependencies so) runs with the packages of the same names
+    beside it (``dist/pkg/gzip`` for ``wasmer/gzip``) in one sandbox, as ``wasmer run`` would
+    with its registry's: the registry is never asked. A ``.webc`` with dependencies is refused
+    (wasmer-sdk would look them up in its registry): run its package directory instead.
     A program that traps gives exit status 134 and one line on stderr naming it; a run longer
     than ``timeout`` seconds is stopped (exit status 137).
     """
@@ -326,10 +332,20 @@ def _is_module(source: Path | bytes) -> bool:
     return isinstance(source, bytes) and source[:4] == b"\0asm"
 
 
-async def _spawned(proc: Any, stdin: bytes | None) -> tuple[bytes, bytes, Any]:
+class _Hung:
+    """The outcome of a program the runtime did not stop at its timeout (see :func:`_spawned`)."""
+
+
+#: Seconds past the runtime's own timeout after which a program counts as hung.
+_GRACE = 10.0
+
+
+async def _spawned(proc: Any, stdin: bytes | None, timeout: float | None = None) -> tuple[bytes, bytes, Any]:
     """Feed ``stdin`` and collect the streams of a spawned process while it runs (so output
     written before a trap is kept); returns stdout, stderr and the process's outcome or the
-    exception that ended it."""
+    exception that ended it. The runtime stops a program at its timeout, but not one whose
+    child is stuck (gawk's ``cmd | getline`` under wasmer-sdk): past ``timeout`` plus a grace
+    period it is killed here and its outcome is :class:`_Hung`."""
     out, err = bytearray(), bytearray()
 
     async def feed() -> None:
@@ -344,8 +360,14 @@ async def _spawned(proc: Any, stdin: bytes | None) -> tuple[bytes, bytes, Any]:
             async for chunk in stream:
                 sink.extend(chunk)
 
-    results = await asyncio.gather(feed(), drain(proc.stdout, out), drain(proc.stderr, err), proc.wait(),
-                                   return_exceptions=True)  # fmt: skip
+    everything = asyncio.gather(feed(), drain(proc.stdout, out), drain(proc.stderr, err), proc.wait(),
+                                return_exceptions=True)  # fmt: skip
+    try:
+        results = await asyncio.wait_for(everything, None if timeout is None else timeout + _GRACE)
+    except TimeoutError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.kill(), _GRACE)
+        return bytes(out), bytes(err), _Hung()
     return bytes(out), bytes(err), results[3]
 
 
@@ -355,6 +377,9 @@ def _result(command: str, out: bytes, err: bytes, outcome: Any) -> RunResult:
 
     from .outputs.launcher import CRASH_STATUS, crash_message
 
+    if isinstance(outcome, _Hung):
+        line = f"{command}: still running after its timeout; stopped\n"
+        return RunResult(137, out, err + line.encode())
     if isinstance(outcome, WasmerError):
         line = crash_message(command, outcome) + "\n"
         return RunResult(CRASH_STATUS, out, err + line.encode())
@@ -366,13 +391,14 @@ def _result(command: str, out: bytes, err: bytes, outcome: Any) -> RunResult:
 async def _run_request(r: dict[str, Any]) -> RunResult:
     from wasmer_sdk import Wasmer
 
-    from .outputs.launcher import GUEST_HOME, package_definition
+    from .outputs.launcher import GUEST_HOME, GUEST_PATH, package_definition
 
     source: Path | bytes = r["package"]
     files = {path: data.encode() if isinstance(data, str) else data for path, data in r["files"].items()}
     outside = {p: d for p, d in files.items() if not (p == _WRITABLE_ROOT or p.startswith(_WRITABLE_ROOT + "/"))}
     env = dict(r["env"])
     env.setdefault("HOME", GUEST_HOME)
+    env.setdefault("PATH", GUEST_PATH)
     if r["cwd"] is not None:
         env.setdefault("PWD", r["cwd"])
     cache = Path(r["cache"])  # the caller's: its environment may have changed since the worker started
@@ -387,21 +413,82 @@ async def _run_request(r: dict[str, Any]) -> RunResult:
             if outside:
                 raise SandboxError(f"files outside {_WRITABLE_ROOT} ({', '.join(sorted(outside))}) can be given "
                                    "to a bare module only; a package brings its own (wasmer.toml's [fs])")
-            pkg = await wasmer.packages.load(source)
-            selector = pkg.command(r["command"]) if r["command"] else pkg
-            name = r["command"] or r["name"] or "program"
+            local = _with_dependencies(source)
+            if local is not None:  # the package and the ones beside it it depends on: one package
+                definition, entry = local
+                pkg = await wasmer.packages.create(definition)
+                name = r["command"] or entry
+                selector = pkg.command(name)
+            else:
+                pkg = await wasmer.packages.load(source)
+                selector = pkg.command(r["command"]) if r["command"] else pkg
+                name = r["command"] or r["name"] or "program"
         inside = {p: d for p, d in files.items() if p not in outside}
         async with await wasmer.sandboxes.create(packages=[pkg], files=inside, env=env, network=_network(r["network"])) as sb:
             proc = await sb.command(selector, r["args"], cwd=r["cwd"], env=env).spawn(
                 stdin="pipe" if r["stdin"] is not None else "closed", timeout=r["timeout"]
             )
-            result = _result(name, *await _spawned(proc, r["stdin"]))
+            result = _result(name, *await _spawned(proc, r["stdin"], r["timeout"]))
             for path in r["read_back"]:
                 try:
                     result.files[path] = await sb.fs.read(path)
                 except Exception:  # the guest did not create it
                     continue
             return result
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    import tomllib
+
+    toml = folder / "wasmer.toml"
+    try:
+        return tomllib.loads(toml.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SandboxError(f"{toml}: cannot be read: {exc}") from None
+
+
+def _with_dependencies(source: Path | bytes) -> tuple[Any, str] | None:
+    """For a package directory with ``[dependencies]``: one in-memory package of it and the
+    package directories of its dependencies beside it (transitively; its own names win), and
+    its entrypoint. ``None`` for anything else. A ``.webc`` with dependencies is refused."""
+    from .outputs.launcher import package_definition
+
+    if isinstance(source, bytes):
+        if source[:5] == b"\0webc":
+            from .outputs.webc import read_webc
+
+            use = read_webc(source).get("manifest", {}).get("use") or {}
+            if use:
+                raise SandboxError(f"this .webc depends on {', '.join(sorted(use))}, which wasmer-sdk would fetch from "
+                                   "its registry: run its package directory beside theirs (wasix-build wasmer writes both)")
+        return None
+    if not (source.is_dir() and (source / "wasmer.toml").is_file()) or not _manifest(source).get("dependencies"):
+        return None
+    modules: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}
+    queue, seen, entry = [source], {source.resolve()}, ""
+    while queue:
+        folder = queue.pop(0)
+        spec = _manifest(folder)
+        entry = entry or spec.get("package", {}).get("entrypoint") or ""
+        blobs = {m["name"]: (folder / m["source"]).read_bytes() for m in spec.get("module", [])}
+        for cmd in spec.get("command", []):
+            modules.setdefault(cmd["name"], blobs[cmd["module"]])
+        for guest, rel in (spec.get("fs") or {}).items():
+            base = folder / rel
+            found = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+            for path in found:
+                inner = "" if path == base else "/" + path.relative_to(base).as_posix()
+                files.setdefault(guest.rstrip("/") + inner, path.read_bytes())
+        for dep in sorted(spec.get("dependencies") or {}):
+            beside = folder.parent / dep.rsplit("/", 1)[-1]
+            if not (beside / "wasmer.toml").is_file():
+                raise SandboxError(f"{folder.name} depends on {dep}: no package directory {beside} beside it "
+                                   f"(wasix-build wasmer {folder.name} writes it)")
+            if beside.resolve() not in seen:
+                seen.add(beside.resolve())
+                queue.append(beside)
+    return package_definition(modules, files), entry or next(iter(modules))
 
 
 async def _steps_request(r: dict[str, Any]) -> list[RunResult]:
@@ -419,7 +506,7 @@ async def _steps_request(r: dict[str, Any]) -> list[RunResult]:
                 proc = await sb.command(pkg.command(command), args, cwd=r["cwd"], env=env).spawn(
                     stdin="pipe" if stdin is not None else "closed", timeout=r["timeout"]
                 )
-                results.append(_result(command, *await _spawned(proc, stdin)))
+                results.append(_result(command, *await _spawned(proc, stdin, r["timeout"])))
             for path in r["read_back"]:
                 try:
                     results[-1].files[path] = await sb.fs.read(path)

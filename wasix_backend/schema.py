@@ -126,7 +126,7 @@ SOURCE = Section("source", (
 
 DEPENDENCIES = Section("dependencies", (
     Field("build", "list of strings", "`[]`", 'recipes built before this one: `"ncurses"`, `"ncurses>=6.4"`, `"zlib>=1.2,<2"`'),
-    Field("run", "list of strings", "`[]`", "recipes needed at run time; also built first"),
+    Field("run", "list of strings", "`[]`", "recipes whose commands this one's programs run (`tar` runs `gzip`, `gawk`'s `system()` runs `sh`): every output brings them into the same sandbox, by name and as `/bin/NAME` ([Runtime dependencies](#runtime-dependencies)); built along, but not part of the store key (a `bundle` copies them: there they are)"),
 ))
 
 OUTPUTS = Section("outputs", (
@@ -135,6 +135,8 @@ OUTPUTS = Section("outputs", (
     Field("include", "list of strings", "`[]`", "files that must exist under `include/` (`zlib.h`, `ncursesw/curses.h`)"),
     Field("commands", "table of strings", "one per binary", "command name → binary (for Wasmer packages and wheel console scripts)"),
     Field("data", "table of strings", "`{}`", "guest path → path inside the install prefix: files the program reads at a path built into it, which the Wasmer package, the `.webc` and the wheel show it at that guest path ([Data files](#data-files))"),
+    Field("sandbox-commands", "table of strings", "`{}`", "command name → binary: commands other packages' programs run inside the sandbox (`sh = \"bash\"`), in the Wasmer package but never console scripts on the host"),
+    Field("sandbox-scripts", "table of strings", "`{}`", "command name → a `/bin/sh` script body, installed as `/usr/bin/NAME` inside the sandbox (`echo = 'echo \"$@\"'`: a shell's builtin as a program others exec)"),
     Field("network", "bool", "`false`", "the program is a network client or server: its wheel's commands run with the host's network (wasmer-sdk `network=\"host\"`, `wasmer run --net`); without it the sandbox has no sockets to the outside"),
 ))
 

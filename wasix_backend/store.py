@@ -63,6 +63,7 @@ def key_inputs(
     plugin: Mapping[str, str],
     code: Mapping[str, str],
     deps: Mapping[str, str],
+    run_deps_shape_build: bool = False,
 ) -> dict[str, Any]:
     """Everything that decides a build's result, as a JSON-able document.
 
@@ -72,10 +73,15 @@ def key_inputs(
     :mod:`.codekey`) and the keys of its dependencies — so a change anywhere below a package
     rebuilds it and everything above it, and nothing else. The document is kept in the
     entry's record, so ``wasix-build show --key`` can say what changed.
+    ``[dependencies] run`` enters only when ``run_deps_shape_build`` (a bundle copies them):
+    otherwise they are brought beside the program when it runs and never rebuild it.
     """
+    canonical = recipe.canonical()
+    if not run_deps_shape_build:
+        canonical["run_deps"] = []  # kept as a field: keys made before it was ignored stay valid
     return {
         "format": STORE_FORMAT,
-        "recipe": recipe.canonical(),
+        "recipe": canonical,
         "patches": [[p.name, file_sha256(p)] for p in recipe.patches],
         "toolchain": toolchain,
         "plugin": dict(sorted(plugin.items())),

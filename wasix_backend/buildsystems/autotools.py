@@ -102,9 +102,11 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
     env = {"WASIXCC_RUN_WASM_OPT": "no"}
     compiler = confcache.compiler_snapshot(confcache.compiler_files(ctx.env, extra))
     if not (build.get("configure-cache", True) and confcache.enabled() and _is_autoconf(script)):
-        ctx.run(command, env=env)
-        _check_compiler(ctx, compiler, extra, env)
-        return True
+        return _configure_alone(ctx, command, compiler, extra, env)
+    given = confcache.given_answers({**ctx.env, **env}, extra)
+    if given:
+        ctx.log.info("configure cache not used: this configure is given %s", ", ".join(given))
+        return _configure_alone(ctx, command, compiler, extra, env)
     cache = confcache.for_build(ctx, extra)
     provided = confcache.provided_by(ctx.deps, str(ctx.toolchain.tool("wasixnm")), ctx.env)
     cache_file = ctx.build_dir / "config.cache"
@@ -115,14 +117,24 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
         # Perhaps a shared answer does not hold for this package: once more, asking everything.
         ctx.log.warning("configure failed with %d shared answers; running it again without them", seeded)
         cache_file.unlink(missing_ok=True)
-        ctx.run(command, env=env)
-        _check_compiler(ctx, compiler, extra, env)
-        return True
+        return _configure_alone(ctx, command, compiler, extra, env)
     # Before anything is merged: answers asked of a vanished compiler would poison every build.
     _check_compiler(ctx, compiler, extra, env)
+    sites = confcache.site_scripts(ctx.build_dir / "config.log")
+    if sites:
+        ctx.log.warning("configure loaded %s, which may set any answer: running it again without shared answers", ", ".join(sites))
+        cache_file.unlink(missing_ok=True)
+        return _configure_alone(ctx, command, compiler, extra, env)
     private = [str(p) for p in (ctx.source_dir, ctx.build_dir, ctx.prefix, ctx.destdir)]
     added = cache.merge(confcache.parse_cache_file(cache_file), provided, private + provided.paths)
     ctx.log.info("configure cache: %d new shared answers", added)
+    return True
+
+
+def _configure_alone(ctx: BuildContext, command: list[str], compiler: dict[str, str | None], extra: list[str], env: dict[str, str]) -> bool:
+    """Run configure without shared answers, sharing none of its own."""
+    ctx.run(command, env=env)
+    _check_compiler(ctx, compiler, extra, env)
     return True
 
 

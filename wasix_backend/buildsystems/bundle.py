@@ -23,7 +23,7 @@ SYSTEM = "bundle"
 @hookimpl
 def wasix_register(registry: Registry) -> None:
     registry.build_system(BuildSystem(
-        SYSTEM, hooks=sys.modules[__name__], c_toolchain=False, optimise=False,
+        SYSTEM, hooks=sys.modules[__name__], c_toolchain=False, optimise=False, uses_run_deps=True,
         doc="one Wasmer package of other recipes' programs ([dependencies] run); compiles nothing",
     ))  # fmt: skip
 

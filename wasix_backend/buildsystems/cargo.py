@@ -31,6 +31,10 @@ Recipe ``[build]`` keys (all optional):
                         ``.crate`` is at hand: ``NAME = { git = URL, rev = COMMIT }``
                         (:mod:`wasix_backend.cargo_git`); not verified against Cargo.lock's
                         checksum, which the build log and the summary say
+``wasix-libc``          bool, default true: with the wasix provider, link ``wasm32-wasi(p1)``
+                        programs against its wasix-libc instead of Rust's own wasi-libc
+                        (:mod:`wasix_backend.rustlink`: a real working directory, the
+                        launcher's mirror step); cargo-wasix links wasix-libc by itself
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ from .. import hookimpl
 from ..context import BuildContext
 from ..recipe import Recipe
 from ..registry import BuildSystem, Registry
-from ..rust import RustToolchain, find_rust_toolchain
+from ..rust import CARGO_WASIX_TARGET, RustToolchain, find_rust_toolchain
+from ..rustlink import MAIN_VOID_SINCE_LLVM, START_SHIM, WasixLibcLink, builtins_library, llvm_major
 from ..schema import Field, Section
 
 GIT_PIN = Section("build.crates-git entry", (
@@ -66,6 +71,7 @@ SETTINGS = Section("build (cargo)", (
     Field("bins", "list of strings", "`[outputs] bin`", "cargo `--bin` targets"),
     Field("rustflags", "list of strings", "`[]`", "extra rustc flags (`RUSTFLAGS`)"),
     Field("rust-toolchain", "string", "found", "`system`, `cargo-wasix`, a rustup toolchain name or a directory"),
+    Field("wasix-libc", "bool", "`true`", "with the wasix provider, link `wasm32-wasi(p1)` programs against its wasix-libc (a real working directory, relative paths from where the program was started, the launcher's mirror step) instead of Rust's own plain-WASI C library"),
     Field("crates-git", "table of tables", "`{}`", "crate name → `{ git = URL, rev = COMMIT }`: a crate of Cargo.lock taken from that commit (the mirror's `NAME-COMMIT.bundle`, else the repository) where no registry `.crate` is at hand, packaged as `cargo package` would; pinned by the commit, **not** verified against Cargo.lock's checksum (the build log and the summary say so)", entry=GIT_PIN),
 ))  # fmt: skip
 
@@ -78,7 +84,7 @@ def identity(recipe: Recipe, c_toolchain: str) -> str:
 @hookimpl
 def wasix_register(registry: Registry) -> None:
     registry.build_system(BuildSystem(
-        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS, identity=identity, c_toolchain=False,
+        SYSTEM, hooks=sys.modules[__name__], settings=SETTINGS, identity=identity,
         markers=("Cargo.toml",),
         scaffold=(("cargo-lock", "Cargo.lock", "shipped next to this file when the sources have none"),),
         doc="Rust, offline against crates vendored from Cargo.lock",
@@ -173,6 +179,57 @@ def wasix_configure(ctx: BuildContext) -> bool | None:
     return True
 
 
+def wasix_libc_link(ctx: BuildContext, tc: RustToolchain) -> WasixLibcLink | None:
+    """How this build links against the wasix provider's wasix-libc, or None: another provider
+    (or none), cargo-wasix (its target links wasix-libc itself), or ``[build] wasix-libc = false``."""
+    if "wasix-libc-link" in ctx.state:
+        found = ctx.state["wasix-libc-link"]
+        return found if isinstance(found, WasixLibcLink) else None
+    link = _plan_wasix_libc_link(ctx, tc)
+    ctx.state["wasix-libc-link"] = link
+    if link is not None:
+        ctx.log.info("linking against wasix-libc: %s", " ".join(link.rustflags()))
+    return link
+
+
+def _plan_wasix_libc_link(ctx: BuildContext, tc: RustToolchain) -> WasixLibcLink | None:
+    from ..toolchain.providers import WasixProvider
+
+    toolchain = ctx.toolchain
+    if (
+        toolchain is None
+        or tc.target == CARGO_WASIX_TARGET
+        or not ctx.recipe.build.get("wasix-libc", True)
+    ):
+        return None
+    provider = toolchain.chosen
+    if not isinstance(provider, WasixProvider) or provider.sysroot is None:
+        return None
+    lib_dir = provider.sysroot / "lib" / "wasm32-wasi"
+    if not (lib_dir / "crt1-command.o").is_file():
+        raise ctx.fail(
+            f"the wasix-libc sysroot {provider.sysroot} has no lib/wasm32-wasi/crt1-command.o; rebuild it (wasix-build build wasix-libc)"
+        )
+    cc = ctx.env.get("CC", "wasixcc").split()
+    builtins = builtins_library(cc)
+    if builtins is None:
+        raise ctx.fail(
+            f"`{' '.join(cc)} -print-libgcc-file-name` names no compiler-rt builtins archive for wasm32, which Rust "
+            "programs linked against wasix-libc need (on Debian: apt-get install libclang-rt-19-dev-wasm32); "
+            "or set [build] wasix-libc = false"
+        )
+    start = None
+    major = llvm_major(tc.verbose_version)
+    if major is None or major < MAIN_VOID_SINCE_LLVM:
+        src = ctx.build_dir / "wasix-start.c"
+        src.write_text(START_SHIM)
+        start = src.with_suffix(".o")
+        ctx.run([*cc, "-O2", "-c", str(src), "-o", str(start)])
+    return WasixLibcLink(
+        lib_dir=lib_dir, builtins=builtins, mirror=provider.mirror_library(), start=start
+    )
+
+
 def _which(tool: str, env: dict[str, str]) -> str:
     found = shutil.which(tool, path=env.get("PATH"))
     return os.path.abspath(found) if found else tool
@@ -195,8 +252,14 @@ def cargo_env(ctx: BuildContext, tc: RustToolchain) -> dict[str, str]:
         HOST_CXXFLAGS="",
     )
     flags = [str(f) for f in ctx.recipe.build.get("rustflags", [])]
+    link = wasix_libc_link(ctx, tc)
+    if link is not None:
+        flags = [*link.rustflags(), *flags]
     if flags:
-        env["RUSTFLAGS"] = " ".join([ctx.env.get("RUSTFLAGS", ""), *flags]).strip()
+        # Encoded (0x1f between arguments): paths with spaces stay one argument.
+        inherited = ctx.env.get("CARGO_ENCODED_RUSTFLAGS")
+        base = inherited.split("\x1f") if inherited else ctx.env.get("RUSTFLAGS", "").split()
+        env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join([*filter(None, base), *flags])
     return env
 
 
@@ -243,4 +306,35 @@ def wasix_package(ctx: BuildContext) -> bool | None:
                 f"cargo produced no {built.name} in {out_dir} (is `{name}` a [[bin]] of the crate?)"
             )
         shutil.copy2(built, bin_dir / built.name)
+        if wasix_libc_link(ctx, _toolchain(ctx)) is not None:
+            _post_link(ctx, bin_dir / built.name)
     return True
+
+
+def _post_link(ctx: BuildContext, module: Path) -> None:
+    """What the C driver does after linking a program (asyncify for fork and setjmp) where the
+    program calls them, after checking that the linker left no symbol to the runtime (rustc
+    links with ``--allow-undefined``: a symbol no library defines would only fail when the
+    program starts)."""
+    from ..inspect import inspect_module
+    from ..rustlink import needs_asyncify, undefined_imports
+    from ..toolchain.driver import post_link
+    from ..toolchain.providers import ASYNCIFY_IMPORTS
+
+    imports = inspect_module(module).imports
+    missing = undefined_imports(imports)
+    if missing:
+        raise ctx.fail(
+            f"{module.name} leaves symbols undefined that neither wasix-libc nor compiler-rt defines: "
+            f"{', '.join(missing)} (set [build] wasix-libc = false to link Rust's own wasi-libc instead)"
+        )
+    if not needs_asyncify(imports, ASYNCIFY_IMPORTS):
+        ctx.log.info("%s calls no fork, setjmp or exec: not asyncified", module.name)
+        return  # finalize optimises it as every program
+    provider = ctx.toolchain.chosen
+    assert provider is not None  # wasix_libc_link() found the wasix provider
+    step = post_link(provider, str(module))
+    if step.message:
+        ctx.log.warning("%s", step.message)
+    if step.command is not None:
+        ctx.run(step.command)

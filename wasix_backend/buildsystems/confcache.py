@@ -18,6 +18,11 @@ Only answers that depend on the toolchain alone are shared:
 * nothing from a configure whose compiler vanished, changed or stopped working while it ran
   (every check after that says "no"): :func:`compiler_snapshot` before, :func:`compiler_trouble`
   after.
+* nothing from, and nothing to, a configure that is handed answers instead of finding them (a
+  recipe's ``ac_cv_type_getgroups=gid_t``, a cache variable in its environment, a site script):
+  :func:`given_answers`, :func:`site_scripts`. Not only those variables: any later check may
+  follow from them (with ``ac_cv_header_sys_stat_h=no``, ``struct stat`` is not a type either),
+  and the cache file cannot tell which did.
 
 The cache file is keyed by the toolchain (its identity and the commands its ``wasixcc``
 runs) and by the compiler flags the package passes beyond its dependencies' paths, so
@@ -45,7 +50,8 @@ from ..paths import cache_root
 if TYPE_CHECKING:
     from ..context import BuildContext
 
-FORMAT = 2
+#: 3: caches of format 2 may hold answers recipes preset (see :func:`given_answers`).
+FORMAT = 3
 #: Autoconf cache variables whose answer depends on the toolchain alone.
 SHARED = (
     "ac_cv_header_*", "ac_cv_func_*", "ac_cv_sizeof_*", "ac_cv_alignof_*", "ac_cv_type_*",
@@ -59,6 +65,16 @@ _LINE = re.compile(r"^(?:(ac_cv_\w+)=\$\{\1=(.*)\}|test \"\$\{(ac_cv_\w+)\+set\}
 #: How config.log records a command that could not be started at all (127: not found, 126:
 #: not executable); a compiler check that fails to compile exits 1.
 _NOT_STARTED = re.compile(r"^configure:\d+: \$\? = 12[67]$", re.M)
+#: What hands configure an answer through an argument or its environment: a cache variable
+#: (autoconf's ``ac_cv_*``, the ``*_cv_*`` of other macro sets: gnulib's ``gl_cv_``, ncurses'
+#: ``cf_cv_``), or ``CONFIG_SITE`` (a site script may set any).
+_GIVEN = re.compile(r"^(?:[A-Za-z_]\w*_cv_\w+|CONFIG_SITE)$")
+#: A cache file of the recipe's own (``--cache-file`` as configure abbreviates it, ``-C``):
+#: ours, given after it, would replace it and the answers it holds.
+_OWN_CACHE = re.compile(r"^(?:--?c(?:a(?:c(?:h(?:e(?:-(?:f(?:i(?:le?)?)?)?)?)?)?)?)?(?:=|$)|-C$|--config-cache$)")
+#: How config.log records a site script configure sourced (``$CONFIG_SITE``, or
+#: ``$prefix/share/config.site`` when there is one): it may set any cache variable.
+_SITE_SCRIPT = re.compile(r"loading site script (.+)$", re.M)
 #: Absolute paths a wrapper script names (the programs it execs).
 _ABS_PATH = re.compile(r"""(?<![\w.$/])(/[^\s'"`;|&<>()]+)""")
 
@@ -199,6 +215,29 @@ class ConfigureCache:
             tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
             os.replace(tmp, self.path)
         return added
+
+
+def given_answers(env: Mapping[str, str], args: Iterable[str]) -> list[str]:
+    """What a configure is handed instead of finding out (empty: nothing), each named with
+    where it comes from: cache variables among its ``VAR=value`` arguments and in its
+    environment, ``CONFIG_SITE`` (a site script may set any), and a cache file of its own
+    (``--cache-file``, ``-C``). Such a configure neither
+    takes shared answers nor gives any: what it finds may follow from what it was given, and
+    seeded, its config.h would depend on what other packages were built before."""
+    args = list(args)
+    given = [f"{name} (argument)" for name, eq, _ in (a.partition("=") for a in args) if eq and _GIVEN.match(name)]
+    given += [f"a cache file of its own ({a})" for a in args if _OWN_CACHE.match(a)]
+    return given + [f"{name} (environment)" for name in sorted(env) if _GIVEN.match(name)]
+
+
+def site_scripts(config_log: Path) -> list[str]:
+    """The site scripts config.log says configure loaded (which :func:`given_answers` could not
+    see coming, e.g. a ``config.site`` under ``--prefix``)."""
+    try:
+        log = config_log.read_text(errors="replace")
+    except OSError:
+        return []
+    return list(dict.fromkeys(m.strip() for m in _SITE_SCRIPT.findall(log)))
 
 
 def compiler_command(env: Mapping[str, str], args: Iterable[str]) -> list[str]:

@@ -61,7 +61,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from ..difftest import CasesError, judge, load_cases, native_builds
     from ..errors import MissingRequirement
     from ..nativebuild import native_build
-    from ..outputs.wasmer_pkg import data_files
+    from ..rundeps import sandbox_of
 
     loaded = plugins_of(args)
     names = targets_of(args, loaded, programs_only=True)
@@ -81,9 +81,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     scratch = tempfile.TemporaryDirectory(prefix="wasix-test-native-")
     for name in (n for n in names if n in results):
-        recipe, prefix = loaded.recipes[name], results[name].path
-        modules = {cmd: prefix / "bin" / f"{binary}.wasm" for cmd, binary in recipe.command_map().items()}
-        data = data_files(recipe, prefix)
+        recipe = loaded.recipes[name]
+        # The package's commands and data, then those of the packages whose commands it runs.
+        modules, data = sandbox_of(loaded.recipes, name, {n: r.path for n, r in results.items()}, loaded.registry)
         natives: dict[str, Path] = {}
         if native_builds(suites[name]):  # `native = "build:BIN"`: its own sources, built for this machine
             err.print(f"{name}: building its own sources for this machine (the native side)")

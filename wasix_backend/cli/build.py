@@ -163,7 +163,7 @@ def _check(engine, targets: list[str], results) -> int:
 
     status = 0
     for name in (t for t in targets if t in results):
-        deps = {d: results[d].path for d in engine._all_deps(name)}
+        deps = {d: results[d].path for d in engine._key_deps(name)}
         err.print(f"checking {name}: rebuilding into a scratch store …")
         outcome = check(engine, name, results[name], deps)
         if outcome.reproducible:

@@ -20,6 +20,7 @@ def run_output(args: argparse.Namespace) -> int:
     for each one that built (one that cannot be written fails that package only), then print
     the summary; the exit status. A format that is not per package is written once."""
     from ..registry import OutputJob
+    from ..rundeps import runtime_closure
 
     loaded = plugins_of(args)
     fmt: OutputFormat = loaded.registry.outputs[args.output_format]
@@ -36,13 +37,16 @@ def run_output(args: argparse.Namespace) -> int:
     for name in names:
         if loaded.get(name).kind != "program":
             raise WasixError(f"{name} is a library; {fmt.name} outputs are made for programs (build a program that uses it)")
+    # The packages whose commands they run are written too: they install and run together.
+    for name in list(names):
+        names += [d for d in runtime_closure(loaded.recipes, name, loaded.registry) if d not in names]
     _, results, summary = build_targets(args, names, loaded)
     entries = store_of(args)
     written: dict[str, list[str]] = {}
     for name in (t for t in names if t in results):
         entry = results[name].path
         try:
-            paths = fmt.write(OutputJob(loaded.recipes[name], entry, out, args, say))
+            paths = fmt.write(OutputJob(loaded.recipes[name], entry, out, args, say, loaded.recipes))
         except OSError as exc:  # the writers leave nothing half-written: one line naming where
             summary.output_failed(name, os_error(exc, out, "output", "pass --out DIR"))
             continue

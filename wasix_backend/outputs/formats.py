@@ -22,7 +22,8 @@ def _wasmer(job: OutputJob) -> list[Path]:
     from .webc import write_webc
 
     assert job.recipe is not None and job.prefix is not None
-    pkg_dir = write_wasmer_package(job.recipe, job.prefix, job.out, namespace=job.options.namespace)
+    versions = {name: r.version for name, r in job.recipes.items()}
+    pkg_dir = write_wasmer_package(job.recipe, job.prefix, job.out, namespace=job.options.namespace, versions=versions)
     paths = [pkg_dir / "wasmer.toml"]
     if not job.options.no_webc:
         webc = job.out / webc_filename(job.recipe.name, job.recipe.version)

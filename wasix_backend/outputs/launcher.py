@@ -39,9 +39,10 @@ from typing import Any
 
 try:  # inside a wheel
     from . import _mirror as mirror  # type: ignore[attr-defined]
+    from . import _sandboxdeps as sandboxdeps  # type: ignore[attr-defined]
     from . import _terminal as terminal  # type: ignore[attr-defined]
 except ImportError:  # wasix_backend.outputs, in this project
-    from . import mirror, terminal
+    from . import mirror, sandboxdeps, terminal
 
 HERE = Path(__file__).resolve().parent
 #: Exported by the toolchain's mirror step (toolchain/compat/src/mirror.c).
@@ -49,6 +50,14 @@ MIRROR_EXPORT = b"__wasix_mirror_v1"
 CRASH_STATUS = 134  # what a shell reports for an aborted process
 #: The program's home in the sandbox (wasmer-sdk's writable root).
 GUEST_HOME = "/workspace"
+#: The program's PATH: where the sandbox shows commands (``/bin``) and sandbox scripts
+#: (``/usr/bin``), for programs that search it themselves (make, for a recipe's ``echo``).
+GUEST_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: The program's $TMPDIR: a real directory of the sandbox, dropped with it. Temporary files
+#: under the host's /tmp (a symlink into the copied tree there) fail: wasmer-sdk refuses an
+#: O_NOFOLLOW open below a symlinked directory (sqlite3's sort spill: "unable to open
+#: database file") and aborts on an unlink there.
+GUEST_TMP = "/workspace/.tmp"
 #: The wheel's copy of the recipe's ``[outputs] data``, by guest path: ``data/usr/share/x``
 #: is the program's ``/usr/share/x``.
 DATA_DIR = "data"
@@ -116,10 +125,11 @@ HOST_ONLY_PREFIXES = ("PYTHON", "WASIX_", "LD_", "XDG_")
 
 def guest_env(interactive: bool) -> dict[str, str]:
     """The program's environment: the user's (``NAME=x envsubst``, ``GIT_*``, proxies …),
-    less what names host places; HOME is the sandbox's."""
+    less what names host places; HOME and PATH are the sandbox's."""
     env = {k: v for k, v in os.environ.items() if k not in HOST_ONLY and not k.startswith(HOST_ONLY_PREFIXES)}
     env["TERM"] = os.environ.get("TERM") or "xterm-256color"
     env["HOME"] = GUEST_HOME
+    env["PATH"] = GUEST_PATH
     if interactive:
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
@@ -180,18 +190,8 @@ def exports(wasm: bytes) -> set[bytes]:
 # ----------------------------------------------------------------------------- data ---
 
 
-def data_files(root: Path) -> dict[str, bytes]:
-    """The package's data files by guest path: ``root`` mirrors the guest tree
-    (``root/usr/share/figlet/standard.flf`` is ``/usr/share/figlet/standard.flf``)."""
-    files: dict[str, bytes] = {}
-    if not root.is_dir():
-        return files
-    for top, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(top, name)
-            files["/" + path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
+#: The package's data files by guest path (``root/usr/share/x`` is ``/usr/share/x``).
+data_files = sandboxdeps.data_files
 
 
 def data_mounts(meta: dict, root: Path) -> list[tuple[str, Path]]:
@@ -241,11 +241,17 @@ def run_with_wasmer_cli(wasmer: str, module: Path, command: str, args: list[str]
     os.execvp(wasmer, argv)
 
 
+#: The most stdin is read at once: each chunk is one call into the runtime (tens of
+#: microseconds), so 4 KiB reads held a pipe to about 20 MB/s. A terminal or a slow writer
+#: still hands over whatever is there at once.
+STDIN_CHUNK = 1 << 20
+
+
 def _stdin_pump(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
     fd = sys.stdin.fileno() if sys.stdin is not None else -1
     while True:
         try:
-            chunk = os.read(fd, 4096) if fd >= 0 else b""
+            chunk = os.read(fd, STDIN_CHUNK) if fd >= 0 else b""
         except OSError:
             chunk = b""
         try:
@@ -350,14 +356,12 @@ async def _run(proc, session: terminal.Session):
 async def load_package(wasmer, meta: dict, command: str, wasm: bytes):
     """The Wasmer package and the command to run: always named commands, so the program's
     argv[0] is its command's name ("gzip: …" in messages, not "main: …") and a program that
-    runs itself (git's auto-maintenance) finds itself. One module: that module under the
-    command's name. Several (a bundle: a shell and its tools): all of them, so a program runs
-    the others by their command names, as in the wheel's Wasmer package."""
-    if len(set(meta["commands"].values())) <= 1:
-        modules = {command: wasm}
-    else:
-        modules = {name: (wasm if name == command else (HERE / rel).read_bytes()) for name, rel in meta["commands"].items()}
-    data = data_files(HERE / DATA_DIR) if meta.get("data") else {}
+    runs itself (git's auto-maintenance) finds itself. With the commands of its own package
+    (a bundle: a shell and its tools) and of the installed packages it runs (``[dependencies]
+    run``: tar's gzip, gawk's sh; see ``sandboxdeps``), so it runs them by name."""
+    modules, data, missing = sandboxdeps.sandbox(meta, HERE, command, wasm)
+    if missing:
+        print(sandboxdeps.missing_message(command, missing), file=sys.stderr)
     pkg = await wasmer.packages.create(package_definition(modules, data))
     return pkg, pkg.command(command)
 
@@ -385,9 +389,10 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     session = terminal.Session(terminal.HostTerminal(_fileno(sys.stdin)), follow=real_paths and terminal.TTY_EXPORT in names,
                                interactive=interactive, stderr=_fileno(sys.stderr))  # fmt: skip
     env = guest_env(interactive)
-    # $PWD names the directory the program starts in, as a shell's does (a WASI program such as
-    # ripgrep follows it: wasi-libc has no working directory of its own).
+    # $PWD names the directory the program starts in, as a shell's does (a plain WASI module
+    # built elsewhere may follow it: its wasi-libc has no working directory of its own).
     env["PWD"] = cwd if real_paths else mirror.GUEST_ROOT + cwd
+    env["TMPDIR"] = env["SQLITE_TMPDIR"] = GUEST_TMP
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
         env["WASIX_HOST_TTYS"] = host_ttys()
@@ -402,6 +407,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
+            await sb.fs.mkdir(GUEST_TMP, recursive=True)
             cmd = sb.command(entry, guest_arguments(args, cwd, real_paths, data), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
             # SIGTERM/SIGHUP, and ^C or ^\ on a terminal in its normal modes (SIGINT/SIGQUIT), stop
@@ -428,6 +434,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
                 sys.stdout.flush()
             dirs: set[str] = set()
             files = await mirror.read_guest_files(sb.fs, plan, dirs=dirs)
+            if crash is not None or stopped or result.reason.value != "exited" or result.exit_code != 0:
+                files = mirror.without_new_empty(plan, files)  # a failure's empty leftovers stay behind
             mirror.sync_back(plan, files, cache, command)
             mirror.make_dirs_back(plan, dirs)  # after the files: what is left is empty ones
     if stopped:

@@ -17,11 +17,14 @@ sandbox cannot hold it; the launcher says so), and the copy is bounded in time
 
 Write-back only ever writes inside what was mirrored: every target is reached from its
 root's directory descriptor one component at a time without following symlinks, an existing
-host symlink is never replaced, files are replaced atomically keeping their mode, and host
-files are never deleted. A host file is replaced only while it still holds what was copied
-in (otherwise someone else changed it meanwhile: the host's version stays) and only when the
-user may write it (a read-only file stays as it is, as a native write would fail). Whatever
-cannot be written back goes to a rescue directory, and the launcher names each file and why.
+host symlink is never replaced, and host files are never deleted. A host file is replaced only
+while it still holds what was copied in (otherwise someone else changed it meanwhile: the
+host's version stays) and only when the user may write it (a read-only file stays as it is,
+as a native write would fail). A changed file stays the same file to its users, as a native
+write leaves it: it is replaced atomically, keeping its mode and group, when that can be done,
+and otherwise (another user's file, one with hard links, one whose group this user cannot
+give, one in a directory this user may not write) written in place. Whatever cannot be
+written back goes to a rescue directory, and the launcher names each file and why.
 """
 
 from __future__ import annotations
@@ -335,12 +338,6 @@ class Refused(Exception):
     """A target the launcher will not write: the message says why."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _open_dir(name: str, dir_fd: int, create: bool) -> int:
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     try:
@@ -372,14 +369,45 @@ def _open_chain(base: str, parts: list[str]) -> list[int]:
 
 
 #: What a new file starts with when it is a program (a script, an ELF binary): such files
-#: are made executable, as the program that wrote them made them natively (the sandbox keeps
-#: no modes, so ``chmod`` there is not seen).
+#: are made executable, as the program that wrote them made them natively. The mode a program
+#: gives a file cannot be seen: in wasmer-sdk's sandbox ``open(…, O_CREAT, 0755)`` keeps no
+#: mode, ``chmod`` fails with ENOSYS, ``stat`` answers permission bits 0, and the SDK's own
+#: ``fs.stat`` gives only a kind and a size.
 EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
 
 
 def _new_file_mode(data: bytes) -> int:
-    base = 0o777 if data.startswith(EXECUTABLE_MAGIC) else 0o666
-    return base & ~_umask()
+    """The mode a new file is created with; the kernel takes the umask (or the directory's
+    default ACL) off it, as for the program's own ``open``."""
+    return 0o777 if data.startswith(EXECUTABLE_MAGIC) else 0o666
+
+
+def _changed_file_mode(st: os.stat_result) -> int:
+    """The mode of a file the program changed: the host's, less the set-user-ID bit (and
+    set-group-ID with group execute) that the kernel clears when anyone but root writes."""
+    mode = stat.S_IMODE(st.st_mode)
+    if os.geteuid() != 0:
+        mode &= ~stat.S_ISUID
+        if mode & stat.S_IXGRP:
+            mode &= ~stat.S_ISGID
+    return mode
+
+
+def _write_in_place(fd: int, name: str, st: os.stat_result, data: bytes) -> None:
+    """Overwrite host file ``name`` (in directory ``fd``) as a native write does: the same
+    file, owner, group, links and ACLs; ``st`` is what it was when it was checked."""
+    flags = os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    out = os.open(name, flags, dir_fd=fd)
+    try:
+        now = os.fstat(out)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+            raise Refused("it was replaced on the host while the program ran; the host's file is kept")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out, view):]
+        os.ftruncate(out, len(data))
+    finally:
+        os.close(out)
 
 
 def _current(fd: int, name: str, limit: int) -> bytes | None:
@@ -430,19 +458,36 @@ def safe_write(base: str, parts: list[str], data: bytes, original: bytes | None)
                 raise Refused("it changed on the host while the program ran; the host's version is kept")
         elif original is not None:
             raise Refused("it was removed on the host while the program ran; it is not made again")
-        mode = stat.S_IMODE(st.st_mode) if st is not None else _new_file_mode(data)
+        if st is not None and (st.st_nlink != 1 or st.st_uid != os.geteuid()):
+            # A new file renamed over it would be this user's, and one link only.
+            return _write_in_place(fd, name, st, data)
         # A short temporary name: one beside a 255-byte name would be too long to create.
         tmp = f".wasix-{os.getpid()}-{time.monotonic_ns() % 10**12}.tmp"
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+        create = 0o600 if st is not None else _new_file_mode(data)
+        try:
+            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, create, dir_fd=fd)
+        except PermissionError:
+            if st is None:
+                raise
+            return _write_in_place(fd, name, st, data)  # a writable file in a directory that is not
         try:
             try:
+                if st is not None and os.fstat(out).st_gid != st.st_gid:
+                    os.fchown(out, -1, st.st_gid)  # PermissionError: not this user's group to give
                 view = memoryview(data)
                 while view:
                     view = view[os.write(out, view):]
-                os.fchmod(out, mode)
+                if st is not None:
+                    os.fchmod(out, _changed_file_mode(st))
             finally:
                 os.close(out)
             os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except PermissionError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            if st is None:
+                raise
+            return _write_in_place(fd, name, st, data)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=fd)
@@ -473,6 +518,12 @@ def rescue(folder: Path, path: str, data: bytes) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     return dest
+
+
+def without_new_empty(plan: Plan, files: dict[str, bytes]) -> dict[str, bytes]:
+    """``files`` less the empty ones the program created: after a failure they are what it
+    opened before failing (``tar -czf x.tgz`` whose compressor could not start), not output."""
+    return {path: data for path, data in files.items() if data or path in plan.originals or os.path.lexists(path)}
 
 
 def sync_back(plan: Plan, files: dict[str, bytes], cache: Path, prog: str, err=None) -> list[str]:

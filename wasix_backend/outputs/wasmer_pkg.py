@@ -7,6 +7,7 @@ The directory is what ``wasmer package build`` and ``wasmer run DIR`` take, and 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import tomlkit
@@ -14,10 +15,13 @@ import tomlkit
 from ..errors import WasixError
 from ..fsutil import make_temp_dir, replace_dir
 from ..recipe import Recipe
+from ..rundeps import SCRIPT_DIR, runtime_deps, sandbox_commands, sandbox_script_files
 from ..versions import semver
 
 WASI_RUNNER = "https://webc.org/runner/wasi"
 DEFAULT_NAMESPACE = "wasmer"
+#: The package folder of ``[outputs] sandbox-scripts``, shown at :data:`.rundeps.SCRIPT_DIR`.
+SCRIPTS_DIR = "sandbox-scripts"
 
 
 def package_owner(recipe: Recipe, namespace: str | None = None) -> str:
@@ -74,16 +78,29 @@ def _description(recipe: Recipe) -> str:
     return recipe.description or f"{recipe.name} {recipe.version} compiled to WebAssembly (WASIX)."
 
 
+def package_dependencies(recipe: Recipe, owner: str, versions: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``wasmer.toml``'s ``[dependencies]``: ``"OWNER/NAME" = "^SEMVER"`` for each runtime
+    dependency (``versions``: their recipes' versions; unknown: any version)."""
+    versions = versions or {}
+    return {f"{owner}/{dep.name}": (f"^{semver(versions[dep.name])}" if dep.name in versions else "*")
+            for dep in runtime_deps(recipe)}  # fmt: skip
+
+
 def write_wasmer_package(
-    recipe: Recipe, prefix: Path, out_dir: Path, *, namespace: str | None = None
+    recipe: Recipe, prefix: Path, out_dir: Path, *, namespace: str | None = None, versions: Mapping[str, str] | None = None
 ) -> Path:
     """Write ``out_dir/pkg/NAME/{wasmer.toml, bin/*.wasm, data}`` and return that directory.
+    Its ``[dependencies]`` are the recipe's runtime ones (``versions``: their versions), which
+    ``wasmer run`` brings into the same sandbox; sandbox-only commands are commands of the
+    package, and sandbox scripts files at ``/usr/bin``.
 
     The package is assembled in a temporary sibling directory and moved into place, so an
     interrupted write never leaves a half-filled package where a finished one is expected.
     """
     prefix = Path(prefix)
     commands = package_commands(recipe, prefix)
+    if commands:  # other packages' programs run these inside the sandbox (sh = "bash")
+        commands = {**commands, **{c: m for c, m in sandbox_commands(recipe).items() if c not in commands}}
     if not commands:
         raise WasixError(
             f"{recipe.name}: no commands to package: {prefix / 'bin'} holds no .wasm modules "
@@ -110,6 +127,9 @@ def write_wasmer_package(
     wanted = (recipe.extra.get("wasmer") or {}).get("entrypoint")
     pkg["entrypoint"] = wanted if wanted in commands else next(iter(commands))
     doc["package"] = pkg
+    dependencies = package_dependencies(recipe, package_owner(recipe, namespace), versions)
+    if dependencies:
+        doc["dependencies"] = dependencies
 
     module_tables = tomlkit.aot()
     for name in modules:
@@ -130,11 +150,14 @@ def write_wasmer_package(
     doc["command"] = command_tables
 
     data_paths: dict[str, Path] = {}
-    if recipe.data:
+    scripts = sandbox_script_files(recipe)
+    if recipe.data or scripts:
         fs = tomlkit.table()
         for guest, (inner, src) in data_sources(recipe, prefix).items():
             fs[guest] = inner
             data_paths[inner] = src
+        if scripts:
+            fs[SCRIPT_DIR] = SCRIPTS_DIR
         doc["fs"] = fs
 
     final = Path(out_dir) / "pkg" / recipe.name
@@ -150,6 +173,11 @@ def write_wasmer_package(
                 shutil.copytree(data_src, dest, dirs_exist_ok=True)
             else:
                 shutil.copyfile(data_src, dest)
+        for guest, content in scripts.items():
+            script = tmp / SCRIPTS_DIR / guest.rsplit("/", 1)[1]
+            script.parent.mkdir(exist_ok=True)
+            script.write_bytes(content)
+            script.chmod(0o755)
         (tmp / "wasmer.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
         replace_dir(tmp, final)
     except BaseException:

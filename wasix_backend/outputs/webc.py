@@ -11,7 +11,8 @@ is that the real runtime loads and runs what we write):
   spans counted from the start of the file; zero padding may follow the CBOR;
 - the manifest (tag 1) is CBOR: ``package`` annotations (``wapm``, ``fs``), ``atoms``
   (``kind`` + ``signature "sha256:<base64>"``), ``commands`` (``runner`` + ``annotations``),
-  ``entrypoint``;
+  ``entrypoint``, and ``use`` (the dependencies: ``"owner/name": "owner/name@version-req"``,
+  which the runtime resolves from its registry);
 - atoms (tag 3) and volumes (tag 4, prefixed by their name) hold a directory tree: a header of
   directory/file records (tags 30/31) and a data blob. A directory record is
   ``30, u64 length, 24 bytes of timestamps, sha256 of its children's hashes, entries``, an entry
@@ -225,6 +226,9 @@ def manifest_from_package(package_dir: Path) -> tuple[dict[str, Any], dict[str, 
         package["fs"] = mappings
 
     manifest: dict[str, Any] = {"package": package, "atoms": atom_meta, "commands": commands}
+    dependencies = spec.get("dependencies") or {}
+    if dependencies:
+        manifest["use"] = {name: f"{name}@{req}" for name, req in sorted(dependencies.items())}
     entry = pkg.get("entrypoint") or (next(iter(commands)) if len(commands) == 1 else None)
     if entry:
         manifest["entrypoint"] = entry

@@ -26,6 +26,7 @@ from .. import ENTRY_POINT_GROUP
 from ..errors import WasixError
 from ..fsutil import atomic_write_bytes
 from ..recipe import Recipe
+from ..rundeps import runtime_deps, sandbox_commands, sandbox_script_files
 from ..versions import pep440
 from .launcher import DATA_DIR
 from .wasmer_pkg import data_files, package_commands
@@ -36,6 +37,7 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: same inputs, same by
 _LAUNCHER = Path(__file__).with_name("launcher.py")
 _MIRROR = Path(__file__).with_name("mirror.py")  # the launcher's host-file half
 _TERMINAL = Path(__file__).with_name("terminal.py")  # the launcher's host-terminal half
+_SANDBOXDEPS = Path(__file__).with_name("sandboxdeps.py")  # the launcher's dependency half
 
 
 def dist_name(recipe: Recipe) -> str:
@@ -79,6 +81,7 @@ def _metadata(recipe: Recipe, commands: dict[str, str]) -> str:
     headers += [
         ("Requires-Python", ">=3.9", ""),
         ("Requires-Dist", RUNTIME_REQUIREMENT, ""),
+        *(("Requires-Dist", requirement, "dependencies.run") for requirement in runtime_requirements(recipe)),
         ("Classifier", "Environment :: Console", ""),
         ("Classifier", "Programming Language :: Other", ""),
         ("Description-Content-Type", "text/markdown", ""),
@@ -97,6 +100,12 @@ def _metadata(recipe: Recipe, commands: dict[str, str]) -> str:
         "Commands: " + ", ".join(f"`{c}`" for c in commands) + ".\n"
     )  # the body is the long description: free text, written as is
     return msg.as_string()
+
+
+def runtime_requirements(recipe: Recipe) -> list[str]:
+    """``Requires-Dist`` of the packages whose commands the programs run (``[dependencies]
+    run``): ``wasix-gzip``, ``wasix-bash>=5.2``; the launcher loads them into the same sandbox."""
+    return [f"{canonicalize_name(f'wasix-{dep.name}')}{dep.specifier}" for dep in runtime_deps(recipe)]
 
 
 def _check_library(recipe: Recipe) -> None:
@@ -143,7 +152,8 @@ def build_wheel_files(
         raise WasixError(f"{recipe.name}: no .wasm modules in {prefix / 'bin'} to put in a wheel")
     pkg = import_name(recipe)
     files: dict[str, bytes] = {}
-    for module in sorted(set(commands.values())):
+    inner = {cmd: module for cmd, module in sandbox_commands(recipe).items() if cmd not in commands}
+    for module in sorted(set(commands.values()) | set(inner.values())):
         src = prefix / "bin" / f"{module}.wasm"
         if not src.is_file():
             raise WasixError(f"{recipe.name}: {src} is missing; rebuild the package first")
@@ -157,9 +167,16 @@ def build_wheel_files(
     }
     if recipe.network:  # read by the launcher; absent means no network
         meta["network"] = True
-    data = data_files(recipe, prefix)  # the program reads these at the paths it was built with
+    if inner:  # run by other packages' programs in the sandbox; no console scripts
+        meta["sandbox-commands"] = {cmd: f"bin/{module}.wasm" for cmd, module in inner.items()}
+    requires = runtime_deps(recipe)
+    if requires:  # installed wheels (Requires-Dist) the launcher loads into the same sandbox
+        meta["run-deps"] = {str(canonicalize_name(f"wasix-{d.name}")): str(canonicalize_name(f"wasix-{d.name}")).replace("-", "_")
+                            for d in requires}  # fmt: skip
+    # What the program reads at the paths it was built with, and the sandbox scripts.
+    data = {**data_files(recipe, prefix), **sandbox_script_files(recipe)}
     if data:
-        meta["data"] = sorted(data_guest_roots(recipe))
+        meta["data"] = sorted({*data_guest_roots(recipe), *sandbox_script_files(recipe)})
         for guest, content in data.items():
             files[f"{pkg}/{DATA_DIR}{guest}"] = content
     files[f"{pkg}/_commands.json"] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
@@ -170,6 +187,7 @@ def build_wheel_files(
     files[f"{pkg}/_launcher.py"] = _LAUNCHER.read_bytes()
     files[f"{pkg}/_mirror.py"] = _MIRROR.read_bytes()
     files[f"{pkg}/_terminal.py"] = _TERMINAL.read_bytes()
+    files[f"{pkg}/_sandboxdeps.py"] = _SANDBOXDEPS.read_bytes()
     files[f"{pkg}/__main__.py"] = b"from ._launcher import main\n\nmain()\n"
     files.update(extra or {})
     files.update(metadata_files(recipe, commands, plugins))

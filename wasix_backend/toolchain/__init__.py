@@ -105,9 +105,22 @@ class Toolchain:
     @property
     def identity(self) -> str:
         """What the store keys of C builds depend on: provider and versions of its parts
-        (wasm-opt included: the engine runs it on every program when it is there)."""
+        (wasm-opt included: the engine runs it on every program when it is there), and the
+        build machine's tools builds run (system or PyPI: another make is another build)."""
+        return f"{self._identity()}; host [{_host_tools_identity(self.build_cc)}]"
+
+    def _identity(self) -> str:
         if self.wasm_opt is None:
             return f"{self.description}; wasm-opt none"
+        from . import binaryen
+
+        if binaryen.is_program(self.wasm_opt):  # the script names this machine's Python: not that
+            lib = binaryen.library()
+            if lib is not None:
+                from ..fastpath import watch
+
+                watch(lib)
+            return f"{self.description}; wasm-opt {binaryen.identity()}"
         return f"{self.description}; wasm-opt {_tool_version(self.wasm_opt)} {_tool_digest(self.wasm_opt)[:16]}"
 
     def describe(self) -> dict[str, object]:
@@ -127,11 +140,34 @@ class Toolchain:
         return hashlib.sha256(self.description.encode()).hexdigest()[:16]
 
 
-def _host_cc() -> str:
-    """The build machine's C compiler, where builds look for host tools."""
+#: Host programs whose versions shape C builds (code generators' compiler aside).
+HOST_TOOLS = ("make", "cmake", "pkg-config")
+
+
+def _host_tools_identity(build_cc: str) -> str:
+    """Version and sha256 of the build compiler and of each of :data:`HOST_TOOLS` builds find."""
     from ..buildenv import host_which
 
-    return host_which("cc") or host_which("gcc") or "cc"
+    parts = []
+    for name, found in [("cc", host_which(build_cc)), *((t, host_which(t)) for t in HOST_TOOLS)]:
+        if found is None:
+            parts.append(f"{name}=none")
+            continue
+        version = (_tool_version(Path(found)).splitlines() or ["?"])[0]
+        parts.append(f"{name}={version} {_tool_digest(Path(found))[:12]}")
+    return "; ".join(parts)
+
+
+def _host_cc() -> str:
+    """The build machine's C compiler, where builds look for host tools; else ``zig cc``
+    (PyPI's ziglang), else ``cc`` (the build then names what to install)."""
+    from ..buildenv import host_which
+    from .zigllvm import available, host_cc
+
+    found = host_which("cc") or host_which("gcc")
+    if found:
+        return found
+    return str(host_cc()) if available() else "cc"
 
 
 def _write_shims(directory: Path) -> None:
@@ -176,8 +212,9 @@ def get_toolchain(
     """The toolchain to build with.
 
     ``provider`` is ``zig``, ``wasix`` or ``auto`` (default: ``$WASIX_PROVIDER``, alias
-    ``$WASIXCC_PROVIDER``, else ``auto``: wasix when a suitable clang is installed — its
-    wasix-libc sysroot is built into ``store`` on first use — else zig, saying why). Raises
+    ``$WASIXCC_PROVIDER``, else ``auto``: wasix with a suitable system clang, else with
+    ziglang's from PyPI — its wasix-libc sysroot is built into ``store`` on first use — else
+    zig, saying why). Raises
     :class:`~wasix_backend.errors.ToolchainError` when the chosen provider cannot work here,
     saying what is missing.
     """

@@ -48,13 +48,29 @@ def _run(cmd: Sequence[str], provider: Provider) -> int:
         return 127
 
 
+#: Calls of ``wasix_32v1`` whose presence among a module's imports (found as bytes, as the
+#: wrappers' ``grep -a`` finds them) means Wasmer may unwind its stack: only then is asyncify
+#: needed. A module without them (no fork, setjmp or exec: gzip, grep, sed, xz, jq, sqlite3 …)
+#: is not instrumented, which makes it smaller and faster. A name that occurs elsewhere in the
+#: module only costs the instrumentation, never correctness.
+UNWINDING_CALLS = ("proc_fork", "stack_checkpoint", "stack_restore", "proc_exec")
+
+
+def needs_asyncify(module: bytes) -> bool:
+    """Whether ``module`` may import one of :data:`UNWINDING_CALLS`."""
+    return any(name.encode() in module for name in UNWINDING_CALLS)
+
+
 @dataclass(frozen=True)
 class PostLink:
-    """What follows a successful link: a wasm-opt command, or a message and a status."""
+    """What follows a successful link: a wasm-opt command, or a message and a status.
+    ``plain`` is the command for a module that does not need asyncify (see
+    :func:`needs_asyncify`), when ``command`` asyncifies."""
 
     command: list[str] | None = None
     message: str | None = None
     status: int = 0
+    plain: list[str] | None = None
 
 
 def post_link(provider: Provider, output: str) -> PostLink:
@@ -72,7 +88,11 @@ def post_link(provider: Provider, output: str) -> PostLink:
                 "(setjmp/longjmp and fork will not work). Set WASIXCC_BINARYEN_LOCATION.",
             )
         return PostLink()
-    return PostLink(command=[str(wasm_opt), *args, output, "-o", output])
+    command = [str(wasm_opt), *args, output, "-o", output]
+    if "--asyncify" not in args:
+        return PostLink(command=command)
+    plain = [a for a in args if a != "--asyncify" and not a.startswith("--pass-arg=asyncify-")]
+    return PostLink(command=command, plain=[str(wasm_opt), *plain, output, "-o", output])
 
 
 def _post_link(provider: Provider, output: str) -> int:
@@ -81,6 +101,13 @@ def _post_link(provider: Provider, output: str) -> int:
         print(step.message, file=sys.stderr)
     if step.command is None:
         return step.status
+    if step.plain is not None:
+        try:
+            data = Path(output).read_bytes()
+        except OSError:
+            data = b""
+        if data and not needs_asyncify(data):
+            return _run(step.plain, provider)
     return _run(step.command, provider)
 
 

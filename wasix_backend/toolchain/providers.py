@@ -7,8 +7,9 @@
 * ``zig`` — offline: PyPI's ``ziglang`` (clang + wasi-libc) plus the compatibility layer of
   :mod:`.compat`, which supplies the POSIX parts wasi-libc lacks on WASIX host calls.
 
-``auto`` picks ``wasix`` when a suitable clang is installed (the wasix-libc sysroot is built
-from source on first use, see :mod:`.sysroot` and :func:`..choose_provider`), else ``zig``.
+``auto`` picks ``wasix`` (the wasix-libc sysroot is built from source on first use, see
+:mod:`.sysroot` and :func:`..choose_provider`) with a suitable system clang, else with
+ziglang's (:mod:`.zigllvm`, PyPI); ``zig`` only where neither can work.
 """
 
 from __future__ import annotations
@@ -109,8 +110,13 @@ class Provider(ABC):
         return {}
 
     def wasm_opt(self) -> Path | None:
-        """``wasm-opt`` from ``BINARYEN_LOCATION``, an installed pin, or ``PATH``."""
+        """``wasm-opt`` from ``BINARYEN_LOCATION``, an installed pin, or ``PATH``; else
+        binaryen's C API from PyPI (:mod:`.binaryen`; ``BINARYEN_LOCATION=pypi`` chooses it)."""
+        from . import binaryen
+
         loc = self.settings.binaryen_location
+        if loc == binaryen.PYPI:
+            return binaryen.program()
         if loc:
             path = Path(loc) / "bin" / "wasm-opt"
             return path if path.is_file() else None
@@ -118,7 +124,7 @@ class Provider(ABC):
         if pinned and (pinned / "bin" / "wasm-opt").is_file():
             return pinned / "bin" / "wasm-opt"
         found = shutil.which("wasm-opt")
-        return Path(found) if found else None
+        return Path(found) if found else binaryen.program()
 
     def wasm_opt_args(self) -> list[str] | None:
         """Arguments for wasm-opt after linking, or ``None`` to skip it."""
@@ -275,7 +281,9 @@ class WasixProvider(Provider):
         pinned = _installed_component("llvm")
         if pinned is not None:
             return pinned
-        return system_llvm()
+        from .sysroot import pypi_llvm
+
+        return system_llvm() or pypi_llvm()
 
     @cached_property
     def sysroot(self) -> Path | None:

@@ -101,10 +101,23 @@ def host_llvm() -> Path:
         if problem:
             raise ToolchainError(f"WASIXCC_LLVM_LOCATION: {problem}")
         return loc
-    root = system_llvm()
+    root = system_llvm() or pypi_llvm()
     if root is None:
         raise ToolchainError(f"wasix-libc: {no_llvm_reason()}")
     return root
+
+
+def pypi_llvm() -> Path | None:
+    """The LLVM made of PyPI's ``ziglang`` (see :mod:`.zigllvm`), where no system one is
+    suitable: the route that needs nothing but Python packages. ``None`` without ziglang."""
+    from .zigllvm import available, zig_llvm
+
+    if not available():
+        return None
+    try:
+        return zig_llvm()
+    except ToolchainError:  # zig cannot build compiler-rt here: as if it were not installed
+        return None
 
 
 def host_llvm_tools() -> dict[str, Path]:
@@ -126,7 +139,11 @@ def _identity(root: Path, stamp: tuple[tuple[int, int], ...]) -> str:
     for lib in _builtins(root):
         watch(lib)
         h.update(lib.read_bytes())
-    return f"{version}; {tools}; compiler-rt {h.hexdigest()[:16]}"
+    from .zigllvm import zig_identity
+
+    # The zig LLVM's tools are scripts naming the zig program: name zig by its own bytes too.
+    zig = zig_identity(root)
+    return f"{version}; {tools}; compiler-rt {h.hexdigest()[:16]}{f'; {zig}' if zig else ''}"
 
 
 def _stamp(path: Path) -> tuple[int, int]:

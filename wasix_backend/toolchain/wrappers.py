@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..errors import ToolchainError
 from ..paths import cache_root
-from .driver import TOOLS, post_link
+from .driver import TOOLS, UNWINDING_CALLS, post_link
 from .providers import _NO_LINK, _TAKES_VALUE, Provider, parse_invocation, select_provider
 from .settings import ENV_PREFIX, KNOWN_KEYS, parse_settings
 
@@ -83,9 +83,12 @@ def _split(command: list[str]) -> tuple[list[str], list[str]]:
 class _Baker:
     """Asks the provider for every case; shared by the scripts of one toolchain."""
 
-    def __init__(self, provider: Provider, environ: Mapping[str, str], fallback: Path) -> None:
+    def __init__(self, provider: Provider, environ: Mapping[str, str], fallback: Path,
+                 unset_same: frozenset[str] = frozenset()) -> None:
         self.name = provider.name
         self.fallback = fallback
+        #: Baked variables whose absence means the same value (see :func:`render`).
+        self.unset_same = unset_same
         #: The ``WASIXCC_*`` settings the scripts were made for (the provider forced).
         self.baked = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :] in KNOWN_KEYS}
         self.baked[f"{ENV_PREFIX}PROVIDER"] = provider.name
@@ -124,6 +127,8 @@ class _Baker:
                 lines.append(f'case ${{{var}+x}}${{{var}-}} in \'\'|x{shlex.quote(pinned)}) ;; *) exec "$fb" "$@" ;; esac')
             elif value is None:
                 lines.append(f'case ${{{var}+x}} in x) exec "$fb" "$@" ;; esac')
+            elif var in self.unset_same:
+                lines.append(f'case ${{{var}+x}}${{{var}-}} in \'\'|x{shlex.quote(value)}) ;; *) exec "$fb" "$@" ;; esac')
             else:
                 lines.append(f'case ${{{var}+x}}${{{var}-}} in x{shlex.quote(value)}) ;; *) exec "$fb" "$@" ;; esac')
         var = f"{ENV_PREFIX}PROVIDER"
@@ -208,6 +213,9 @@ class _Baker:
         body = [f"{run} || exit"]
         if step.message:
             body.append(f"printf '%s\\n' {_word(step.message)} >&2")
+        if step.command and step.plain:  # as driver.needs_asyncify, by the same bytes
+            pattern = "|".join(UNWINDING_CALLS)
+            body.append(f"LC_ALL=C grep -aqE {shlex.quote(pattern)} \"$out\" || exec {_words(step.plain)}")
         body.append(f"exec {_words(step.command)}" if step.command else f"exit {step.status}")
         if step.command is None and step.message is None and step.status == 0:
             body = [f"exec {run}"]  # nothing after the link: no shell left waiting
@@ -245,13 +253,17 @@ class _Baker:
         ]
 
 
-def render(provider: Provider, environ: Mapping[str, str], fallback: Path) -> dict[str, str]:
+def render(provider: Provider, environ: Mapping[str, str], fallback: Path,
+           unset_same: frozenset[str] = frozenset()) -> dict[str, str]:
     """The text of every wrapper script, by program name.
 
-    ``fallback`` is the directory of the Python driver's programs. Raises :class:`Unbakeable`
-    when the provider's commands do not have the shape the scripts bake.
+    ``fallback`` is the directory of the Python driver's programs. ``unset_same`` names
+    variables of ``environ`` that the driver would work out to the same value when they are
+    unset (the caller knows: the console scripts remember wrappers per environment), so the
+    scripts take either. Raises :class:`Unbakeable` when the provider's commands do not have
+    the shape the scripts bake.
     """
-    baker = _Baker(provider, environ, fallback)
+    baker = _Baker(provider, environ, fallback, unset_same)
     return {
         name: baker.compiler(name, tool == "c++") if tool in ("cc", "c++") else baker.tool(name, tool)
         for name, tool in TOOLS.items()
@@ -284,11 +296,12 @@ def write_scripts(scripts: Mapping[str, str], root: Path | None = None) -> Path:
     return final
 
 
-def wrapper_bin_dir(provider: Provider, fallback: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+def wrapper_bin_dir(provider: Provider, fallback: Path, environ: Mapping[str, str] | None = None,
+                    unset_same: frozenset[str] = frozenset()) -> Path | None:
     """The directory of resolved wrappers for ``provider``, or ``None`` when it cannot be baked
     (then the Python driver in ``fallback`` is the one to use)."""
     try:
-        scripts = render(provider, os.environ if environ is None else environ, fallback)
+        scripts = render(provider, os.environ if environ is None else environ, fallback, unset_same)
     except (Unbakeable, ToolchainError):
         return None
     return write_scripts(scripts)

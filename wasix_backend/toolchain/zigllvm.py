@@ -37,6 +37,43 @@ def _zig() -> tuple[Path, str]:
     return exe, version or "unknown"
 
 
+def available() -> bool:
+    """Whether ``ziglang`` is installed (without starting zig)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ziglang") is not None
+
+
+def zig_identity(root: Path) -> str | None:
+    """For an LLVM made here: the ziglang version and the zig program's sha256 (else ``None``)."""
+    if not root.name.startswith("zig-llvm-"):
+        return None
+    from .versioncache import tool_digest
+
+    zig, version = _zig()
+    return f"ziglang {version} zig sha256 {tool_digest(zig)[:16]}"
+
+
+def host_cc(root: Path | None = None) -> Path:
+    """A C compiler for the build machine made of ``zig cc`` (code generators, ``{build_cc}``),
+    where the machine has none: a script under the toolchain directory, made on first use.
+
+    Always optimised and without the undefined-behaviour sanitizer that zig adds to unoptimised
+    builds: generator programs written for gcc must not trap on what gcc lets pass."""
+    from ..paths import toolchain_dir
+
+    zig, version = _zig()
+    path = (root or toolchain_dir()) / f"zig-host-cc-{version}" / "cc"
+    text = f'#!/bin/sh\nexec {shlex.quote(str(zig))} cc -O1 -fno-sanitize=undefined "$@"\n'
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".cc.{os.getpid()}")
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+    return path
+
+
 def zig_llvm(root: Path | None = None) -> Path:
     """The LLVM directory made of ziglang (built on first use; a few seconds)."""
     from ..paths import toolchain_dir

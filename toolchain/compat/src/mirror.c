@@ -33,6 +33,14 @@ int isatty(int fd) {
 		errno = ENOTTY;
 		return 0;
 	}
+	/* A terminal is a character device. The sandbox also calls a pipe between two of its
+	 * programs a terminal, but gives it no file type: tar's gzip, writing into tar, refused
+	 * "compressed data not written to a terminal" when the launcher's stdout was one. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && !S_ISCHR(st.st_mode)) {
+		errno = ENOTTY;
+		return 0;
+	}
 	return __isatty(fd);
 }
 
@@ -46,11 +54,17 @@ static void make_parents(char *path) {
 	}
 }
 
-static void link_one(const char *root, const char *real) {
-	char copy[PATH_MAX], target[PATH_MAX];
+/* Returns 0 when the link was there already: a program started by another one in the same
+ * sandbox inherits these variables (Wasmer starts it with the environment the sandbox was
+ * given) and finds the links its parent made. */
+static int link_one(const char *root, const char *real) {
+	char copy[PATH_MAX], target[PATH_MAX], seen[PATH_MAX];
 	if (real[0] != '/' || snprintf(copy, sizeof copy, "%s", real) >= (int)sizeof copy ||
 	    snprintf(target, sizeof target, "%s%s", root, real) >= (int)sizeof target)
-		return;
+		return 1;
+	ssize_t n = readlink(real, seen, sizeof seen - 1);
+	if (n >= 0 && (seen[n] = '\0', strcmp(seen, target) == 0))
+		return 0;
 	make_parents(copy);
 	/* An empty directory of the fresh root (/tmp) gives way to the copy. Wasmer fills in
 	 * the root's own directories when they are first looked up: stat() before rmdir(). */
@@ -59,6 +73,7 @@ static void link_one(const char *root, const char *real) {
 		rmdir(real);
 	if (symlink(target, real) != 0)
 		fprintf(stderr, "wasix: cannot show %s at its host path: %s\n", real, strerror(errno));
+	return 1;
 }
 
 __attribute__((constructor)) void __wasix_mirror_init(void) {
@@ -67,15 +82,18 @@ __attribute__((constructor)) void __wasix_mirror_init(void) {
 	if (!root || !list)
 		return;
 	char *paths = strdup(list);
+	int made = 0;
 	for (char *line = paths, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		link_one(root, line);
+		made |= link_one(root, line);
 	}
 	free(paths);
+	/* Only the first program enters the host's directory; one it starts keeps the directory
+	 * it was started in (`cd sub && ls` lists sub). */
 	const char *cwd = getenv("WASIX_HOST_CWD");
-	if (cwd && chdir(cwd) != 0)
+	if (made && cwd && chdir(cwd) != 0)
 		fprintf(stderr, "wasix: cannot enter %s: %s\n", cwd, strerror(errno));
 	unsetenv("WASIX_HOST_PATHS");
 	unsetenv("WASIX_HOST_ROOT");
