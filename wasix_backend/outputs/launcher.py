@@ -14,11 +14,11 @@ working directory (bounded) and the paths named on the command line into the san
 ``mirror.py``): programs built by this project's toolchain then see them at their real host
 paths and start in the real working directory; other modules see them under
 ``/workspace/.host`` with the arguments rewritten to match. It forwards stdin/stdout/stderr
-(the host terminal in raw mode while an interactive program runs, restored afterwards, also
-on Ctrl-C, SIGTERM or a crash), then writes changed or new files back without ever leaving
-what was mirrored; what cannot be written back is saved to a rescue directory. A program that
-traps ends with one line naming it, after the write-back. Compiled modules are cached per
-user, so only the first run pays for compilation.
+(the host terminal in the modes the program asks for, see ``terminal.py``; restored
+afterwards, also on Ctrl-C, SIGTERM or a crash), then writes changed or new files back
+without ever leaving what was mirrored; what cannot be written back is saved to a rescue
+directory. A program that traps ends with one line naming it, after the write-back. Compiled
+modules are cached per user, so only the first run pays for compilation.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ from typing import Any
 try:  # inside a wheel
     from . import _mirror as mirror  # type: ignore[attr-defined]
     from . import _sandboxdeps as sandboxdeps  # type: ignore[attr-defined]
+    from . import _terminal as terminal  # type: ignore[attr-defined]
 except ImportError:  # wasix_backend.outputs, in this project
-    from . import mirror, sandboxdeps
+    from . import mirror, sandboxdeps, terminal
 
 HERE = Path(__file__).resolve().parent
 #: Exported by the toolchain's mirror step (toolchain/compat/src/mirror.c).
@@ -90,40 +91,31 @@ def cache_dir() -> Path:
 _KILLS: set[asyncio.Future[Any]] = set()
 
 
-def _stop(stopped: list[int], signum: int, proc: Any) -> None:
+#: Seconds a killed program has to end before the launcher leaves without it.
+STOP_GRACE = 5.0
+
+
+def _stop(stopped: list[int], signum: int, proc: Any, session: Any = None) -> None:
     """A stop signal: note it and kill the guest program (its files are still written back)."""
+    if not stopped:
+        asyncio.get_running_loop().call_later(STOP_GRACE, _abandon, signum, session)
     stopped.append(signum)
     task = asyncio.ensure_future(proc.kill())
     _KILLS.add(task)  # the loop keeps only a weak reference
     task.add_done_callback(_KILLS.discard)
 
 
-class Terminal:
-    """Raw mode for the host terminal while an interactive program runs; always restored."""
-
-    def __init__(self) -> None:
-        self.saved: list[Any] | None = None
-        self.fd: int | None = None
-
-    def enter(self) -> None:
-        try:
-            import termios
-            import tty
-        except ImportError:  # not POSIX
-            return
-        if not sys.stdin.isatty():
-            return
-        self.fd = sys.stdin.fileno()
-        self.saved = termios.tcgetattr(self.fd)
-        tty.setraw(self.fd)
-
-    def restore(self) -> None:
-        if self.saved is None or self.fd is None:
-            return
-        import termios
-
-        termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
-        self.saved = None
+def _abandon(signum: int, session: Any) -> None:
+    """The killed program did not end: wasmer-sdk 0.5 stops a program only at its next call
+    into the runtime, never in a loop that makes none. Leave it, with the terminal restored and
+    a line saying what is lost."""
+    if session is not None:
+        session.restore()
+    print(f"the program did not stop within {STOP_GRACE:.0f} s (a loop that never calls the system cannot be "
+          "interrupted in the sandbox); files it saved were not written back", file=sys.stderr)  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 #: Host variables that name host places or this launcher's own Python: not passed in.
@@ -148,8 +140,18 @@ def host_ttys() -> str:
     """Which of descriptors 0, 1 and 2 are terminals here, as the mirror step's isatty() reads
     it from ``WASIX_HOST_TTYS`` (``"-"``: none). The sandbox calls every standard stream a
     terminal; told this, a program piped into ``od`` writes no colours, runs no pager, and
-    ``gzip < a > a.gz`` compresses as it does natively."""
-    return "".join(str(fd) for fd in (0, 1, 2) if os.isatty(fd)) or "-"  # a closed one is no terminal
+    ``gzip < a > a.gz`` compresses as it does natively. Descriptor 2 is asked through
+    ``sys.stderr``: while the runtime runs, the launcher's own descriptor 2 is a file
+    (:class:`RuntimeNoise`)."""
+    return "".join(str(fd) for fd, real in ((0, 0), (1, 1), (2, _fileno(sys.stderr))) if real >= 0 and os.isatty(real)) or "-"
+
+
+def _fileno(stream: Any) -> int:
+    """The stream's descriptor; -1 when it has none (closed)."""
+    try:
+        return stream.fileno() if stream is not None else -1
+    except (OSError, ValueError):
+        return -1
 
 
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
@@ -320,7 +322,7 @@ class RuntimeNoise:
         sys.stderr.flush()
 
 
-async def _run(proc, interactive: bool, terminal: Terminal):
+async def _run(proc, session: terminal.Session):
     """Forward the streams until the process ends; return its output (or raise its failure)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
@@ -334,19 +336,18 @@ async def _run(proc, interactive: bool, terminal: Terminal):
                 return
             await proc.stdin.write(chunk)
 
-    if interactive:
-        terminal.enter()
+    session.enter()
     feeder = asyncio.ensure_future(feed())
     try:
         out = await asyncio.gather(
-            _copy_out(proc.stdout, sys.stdout.buffer),
-            _copy_out(proc.stderr, sys.stderr.buffer),
+            _copy_out(proc.stdout, session.sink(sys.stdout.buffer)),
+            _copy_out(proc.stderr, session.sink(sys.stderr.buffer)),
             proc.wait(),
             return_exceptions=True,
         )
     finally:
         feeder.cancel()
-        terminal.restore()
+        session.restore()
     if isinstance(out[2], BaseException):
         raise out[2]
     return out[2]
@@ -370,7 +371,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
 
     module = HERE / meta["commands"][command]
     wasm = module.read_bytes()
-    real_paths = MIRROR_EXPORT in exports(wasm)
+    names = exports(wasm)
+    real_paths = MIRROR_EXPORT in names
     cwd = os.getcwd()
     data = list(meta.get("data", []))
     plan = mirror.plan_mirror([a for a in args if not in_data(a, data)], cwd, command)
@@ -384,7 +386,8 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     if preparing:  # on a terminal, erased again once the module is ready
         print(f"preparing {meta['name']} (first run)…", end="" if erase else "\n", file=sys.stderr, flush=True)
     interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
-    terminal = Terminal()
+    session = terminal.Session(terminal.HostTerminal(_fileno(sys.stdin)), follow=real_paths and terminal.TTY_EXPORT in names,
+                               interactive=interactive, stderr=_fileno(sys.stderr))  # fmt: skip
     env = guest_env(interactive)
     # $PWD names the directory the program starts in, as a shell's does (a plain WASI module
     # built elsewhere may follow it: its wasi-libc has no working directory of its own).
@@ -393,6 +396,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
         env["WASIX_HOST_TTYS"] = host_ttys()
+        env.update(session.env())
     crash = None
     async with Wasmer(cache_root=cache / "wasmer") as wasmer:
         pkg, entry = await load_package(wasmer, meta, command, wasm)
@@ -406,18 +410,20 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             await sb.fs.mkdir(GUEST_TMP, recursive=True)
             cmd = sb.command(entry, guest_arguments(args, cwd, real_paths, data), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
-            # SIGTERM/SIGHUP stop the program, not the launcher: what it saved is still written back.
+            # SIGTERM/SIGHUP, and ^C or ^\ on a terminal in its normal modes (SIGINT/SIGQUIT), stop
+            # the program, not the launcher: what it saved is still written back. wasmer-sdk
+            # 0.5 delivers no signal into the sandbox, so the program cannot catch them.
             stopped: list[int] = []
             loop = asyncio.get_running_loop()
             handled = []
-            for signum in (signal.SIGTERM, signal.SIGHUP):
+            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
                 try:
-                    loop.add_signal_handler(signum, functools.partial(_stop, stopped, signum, proc))
+                    loop.add_signal_handler(signum, functools.partial(_stop, stopped, signum, proc, session))
                     handled.append(signum)
                 except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                     pass
             try:
-                result = await _run(proc, interactive, terminal)
+                result = await _run(proc, session)
             except WasmerError as exc:
                 crash = exc
             finally:

@@ -36,6 +36,7 @@ RUNTIME_REQUIREMENT = "wasmer-sdk>=0.5; platform_system != 'Windows'"
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: same inputs, same bytes
 _LAUNCHER = Path(__file__).with_name("launcher.py")
 _MIRROR = Path(__file__).with_name("mirror.py")  # the launcher's host-file half
+_TERMINAL = Path(__file__).with_name("terminal.py")  # the launcher's host-terminal half
 _SANDBOXDEPS = Path(__file__).with_name("sandboxdeps.py")  # the launcher's dependency half
 
 
@@ -185,6 +186,7 @@ def build_wheel_files(
     ).encode()
     files[f"{pkg}/_launcher.py"] = _LAUNCHER.read_bytes()
     files[f"{pkg}/_mirror.py"] = _MIRROR.read_bytes()
+    files[f"{pkg}/_terminal.py"] = _TERMINAL.read_bytes()
     files[f"{pkg}/_sandboxdeps.py"] = _SANDBOXDEPS.read_bytes()
     files[f"{pkg}/__main__.py"] = b"from ._launcher import main\n\nmain()\n"
     files.update(extra or {})

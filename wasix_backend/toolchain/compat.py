@@ -65,10 +65,16 @@ def source_key(tool_version: str) -> str:
 
 
 #: The one part of the layer every provider links: the wheel launcher's mirror step (plain
-#: POSIX calls), which shows host paths at their real place in wasmer-sdk's sandbox.
+#: POSIX calls), which shows host paths at their real place in wasmer-sdk's sandbox, and its
+#: host terminal step (the host's modes and window size, terminal requests told to the launcher).
 MIRROR_LIBRARY_NAME = "libwasix-mirror.a"
-#: Exporting its marker links it (and its constructor) although no program calls it.
-MIRROR_LINK_FLAG = "-Wl,--export=__wasix_mirror_v1"
+MIRROR_SOURCES = ("mirror.c", "host_tty.c")
+#: Exporting their markers links them (and their constructors) although no program calls them.
+MIRROR_LINK_FLAGS = ("-Wl,--export=__wasix_mirror_v1", "-Wl,--export=__wasix_host_tty_v1")
+#: With a C library of its own (wasix-libc), the program's tcgetattr/tcsetattr go through
+#: host_tty.c's, which call the library's outside the launcher. The layer's own termios.c is
+#: built behind host_tty.c instead (WASIX_COMPAT_LAYER): zig's linker ignores --wrap.
+TERMINAL_WRAP_FLAGS = ("-Wl,--wrap=tcgetattr", "-Wl,--wrap=tcsetattr")
 
 
 def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, name: str = LIBRARY_NAME) -> Path:
@@ -91,9 +97,9 @@ def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, n
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build.") as tmp:
             objects = []
             sources = sorted((compat_dir() / "src").glob("*.c"))
-            flags = ["-I", str(include_dir()), *EMULATION_DEFINES]
+            flags = ["-I", str(include_dir()), *EMULATION_DEFINES, "-DWASIX_COMPAT_LAYER"]
             if name == MIRROR_LIBRARY_NAME:  # for any C library: none of the layer's headers
-                sources, flags = [compat_dir() / "src" / "mirror.c"], []
+                sources, flags = [compat_dir() / "src" / name for name in MIRROR_SOURCES], []
             for src in sources:
                 obj = Path(tmp) / (src.stem + ".o")
                 _run([*cc, "-O2", *flags, "-c", str(src), "-o", str(obj)], src)

@@ -223,7 +223,7 @@ class ZigProvider(Provider):
         if inv.links:
             if inv.output is None:
                 cmd += ["-o", "a.out"]  # what clang writes; zig would pick a.wasm
-            cmd.append(compat.MIRROR_LINK_FLAG)  # the launcher's mirror step, in the library
+            cmd += compat.MIRROR_LINK_FLAGS  # the launcher's mirror and terminal steps, in the library
             cmd += [str(self.compat_library()), *compat.EMULATION_LIBS, f"-Wl,-z,stack-size={STACK_SIZE}"]
             cmd += s.linker_flags
         return cmd
@@ -367,11 +367,12 @@ class WasixProvider(Provider):
             # -B: clang's own wasm-opt run is skipped (see no_wasm_opt_dir).
             cmd += [f"-B{no_wasm_opt_dir()}", f"-fuse-ld={self._bin('wasm-ld')}", *self._link_flags(), *s.linker_flags]
             if s.module_kind != "shared-library":
-                cmd += [compat.MIRROR_LINK_FLAG, str(self.mirror_library())]
+                cmd += [*compat.MIRROR_LINK_FLAGS, *compat.TERMINAL_WRAP_FLAGS, str(self.mirror_library())]
         return cmd
 
     def mirror_library(self) -> Path:
-        """The wheel launcher's mirror step (``compat/src/mirror.c``) built for wasix-libc."""
+        """The wheel launcher's mirror and terminal steps (``compat/src/mirror.c``,
+        ``host_tty.c``) built for wasix-libc."""
         cc = [self._bin("clang"), *self._compile_flags()]
         return compat.ensure_library(cc, [self._bin("llvm-ar")], f"wasix llvm={self.llvm} sysroot={self.sysroot}",
                                      name=compat.MIRROR_LIBRARY_NAME)  # fmt: skip

@@ -1,6 +1,7 @@
 /* Terminal control on WASIX's tty_get/tty_set: the host knows echo, line buffering and
  * the window size; every other termios field is kept in a per-process shadow copy so a
- * program reads back what it set. */
+ * program reads back what it set. tcgetattr/tcsetattr are host_tty.c's, which call these
+ * (as __real_…) outside the wheel launcher. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static void init_shadow(void) {
 	shadow_ready = 1;
 }
 
-int tcgetattr(int fd, struct termios *tio) {
+int __real_tcgetattr(int fd, struct termios *tio) {
 	wasix_tty_t tty;
 	if (tty_state(fd, &tty) != 0)
 		return -1;
@@ -73,7 +74,7 @@ int tcgetattr(int fd, struct termios *tio) {
 	return 0;
 }
 
-int tcsetattr(int fd, int action, const struct termios *tio) {
+int __real_tcsetattr(int fd, int action, const struct termios *tio) {
 	wasix_tty_t tty;
 	if (action != TCSANOW && action != TCSADRAIN && action != TCSAFLUSH) {
 		errno = EINVAL;
