@@ -395,6 +395,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     env["TMPDIR"] = env["SQLITE_TMPDIR"] = GUEST_TMP
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
+        env["WASIX_HOST_MODES"] = mirror.GUEST_MODES
         env["WASIX_HOST_TTYS"] = host_ttys()
         env.update(session.env())
     crash = None
@@ -436,8 +437,13 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             files = await mirror.read_guest_files(sb.fs, plan, dirs=dirs)
             if crash is not None or stopped or result.reason.value != "exited" or result.exit_code != 0:
                 files = mirror.without_new_empty(plan, files)  # a failure's empty leftovers stay behind
-            mirror.sync_back(plan, files, cache, command)
+            written = mirror.sync_back(plan, files, cache, command)
             mirror.make_dirs_back(plan, dirs)  # after the files: what is left is empty ones
+            try:  # no record (a module built before modes.c): the rule of _new_file_mode stays
+                record = await sb.fs.read(mirror.GUEST_MODES)
+            except Exception:
+                record = b""
+            mirror.apply_modes(plan, mirror.parse_modes(record), files, dirs, written)
     if stopped:
         return 128 + stopped[0]
     if crash is not None:
