@@ -49,8 +49,12 @@ int main(void) {
     fputs("#!/bin/sh\n", f);
     fclose(f);
     say("mkdir private", mkdir("private", 0700));
-    fd = open("private/inner", O_WRONLY | O_CREAT, 0640);
-    close(fd);
+    int dir = open("private", O_RDONLY | O_DIRECTORY);  /* the *at() calls, from a directory */
+    close(openat(dir, "inner", O_WRONLY | O_CREAT, 0640));
+    say("mkdirat deeper", mkdirat(dir, "deeper", 0711));
+    close(openat(dir, "deeper/file", O_WRONLY | O_CREAT, 0644));
+    say("fchmodat file", fchmodat(dir, "deeper/file", 0604, 0));
+    close(dir);
     return 0;
 }
 """
@@ -94,16 +98,19 @@ def test_the_modes_a_program_gives_reach_the_host(modes_prog, tmp_path, umask):
     def mode(name: str) -> str:
         return oct(stat.S_IMODE((work / name).stat().st_mode))
 
-    names = ("tool", "secret", "existing", "script", "plain", "private", "private/inner")
+    names = ("tool", "secret", "existing", "script", "plain", "private", "private/inner", "private/deeper",
+             "private/deeper/file")  # fmt: skip
     assert {name: mode(name) for name in names} == {
         "tool": oct(0o755 & ~umask), "secret": oct(0o600 & ~umask), "existing": oct(0o700),
         "script": oct(0o750), "plain": oct(0o666 & ~umask),  # fopen's mode: #! changes nothing
         "private": oct(0o700 & ~umask), "private/inner": oct(0o640 & ~umask),
+        "private/deeper": oct(0o711 & ~umask), "private/deeper/file": oct(0o604),
     }  # fmt: skip
     assert (work / "existing").read_text() == "host file\n"
     # chmod succeeds for an existing file, and fails as natively for a missing one.
     assert res.stdout.splitlines() == ["chmod existing ok", "chmod missing No such file or directory",
-                                       "fchmod script ok", "mkdir private ok"]  # fmt: skip
+                                       "fchmod script ok", "mkdir private ok", "mkdirat deeper ok",
+                                       "fchmodat file ok"]  # fmt: skip
     assert "not applied" not in res.stderr and not (tmp_path / "cache" / "rescue").exists()
     assert not (work / ".wasix-modes").exists()  # the record stays in the sandbox
 

@@ -596,7 +596,8 @@ def apply_modes(plan: Plan, modes: dict[str, tuple[int, bool]], files: dict[str,
     (kept or rescued) and files the program removed are left as they are. Returns the paths."""
     err = err or sys.stderr
     mask, done = _umask(), []
-    for path, (mode, exact) in sorted(modes.items()):
+    # Deepest first: a directory made 0500 or 0000 does not keep its files from getting theirs.
+    for path, (mode, exact) in sorted(modes.items(), reverse=True):
         is_new = path not in plan.originals and path not in plan.dirs
         if not exact and not is_new:
             continue  # created after the program removed the host's file: the host's mode stays

@@ -79,9 +79,13 @@ static int exists(int dirfd, const char *path) {
 	return fstatat(dirfd, path, &st, 0) == 0;
 }
 
-/* After an open: remember the descriptor's path, and record a creation. */
+/* After an open: remember the descriptor's path, and record a creation. Only descriptors
+ * fchmod() or a *at() call may be given (made, written, or a directory): a program reading
+ * thousands of files pays no getcwd() for each. */
 static int opened(int fd, int dirfd, const char *path, int flags, mode_t mode, int existed) {
-	if (fd < 0 || !record_file())
+	if (fd < 0 || (!(flags & (O_CREAT | O_DIRECTORY)) && (flags & O_ACCMODE) == O_RDONLY))
+		return fd;
+	if (!record_file())
 		return fd;
 	char full[PATH_MAX];
 	if (!absolute(dirfd, path, full, sizeof full))
