@@ -55,6 +55,15 @@ int main(void) {
     close(openat(dir, "deeper/file", O_WRONLY | O_CREAT, 0644));
     say("fchmodat file", fchmodat(dir, "deeper/file", 0604, 0));
     close(dir);
+    struct stat st;  /* modes computed from stat(): `chmod u+x`, a copy keeping its source's */
+    say("stat run.sh", stat("run.sh", &st));
+    say("chmod u+x run.sh", chmod("run.sh", (st.st_mode & 07777) | S_IXUSR));
+    int in = open("private.txt", O_RDONLY);
+    say("fstat private.txt", fstat(in, &st));
+    close(in);
+    close(open("private.copy", O_WRONLY | O_CREAT, st.st_mode & 07777));
+    say("stat tool", stat("tool", &st));
+    printf("tool %o\n", (unsigned int)(st.st_mode & 07777));
     return 0;
 }
 """
@@ -85,6 +94,10 @@ def test_the_modes_a_program_gives_reach_the_host(modes_prog, tmp_path, umask):
     work.mkdir()
     (work / "existing").write_text("host file\n")
     (work / "existing").chmod(0o644)
+    (work / "run.sh").write_text("#!/bin/sh\n")
+    (work / "run.sh").chmod(0o640)
+    (work / "private.txt").write_text("private\n")
+    (work / "private.txt").chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WASIX_"))}
     env.update(PYTHONPATH=str(modes_prog), WASIX_RUNTIME="sdk", WASIX_WHEELS_CACHE=str(tmp_path / "cache"))
     old = os.umask(umask)  # the launcher inherits it, as a native program would
@@ -99,18 +112,21 @@ def test_the_modes_a_program_gives_reach_the_host(modes_prog, tmp_path, umask):
         return oct(stat.S_IMODE((work / name).stat().st_mode))
 
     names = ("tool", "secret", "existing", "script", "plain", "private", "private/inner", "private/deeper",
-             "private/deeper/file")  # fmt: skip
+             "private/deeper/file", "run.sh", "private.copy")  # fmt: skip
     assert {name: mode(name) for name in names} == {
         "tool": oct(0o755 & ~umask), "secret": oct(0o600 & ~umask), "existing": oct(0o700),
         "script": oct(0o750), "plain": oct(0o666 & ~umask),  # fopen's mode: #! changes nothing
         "private": oct(0o700 & ~umask), "private/inner": oct(0o640 & ~umask),
         "private/deeper": oct(0o711 & ~umask), "private/deeper/file": oct(0o604),
+        "run.sh": oct(0o740), "private.copy": oct(0o600 & ~umask),  # built on the host's modes
     }  # fmt: skip
     assert (work / "existing").read_text() == "host file\n"
     # chmod succeeds for an existing file, and fails as natively for a missing one.
     assert res.stdout.splitlines() == ["chmod existing ok", "chmod missing No such file or directory",
                                        "fchmod script ok", "mkdir private ok", "mkdirat deeper ok",
-                                       "fchmodat file ok"]  # fmt: skip
+                                       "fchmodat file ok", "stat run.sh ok", "chmod u+x run.sh ok",
+                                       "fstat private.txt ok", "stat tool ok",
+                                       f"tool {0o755 & ~umask:o}"]  # the program sees its modes too  # fmt: skip
     assert "not applied" not in res.stderr and not (tmp_path / "cache" / "rescue").exists()
     assert not (work / ".wasix-modes").exists()  # the record stays in the sandbox
 

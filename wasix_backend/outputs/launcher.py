@@ -405,7 +405,10 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         if erase:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
         network = "host" if meta.get("network") else "disabled"  # the recipe's [outputs] network
-        async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
+        files = plan.sandbox_files()
+        if real_paths:
+            files[mirror.GUEST_MODES] = mirror.seed_modes(plan)
+        async with await wasmer.sandboxes.create(packages=[pkg], files=files, env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
             await sb.fs.mkdir(GUEST_TMP, recursive=True)

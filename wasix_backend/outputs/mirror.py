@@ -578,6 +578,17 @@ def parse_modes(record: bytes) -> dict[str, tuple[int, bool]]:
     return modes
 
 
+def seed_modes(plan: Plan) -> bytes:
+    """The start of the record file: the umask and the host modes of what was copied in, which
+    ``stat()`` in programs built here answers with (the sandbox reports 0), so a mode they
+    compute from one (``chmod +x``, a copy keeping its source's) is built on the real one."""
+    parts = [f"u {_umask():o} /".encode()]
+    for path in sorted(set(plan.originals) | plan.dirs):
+        with contextlib.suppress(OSError, UnicodeEncodeError):
+            parts.append(f"h {stat.S_IMODE(os.stat(path).st_mode):o} {path}".encode())
+    return b"\0".join(parts) + b"\0"
+
+
 def _umask() -> int:
     """This process's umask, which the program's creation modes are made with, as natively."""
     with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii", errors="replace") as fh:

@@ -77,12 +77,15 @@ MIRROR_LINK_FLAGS = ("-Wl,--export=__wasix_mirror_v1", "-Wl,--export=__wasix_hos
 #: built behind host_tty.c instead (WASIX_COMPAT_LAYER): zig's linker ignores --wrap.
 TERMINAL_WRAP_FLAGS = ("-Wl,--wrap=tcgetattr", "-Wl,--wrap=tcsetattr")
 #: With wasix-libc, the calls that give a file its mode go through modes.c's, which record
-#: the mode for the launcher (the sandbox keeps none). Internal callers are wrapped too:
-#: fopen() through __wasilibc_open_nomode, creat() and openat() through open().
-MODES_WRAP_FLAGS = tuple(
-    f"-Wl,--wrap={name}"
-    for name in ("open", "openat", "creat", "__wasilibc_open_nomode", "mkdir", "mkdirat", "chmod", "fchmod", "fchmodat")
-)
+#: the mode for the launcher (the sandbox keeps none), and the stat calls answer with the modes
+#: (the sandbox says 0). Internal callers are wrapped too: fopen() through
+#: __wasilibc_open_nomode, creat() and openat() through open(). Each name must exist in the
+#: C library (the pinned wasix-libc): modes.c calls every __real_ one.
+MODES_WRAPPED = (
+    "open", "openat", "creat", "__wasilibc_open_nomode", "mkdir", "mkdirat", "chmod", "fchmod", "fchmodat",
+    "stat", "lstat", "fstat", "fstatat",
+)  # fmt: skip
+MODES_WRAP_FLAGS = tuple(f"-Wl,--wrap={name}" for name in MODES_WRAPPED)
 
 
 def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, name: str = LIBRARY_NAME) -> Path:
