@@ -137,3 +137,20 @@ def test_mode_records_are_read_last_one_winning(tmp_path):
     assert mirror.parse_modes(record) == {"/w/tool": (0o700, True), "/w/secret": (0o600, False),
                                           "/w/nl\nname": (0o644, False)}  # fmt: skip
     assert mirror.parse_modes(b"") == {} and mirror.parse_modes(b"x 1 /a\0c zz /b\0c 1 rel\0") == {}
+
+
+def test_the_record_starts_with_the_umask_and_the_host_modes(tmp_path):
+    (tmp_path / "sub").mkdir(mode=0o750)
+    (tmp_path / "sub").chmod(0o750)
+    (tmp_path / "sub" / "key").write_text("k")
+    (tmp_path / "sub" / "key").chmod(0o600)
+    plan = mirror.plan_mirror([], str(tmp_path), "prog")
+    old = os.umask(0o027)
+    try:
+        seed = mirror.seed_modes(plan)
+    finally:
+        os.umask(old)
+    entries = seed.split(b"\0")
+    assert entries[0] == b"u 27 /" and entries[-1] == b""  # every record ends with its \0
+    assert f"h 750 {tmp_path}/sub".encode() in entries and f"h 600 {tmp_path}/sub/key".encode() in entries
+    assert mirror.parse_modes(seed) == {}  # what the host has already is nothing to apply
