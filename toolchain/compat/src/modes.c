@@ -215,8 +215,8 @@ static void fill_mode(struct stat *st, char *full) {
 }
 
 static void stat_of(int dirfd, const char *path, struct stat *st) {
-	if (!record_file())
-		return;
+	if (!record_file() || st->st_mode & 07777 || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
+		return; /* nothing to fill in: no getcwd() */
 	char full[PATH_MAX];
 	fill_mode(st, absolute(dirfd, path, full, sizeof full) ? full : NULL);
 }
