@@ -1,7 +1,8 @@
 /* The modes a program gives its files, for the wheel launcher.
  *
  * wasmer-sdk's sandbox keeps no permission bits: open(…, O_CREAT, 0755) and mkdir() drop the
- * mode, chmod() fails with ENOSYS and stat() answers 0. The launcher names a record file in
+ * mode, chmod() does nothing (wasix-libc's answers 0, even for a missing file; zig's ENOSYS)
+ * and stat() answers 0. The launcher names a record file in
  * WASIX_HOST_MODES (in the sandbox's private area, never written back); with wasix-libc the
  * driver links with --wrap for the calls below, which append one record per mode asked for:
  * "c MODE PATH\0" when a file or directory is created (the host's umask is taken off it, as
