@@ -288,8 +288,10 @@ def test_a_changed_file_stays_the_same_file_as_a_native_write_leaves_it(as_nobod
 
 @pytest.mark.build
 def test_the_mode_a_program_gives_a_file_cannot_be_seen(files_prog, work):  # noqa: F811
-    """Why a new file's mode comes from its content: neither the program nor the launcher can
-    see the mode it gave. When this fails, wasmer-sdk keeps modes: read them back instead."""
+    """Why a new file's mode comes from its content when there is no record of it (this
+    program is the zig provider's, whose linker cannot wrap the C library's calls; wasix-libc
+    programs record their modes: ``test_launcher_modes``): the sandbox keeps none. When this
+    fails, wasmer-sdk keeps modes: read them back instead."""
     import dataclasses
 
     from wasmer_sdk import FileStat

@@ -395,6 +395,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     env["TMPDIR"] = env["SQLITE_TMPDIR"] = GUEST_TMP
     if real_paths:
         env.update(WASIX_HOST_PATHS="\n".join(plan.links()), WASIX_HOST_ROOT=mirror.GUEST_ROOT, WASIX_HOST_CWD=cwd)
+        env["WASIX_HOST_MODES"] = mirror.GUEST_MODES
         env["WASIX_HOST_TTYS"] = host_ttys()
         env.update(session.env())
     crash = None
@@ -404,7 +405,10 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         if erase:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
         network = "host" if meta.get("network") else "disabled"  # the recipe's [outputs] network
-        async with await wasmer.sandboxes.create(packages=[pkg], files=plan.sandbox_files(), env=env, network=network) as sb:
+        files = plan.sandbox_files()
+        if real_paths:
+            files[mirror.GUEST_MODES] = mirror.seed_modes(plan)
+        async with await wasmer.sandboxes.create(packages=[pkg], files=files, env=env, network=network) as sb:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
             await sb.fs.mkdir(GUEST_TMP, recursive=True)
@@ -436,8 +440,13 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             files = await mirror.read_guest_files(sb.fs, plan, dirs=dirs)
             if crash is not None or stopped or result.reason.value != "exited" or result.exit_code != 0:
                 files = mirror.without_new_empty(plan, files)  # a failure's empty leftovers stay behind
-            mirror.sync_back(plan, files, cache, command)
+            written = mirror.sync_back(plan, files, cache, command)
             mirror.make_dirs_back(plan, dirs)  # after the files: what is left is empty ones
+            try:  # no record (a module built before modes.c): the rule of _new_file_mode stays
+                record = await sb.fs.read(mirror.GUEST_MODES)
+            except Exception:
+                record = b""
+            mirror.apply_modes(plan, mirror.parse_modes(record), files, dirs, written)
     if stopped:
         return 128 + stopped[0]
     if crash is not None:

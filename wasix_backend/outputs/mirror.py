@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GUEST_ROOT = "/workspace/.host"  # host path P lives at GUEST_ROOT + P in the sandbox
+#: Where programs record the modes they give files (``toolchain/compat/src/modes.c``): in the
+#: sandbox's private area, outside everything written back.
+GUEST_MODES = "/workspace/.wasix-modes"
 SCRATCH = ("/tmp",)  # writes here are kept (rescued) rather than lost with the fresh root
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_FILES = 10_000
@@ -369,10 +372,12 @@ def _open_chain(base: str, parts: list[str]) -> list[int]:
 
 
 #: What a new file starts with when it is a program (a script, an ELF binary): such files
-#: are made executable, as the program that wrote them made them natively. The mode a program
-#: gives a file cannot be seen: in wasmer-sdk's sandbox ``open(…, O_CREAT, 0755)`` keeps no
-#: mode, ``chmod`` fails with ENOSYS, ``stat`` answers permission bits 0, and the SDK's own
-#: ``fs.stat`` gives only a kind and a size.
+#: are made executable, as the program that wrote them made them natively. The sandbox keeps
+#: no modes (``open(…, O_CREAT, 0755)`` keeps none, ``chmod`` fails with ENOSYS, ``stat``
+#: answers permission bits 0, the SDK's ``fs.stat`` gives only a kind and a size): programs
+#: built with wasix-libc record the modes they ask for (:func:`parse_modes`, applied by
+#: :func:`apply_modes`); this is the rule for a file without a record (an older module, the
+#: offline provider's programs).
 EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
 
 
@@ -550,6 +555,99 @@ def sync_back(plan: Plan, files: dict[str, bytes], cache: Path, prog: str, err=N
         for path, why in refused:
             print(f"  {path}: {why}", file=err)
     return written
+
+
+def parse_modes(record: bytes) -> dict[str, tuple[int, bool]]:
+    """The modes programs asked for, from their record file (``GUEST_MODES``): by host path,
+    ``(mode, exact)``; ``exact`` for a chmod, otherwise a creation mode (the umask applies).
+    Records are ``"c MODE PATH\\0"`` / ``"m MODE PATH\\0"``, MODE octal; the last one wins."""
+    modes: dict[str, tuple[int, bool]] = {}
+    for entry in record.split(b"\0")[:-1]:  # the last one, unterminated, is torn (or empty)
+        kind, _, rest = entry.partition(b" ")
+        text, _, raw = rest.partition(b" ")
+        if kind not in (b"c", b"m") or not raw.startswith(b"/"):
+            continue
+        try:
+            mode = int(text, 8) & 0o7777
+            path = os.path.normpath(raw.decode("utf-8"))
+        except ValueError:
+            continue
+        if _inside(path, GUEST_ROOT):  # as the sandbox spells it (getcwd() through the link)
+            path = path[len(GUEST_ROOT):] or "/"
+        modes[path] = (mode, kind == b"m")
+    return modes
+
+
+def seed_modes(plan: Plan) -> bytes:
+    """The start of the record file: the umask and the host modes of what was copied in, which
+    ``stat()`` in programs built here answers with (the sandbox reports 0), so a mode they
+    compute from one (``chmod +x``, a copy keeping its source's) is built on the real one."""
+    parts = [f"u {_umask():o} /".encode()]
+    for path in sorted(set(plan.originals) | plan.dirs):
+        with contextlib.suppress(OSError, UnicodeEncodeError):
+            parts.append(f"h {stat.S_IMODE(os.stat(path).st_mode):o} {path}".encode())
+    return b"\0".join(parts) + b"\0"
+
+
+def _umask() -> int:
+    """This process's umask, which the program's creation modes are made with, as natively."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_modes(plan: Plan, modes: dict[str, tuple[int, bool]], files: dict[str, bytes], dirs: set[str],
+                written: list[str], err=None) -> list[str]:
+    """Give host files the modes the program asked for, after write-back: a chmod's mode as
+    it is, a creation mode less the umask to what the program made. Files not written back
+    (kept or rescued) and files the program removed are left as they are. Returns the paths."""
+    err = err or sys.stderr
+    mask, done = _umask(), []
+    # Deepest first: a directory made 0500 or 0000 does not keep its files from getting theirs.
+    for path, (mode, exact) in sorted(modes.items(), reverse=True):
+        is_new = path not in plan.originals and path not in plan.dirs
+        if not exact and not is_new:
+            continue  # created after the program removed the host's file: the host's mode stays
+        if path in files:
+            if path not in written and files[path] != plan.originals.get(path):
+                continue  # not written back: the host's (or the rescued) file is not the program's
+        elif path not in dirs:
+            continue
+        root = plan.root_of(path)
+        if root is None:
+            continue
+        if root.is_dir:
+            base, parts = root.target, os.path.relpath(path, root.path).split(os.sep)
+        else:
+            base, parts = _parent(root.target), [os.path.basename(root.target)]
+        if parts == ["."] or any(p in ("", "..") for p in parts):
+            continue
+        try:
+            _chmod_at(base, parts, mode if exact else mode & ~mask)
+            done.append(path)
+        except (Refused, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"{path}: the mode the program gave it ({mode:o}) was not applied on the host: {reason}", file=err)
+    return done
+
+
+def _chmod_at(base: str, parts: list[str], mode: int) -> None:
+    """chmod ``base/parts…`` without leaving ``base`` or following a symlink."""
+    fds = [os.open(base, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        for part in parts[:-1]:
+            fds.append(_open_dir(part, fds[-1], create=False))
+        st = os.stat(parts[-1], dir_fd=fds[-1], follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            raise Refused("it is a symlink on the host and is not followed")
+        os.chmod(parts[-1], mode, dir_fd=fds[-1])
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def make_dirs_back(plan: Plan, dirs: set[str], err=None) -> list[str]:

@@ -65,16 +65,27 @@ def source_key(tool_version: str) -> str:
 
 
 #: The one part of the layer every provider links: the wheel launcher's mirror step (plain
-#: POSIX calls), which shows host paths at their real place in wasmer-sdk's sandbox, and its
-#: host terminal step (the host's modes and window size, terminal requests told to the launcher).
+#: POSIX calls), which shows host paths at their real place in wasmer-sdk's sandbox, its
+#: host terminal step (the host's modes and window size, terminal requests told to the launcher)
+#: and, with wasix-libc, the record of the file modes a program asks for (modes.c).
 MIRROR_LIBRARY_NAME = "libwasix-mirror.a"
-MIRROR_SOURCES = ("mirror.c", "host_tty.c")
+MIRROR_SOURCES = ("mirror.c", "host_tty.c", "modes.c")
 #: Exporting their markers links them (and their constructors) although no program calls them.
 MIRROR_LINK_FLAGS = ("-Wl,--export=__wasix_mirror_v1", "-Wl,--export=__wasix_host_tty_v1")
 #: With a C library of its own (wasix-libc), the program's tcgetattr/tcsetattr go through
 #: host_tty.c's, which call the library's outside the launcher. The layer's own termios.c is
 #: built behind host_tty.c instead (WASIX_COMPAT_LAYER): zig's linker ignores --wrap.
 TERMINAL_WRAP_FLAGS = ("-Wl,--wrap=tcgetattr", "-Wl,--wrap=tcsetattr")
+#: With wasix-libc, the calls that give a file its mode go through modes.c's, which record
+#: the mode for the launcher (the sandbox keeps none), and the stat calls answer with the modes
+#: (the sandbox says 0). Internal callers are wrapped too: fopen() through
+#: __wasilibc_open_nomode, creat() and openat() through open(). Each name must exist in the
+#: C library (the pinned wasix-libc): modes.c calls every __real_ one.
+MODES_WRAPPED = (
+    "open", "openat", "creat", "__wasilibc_open_nomode", "mkdir", "mkdirat", "chmod", "fchmod", "fchmodat",
+    "stat", "lstat", "fstat", "fstatat",
+)  # fmt: skip
+MODES_WRAP_FLAGS = tuple(f"-Wl,--wrap={name}" for name in MODES_WRAPPED)
 
 
 def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, name: str = LIBRARY_NAME) -> Path:

@@ -367,7 +367,8 @@ class WasixProvider(Provider):
             # -B: clang's own wasm-opt run is skipped (see no_wasm_opt_dir).
             cmd += [f"-B{no_wasm_opt_dir()}", f"-fuse-ld={self._bin('wasm-ld')}", *self._link_flags(), *s.linker_flags]
             if s.module_kind != "shared-library":
-                cmd += [*compat.MIRROR_LINK_FLAGS, *compat.TERMINAL_WRAP_FLAGS, str(self.mirror_library())]
+                cmd += [*compat.MIRROR_LINK_FLAGS, *compat.TERMINAL_WRAP_FLAGS, *compat.MODES_WRAP_FLAGS]
+                cmd.append(str(self.mirror_library()))
         return cmd
 
     def mirror_library(self) -> Path:
