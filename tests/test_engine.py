@@ -310,3 +310,76 @@ def test_files_installed_outside_the_prefix_are_found(tmp_path: Path) -> None:
     (destdir / "etc" / "fig.conf").write_text("x")
     assert installed_outside(destdir, stage) == ["/etc/fig.conf", "/usr/share/fig/standard.flf"]
     assert installed_outside(tmp_path / "none", stage) == []
+
+
+DATA_OUTSIDE_PY = """\
+from wasix_backend import hookimpl
+
+@hookimpl
+def wasix_configure(ctx):
+    return True
+
+@hookimpl
+def wasix_compile(ctx):
+    return True
+
+@hookimpl
+def wasix_package(ctx):
+    # As GNU units' `make install` with --datadir=/usr/share: configure substituted the path,
+    # so `datadir=` at install time cannot move it, and the files land outside the prefix.
+    share = ctx.destdir / "usr" / "share" / "defs"
+    share.mkdir(parents=True)
+    (share / "definitions.units").write_text("m !\\n")
+    ctx.stage.mkdir(parents=True, exist_ok=True)
+    return True
+"""
+
+
+def test_data_not_installed_under_the_prefix_fails_the_build(tmp_path: Path, store: Path, wb, capsys) -> None:
+    """`[outputs] data` that is not in the entry would be missing from every output (issue #30's
+    units: the wheel step failed later, after a `build` that said ✓): the build fails, naming
+    the data, where the files went instead, and what to do."""
+    from wasix_backend.store import Store
+
+    recipe = """\
+        [package]
+        name = "defs"
+        version = "1.0"
+        kind = "library"
+
+        [build]
+        system = "none"
+
+        [outputs]
+        data = { "/usr/share/defs" = "share/defs" }
+        """
+    plugins = tmp_path / "plugins"
+    write_plugin(plugins, "defs", recipe, DATA_OUTSIDE_PY)
+    assert wb("build", "defs", "--plugin-dir", str(plugins)) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "defs: finalize failed: [outputs] data share/defs (guest /usr/share/defs) not installed under the prefix" in err
+    assert "installed /usr/share/defs/definitions.units outside its prefix" in err
+    assert not list(Store(store).entries())
+    # Installed under the prefix, the same data builds.
+    fixed = DATA_OUTSIDE_PY.replace('ctx.destdir / "usr" / "share" / "defs"', 'ctx.stage / "share" / "defs"')
+    write_plugin(plugins, "defs", recipe, fixed)
+    assert wb("build", "defs", "--plugin-dir", str(plugins)) == 0
+    assert "outside its prefix" not in capsys.readouterr().err
+
+
+def test_the_outside_prefix_warning_names_outputs_data(tmp_path: Path, store: Path, wb, capsys) -> None:
+    """The warning's advice keeps its `[outputs] data` (rich markup once swallowed it)."""
+    recipe = """\
+        [package]
+        name = "defs"
+        version = "1.0"
+        kind = "library"
+
+        [build]
+        system = "none"
+        """
+    write_plugin(tmp_path / "plugins", "defs", recipe, DATA_OUTSIDE_PY)
+    assert wb("build", "defs", "--plugin-dir", str(tmp_path / "plugins")) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "/usr/share/defs/definitions.units (DESTDIR/…)" in err
+    assert "at another path in [outputs] data" in err

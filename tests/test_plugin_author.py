@@ -286,6 +286,13 @@ def test_python_m_build(author, runtime_wheelhouse: Path) -> None:
     wheel = author.root / "build" / "wasix_tinyfig-1.0-py3-none-any.whl"
     check_wheel(wheel, author, plugin_payload=True)
     install_and_compare(wheel, author, runtime_wheelhouse, "build")
+    # `build`'s throw-away venv has cmake and pkg-config scripts naming its own Python: the
+    # store key is still this environment's, so the folder builds once (issue #30's closing
+    # proof compiled figlet again on every `python -m build`).
+    built = _run([*author.wasix_build, "build", "tinyfig", "--plugin-dir", author.plugin, "--json"],
+                 env=author.env, cwd=author.work)  # fmt: skip
+    (row,) = [p for p in json.loads(built.stdout)["packages"] if p["name"] == "tinyfig"]
+    assert row["status"] == "cached", row
 
 
 def _venv_with_the_tool(author, name: str) -> Path:

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import hosttools
 from .buildenv import OPTIONAL_PHASES, PHASES, build_environment, run_phase
@@ -382,11 +383,19 @@ class Engine:
         for note in notes:
             self._say(f"[yellow]note:[/] {recipe.name}: {note}")
         outside = installed_outside(ctx.destdir, ctx.stage)
+        shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+        missing = missing_data(recipe.data, ctx.stage)
+        if missing:  # every output would lack them: fail now, not when a wheel is written
+            hint = (f"; the build installed {shown} outside its prefix: put them under it (an "
+                    "`install-args` or a `wasix_package` hook, docs/plugins.md, Data files)") if outside else ""
+            err = BuildError(recipe.name, "finalize", f"[outputs] data {', '.join(missing)} not installed under "
+                             f"the prefix{hint}", ctx.log_file)
+            self._note_failure(err, work)
+            raise err
         if outside:  # never in the entry: say so, rather than lose them silently
-            shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
             self._say(f"[yellow]warning:[/] {recipe.name}: {len(outside)} file(s) installed outside its prefix are "
-                      f"not part of the package: {shown} (DESTDIR/…); install them under the prefix, and name "
-                      "those the program reads at another path in [outputs] data")
+                      f"not part of the package: {escape(shown)} (DESTDIR/…); install them under the prefix, and "
+                      "name those the program reads at another path in \\[outputs] data")
         record = {
             "sizes": sizes,
             "seconds": round(seconds, 3),
@@ -427,6 +436,13 @@ class Engine:
                 f"no plugin handled the {phase} phase for build system {ctx.recipe.build_system!r}: "
                 f"implement `wasix_{phase}(ctx)` in plugin {ctx.recipe.plugin!r}"
             )
+
+
+def missing_data(data: dict[str, str], stage: Path) -> list[str]:
+    """The ``[outputs] data`` entries (``share/units`` → guest ``/usr/share/units``) whose path
+    is not in ``stage``, as ``PATH (guest GUEST)``."""
+    return [f"{rel} (guest {guest})" for guest, rel in sorted(data.items())
+            if not (stage / rel.strip("/")).exists()]
 
 
 def installed_outside(destdir: Path, stage: Path) -> list[str]:

@@ -56,9 +56,31 @@ def tool_version(path: Path) -> str:
 def _digest(real: Path, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with real.open("rb") as f:
+        first = f.readline()
+        if _names_python(first):
+            # A console script of a PyPI tool (cmake, pkg-config): its first line names the
+            # interpreter of the environment it was installed into — a PEP 517 build's
+            # throw-away venv, another user's venv — which says nothing about the tool, whose
+            # version is asked separately. Hash the rest, so every environment with the same
+            # release of the tool gives the same store keys.
+            h.update(b"python console script\0")
+        else:
+            h.update(first)
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _names_python(first_line: bytes) -> bool:
+    """Whether ``first_line`` is a ``#!`` line that runs a Python interpreter."""
+    if not first_line.startswith(b"#!") or len(first_line) > 4096:
+        return False
+    words = first_line[2:].split()
+    if words and words[0].endswith(b"/env"):  # #!/usr/bin/env [-S] [VAR=x] python3
+        program = [w for w in words[1:] if not w.startswith(b"-") and b"=" not in w][:1]
+    else:
+        program = words[:1]
+    return bool(program) and program[0].rsplit(b"/", 1)[-1].startswith(b"python")
 
 
 def tool_digest(path: Path) -> str:
