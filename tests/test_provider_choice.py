@@ -69,9 +69,9 @@ def test_without_a_system_clang_auto_takes_ziglangs_for_the_wasix_provider(
 
     from conftest import fake_toolchain
 
-    from wasix_backend.toolchain.zigllvm import _zig
+    from wasix_backend.toolchain.zigllvm import _zig, dir_name
 
-    llvm = tmp_path / "toolchain" / f"zig-llvm-{_zig()[1]}"
+    llvm = tmp_path / "toolchain" / dir_name(_zig()[1])
     shutil.copytree(fake_toolchain() / "llvm", llvm)
     monkeypatch.setenv("WASIX_TOOLCHAIN_DIR", str(tmp_path / "toolchain"))
     monkeypatch.setenv("PATH", str(tmp_path / "no-clang-here"))

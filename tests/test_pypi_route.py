@@ -25,12 +25,12 @@ from wasix_backend.runtime import run
 #: The system's toolchain, by name: none of it may be on the newcomer's PATH.
 SYSTEM_TOOLCHAIN = re.compile(
     r"(gcc|g\+\+|cc|c\+\+|c89|c99|cpp|make|gmake|cmake|ctest|cpack|patch|git|ld|as|ar|nm|ranlib|"
-    r"pkg-config|pkgconf|autoreconf|autoconf|automake|aclocal|libtoolize|tclsh)([-.].*)?"
+    r"pkg-config|pkgconf|autoreconf|autoconf|automake|aclocal|libtoolize|tclsh|ed)([-.].*)?"
     r"|(clang|llvm|lld|wasm|binaryen|x86_64-linux-gnu|aarch64-linux-gnu).*|git-.*"
 )
-#: Built from PyPI's tools alone: C with autotools (ncurses, nano, grep, ncurses-progs) and
-#: a CMake library (oniguruma, jq's regex library).
-BUILT = {"ncurses", "nano", "grep", "ncurses-progs", "oniguruma"}
+#: Built from PyPI's tools alone: C with autotools (ncurses, nano, grep, ncurses-progs; bc,
+#: whose build runs a native fbc and no `ed`) and a CMake library (oniguruma, jq's regex library).
+BUILT = {"ncurses", "nano", "grep", "ncurses-progs", "bc", "oniguruma"}
 #: Skipped for want of a system tool PyPI does not have.
 SKIPPED = {"jq": "autoconf", "sqlite3": "tcl"}
 
@@ -58,12 +58,13 @@ def test_the_readme_build_command_needs_nothing_but_python(tmp_path: Path) -> No
         "patch",
         "git",
         "wasm-ld",
+        "ed",
     ):
         assert not (tools / tool).exists(), tool
     assert (tools / "python3").resolve() == Path("/usr/bin/python3").resolve()
     env = _newcomer_env(home, tools, WASIX_HOST_PATH=str(tools), WASIXCC_LLVM_LOCATION="zig")
 
-    names = sorted({"nano", "grep", "ncurses-progs", *SKIPPED})
+    names = sorted({"nano", "grep", "ncurses-progs", "bc", *SKIPPED})
     # The README's command as it stands, naming the packages (`nox -s build -- NAME…`).
     command = f"{setup_commands()['build']} -- {' '.join(names)}"
     done = subprocess.run(
@@ -95,7 +96,7 @@ def test_the_readme_build_command_needs_nothing_but_python(tmp_path: Path) -> No
 
     # The differential cases of what was built, and nano itself, under the real runtime.
     wb = clone / ".nox" / "build" / "bin" / "wasix-build"
-    cases = subprocess.run([str(wb), "test", "grep", "ncurses-progs"], cwd=clone, env=env,
+    cases = subprocess.run([str(wb), "test", "grep", "ncurses-progs", "bc"], cwd=clone, env=env,
                            capture_output=True, text=True, timeout=1800)  # fmt: skip
     said = cases.stdout + cases.stderr
     assert cases.returncode == 0, said[-6000:]

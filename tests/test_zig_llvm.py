@@ -56,3 +56,26 @@ def test_a_program_on_the_zig_built_libc_forks_and_longjmps(tmp_path: Path, zig_
     assert proc.returncode == 0, proc.stderr
     result = run(tmp_path / "p.wasm")
     assert (result.exit_code, result.text) == (0, "jumping\nchild\nchild exited 7\n")
+
+
+#: C++ from the C library's headers alone (the sysroot has no libc++), as configure's C++
+#: checks and C++ sources that use no C++ library are.
+CXX_PROGRAM = """\
+#include <stdio.h>
+struct Greeter { const char *who; void hi() const { printf("hi %s\\n", who); } };
+int main() { Greeter{"c++"}.hi(); return 0; }
+"""
+
+
+def test_cxx_goes_through_the_zig_llvm(tmp_path: Path, zig_env: dict[str, str]) -> None:
+    """``wasix++`` with ziglang's clang: preprocessing (configure's C++ preprocessor check,
+    which gettext's libasprintf makes), compiling and linking a program that runs."""
+    (tmp_path / "p.cc").write_text(CXX_PROGRAM)
+    cxx = str(driver_bin_dir() / "wasix++")
+    env = {**os.environ, **zig_env}
+    pre = subprocess.run([cxx, "-E", "p.cc"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert pre.returncode == 0 and "struct Greeter" in pre.stdout, pre.stderr
+    proc = subprocess.run([cxx, "-O2", "-nostdlib++", "p.cc", "-o", "p.wasm"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (run(tmp_path / "p.wasm").text) == "hi c++\n"

@@ -25,6 +25,14 @@ from ..fsutil import make_temp_dir, replace_dir
 ZIG = "zig"
 #: The wasm features every WASIX object is built with (wasm-ld refuses shared memory otherwise).
 _CPU = "generic+atomics+bulk_memory+mutable_globals"
+#: The arrangement's layout, part of its directory's name: a change to the wrappers makes a new
+#: directory instead of leaving an old one in use (2: clang++ was `zig clang++`, not a command).
+_LAYOUT = 2
+
+
+def dir_name(version: str) -> str:
+    """The directory, under the toolchain directory, of the LLVM made of ziglang ``version``."""
+    return f"zig-llvm-{version}-{_LAYOUT}"
 
 
 def _zig() -> tuple[Path, str]:
@@ -79,7 +87,7 @@ def zig_llvm(root: Path | None = None) -> Path:
     from ..paths import toolchain_dir
 
     zig, version = _zig()
-    final = (root or toolchain_dir()) / f"zig-llvm-{version}"
+    final = (root or toolchain_dir()) / dir_name(version)
     if (final / "bin" / "clang").is_file():
         return final
     out = subprocess.run([str(zig), "clang", "--version"], capture_output=True, text=True, check=False).stdout
@@ -120,7 +128,8 @@ def _write_wrappers(bin_dir: Path, zig: Path, resource: Path) -> None:
     link = 'case " $* " in *" -c "*|*" -E "*|*" -S "*|*" -M "*|*" -MM "*) l=;; *) l=--no-wasm-opt;; esac\n'
     scripts = {
         "clang": f'{link}exec {z} clang -resource-dir={rd} -Wno-deprecated $l "$@"',
-        "clang++": f'{link}exec {z} clang++ -resource-dir={rd} -Wno-deprecated $l "$@"',
+        # zig has no `clang++` command: clang's own option picks the C++ driver.
+        "clang++": f'{link}exec {z} clang --driver-mode=g++ -resource-dir={rd} -Wno-deprecated $l "$@"',
         "wasm-ld": f'exec {z} wasm-ld "$@"',
         "llvm-ar": f'exec {z} ar "$@"',
         "llvm-ranlib": f'exec {z} ranlib "$@"',
