@@ -490,6 +490,55 @@ def test_a_pipe_between_two_programs_is_no_terminal(tmp_path: Path, wasix_env) -
     assert (result.text, result.stderr) == ("parent stdout isatty=1\n", b"child stdout isatty=0\n")
 
 
+# Wasmer gives pipes no file type (fd_filestat_get says "unknown"), so fstat() reported
+# st_mode 0 for both ends of pipe() and for a started program's stdin on one, and programs
+# that check S_ISFIFO before reading refused them: gawk's `cmd | getline` and `echo x | gawk`
+# failed "cannot open … Success". The recipe's patch 0002 names such descriptors by what
+# fdstat says: a socket, or else a pipe when it cannot seek. Files and directories keep
+# their types.
+PIPE_TYPES = r"""
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+static const char *kind(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return "error";
+  return S_ISFIFO(st.st_mode) ? "fifo" : S_ISSOCK(st.st_mode) ? "socket" : S_ISREG(st.st_mode) ? "file"
+       : S_ISDIR(st.st_mode) ? "dir" : S_ISCHR(st.st_mode) ? "chr" : "none";
+}
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "child")) { printf("child stdin %s\n", kind(0)); return 0; }
+  int p[2]; pipe(p);
+  printf("pipe %s %s\n", kind(p[0]), kind(p[1]));
+  int f = open("f.txt", O_RDWR | O_CREAT, 0644), d = open(".", O_RDONLY | O_DIRECTORY);
+  printf("file %s dir %s\n", kind(f), kind(d));
+  int s[2];
+  printf("socket %s socketpair %s\n", kind(socket(AF_INET, SOCK_STREAM, 0)), socketpair(AF_UNIX, SOCK_STREAM, 0, s) ? "error" : kind(s[0]));
+  fflush(stdout);
+  posix_spawn_file_actions_t fa; posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+  pid_t pid; char *args[] = {argv[0], "child", NULL};
+  if (posix_spawn(&pid, argv[0], &fa, NULL, args, environ)) return 1;
+  close(p[0]); close(p[1]);
+  int status; waitpid(pid, &status, 0);
+  return WEXITSTATUS(status);
+}
+"""
+
+
+@pytest.mark.build
+def test_fstat_calls_a_pipe_a_fifo(tmp_path: Path, wasix_env) -> None:
+    result = run(build(tmp_path, wasix_env, PIPE_TYPES, name="pipetypes"), ["parent"])
+    assert (result.exit_code, result.stderr) == (0, b""), result.stderr
+    assert result.text == "pipe fifo fifo\nfile file dir dir\nsocket socket socketpair socket\nchild stdin fifo\n"
+
+
 # ------------------------------------------------------------------------- bad input ---
 
 
