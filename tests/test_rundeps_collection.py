@@ -2,10 +2,10 @@
 
 From wheels installed into a fresh venv (Debian's python3, ``pip install`` with no index): tar
 compresses and extracts through gzip and xz, gawk's ``system()`` and ``print | cmd`` run a
-shell, ``find -exec echo``, ``xargs`` without a command, make recipes calling echo and grep,
-and a git ``!`` alias: each compared with the native program on the same files. Then the same
-through ``wasix-build wasmer`` package directories under wasmer-sdk (``runtime.run`` loads the
-dependency packages written beside them).
+shell and its ``cmd | getline`` reads one, ``find -exec echo``, ``xargs`` without a command,
+make recipes calling echo and grep, and a git ``!`` alias: each compared with the native
+program on the same files. Then the same through ``wasix-build wasmer`` package directories
+under wasmer-sdk (``runtime.run`` loads the dependency packages written beside them).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ SCRIPT: list[tuple[str, str, list[str], bytes | None, list[str]]] = [
     ("tar -xJf", "tar", ["--one-top-level=j", "-xJvf", "x.tar.xz"], None, ["j/d/a.txt", "j/d/e/b.txt"]),
     ("gawk system()", "gawk", ['BEGIN { r = system("echo from-sh; exit 3"); print "status", r }'], None, []),
     ("gawk | cmd", "gawk", ['BEGIN { print "x" | "read l; echo got $l"; close("read l; echo got $l"); print "after" }'], None, []),
+    ("gawk cmd | getline", "gawk", ['BEGIN { while (("echo a; echo b" | getline l) > 0) print "got", l; print close("echo a; echo b") }'],
+     None, []),
     ("find -exec echo", "find", ["d/e", "-name", "*.txt", "-exec", "echo", "{}", ";"], None, []),
     ("xargs", "xargs", [], b"one two\nthree\n", []),
     ("make", "make", ["-s"], None, ["out.txt"]),
