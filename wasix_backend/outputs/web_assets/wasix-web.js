@@ -76,6 +76,7 @@ let sandbox = null;
 let packages = null;
 let lineBuffer = "";
 let process = null; // the running program, whose stdin the keyboard feeds
+let stdinQueue = Promise.resolve();
 let runStartLine = 0;
 
 function prompt() {
@@ -128,8 +129,9 @@ async function run(line) {
 
 term.onData((data) => {
   if (process) {
-    if (data === "\x04") void process.stdin?.close(); // Ctrl-D: end of input
-    else void process.stdin?.write(data);
+    // In order: Ctrl-D (end of input: stdin is closed) after what was typed before it.
+    const stdin = process.stdin;
+    stdinQueue = stdinQueue.then(() => (data === "\x04" ? stdin?.close() : stdin?.write(data))).catch(() => {});
     return;
   }
   if (status.state !== "ready") return;
