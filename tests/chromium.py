@@ -146,14 +146,14 @@ class Page:
 
         self.driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys(Keys.CONTROL, key)
 
-    def run(self, command_line: str, stdin_lines: list[str] = (), *, timeout: float = 120.0) -> dict[str, Any]:  # type: ignore[assignment]
-        """Type a command line, then each stdin line (after the program started), then Ctrl-D;
-        the status once the prompt is back."""
+    def run(self, command_line: str, stdin_lines: list[str] = (), *, end: str = "d", timeout: float = 120.0) -> dict[str, Any]:  # type: ignore[assignment]
+        """Type a command line, then each stdin line (after the program started), then Ctrl-D
+        (``end``: another Ctrl key); the status once the prompt is back."""
         runs = self.status()["runs"]
         self.type(command_line + "\n")
         self.wait(lambda s: s["state"] != "ready" or s["runs"] > runs)
         for line in stdin_lines:
             self.type(line + "\n")
         if self.status()["state"] == "running":
-            self.ctrl("d")
+            self.ctrl(end)
         return self.wait(lambda s: s["state"] == "ready" and s["runs"] > runs, timeout)

@@ -309,3 +309,13 @@ def test_unknown_command_and_bad_quotes_are_said_in_the_terminal(web_site: Path,
         # Still at a prompt: the next command runs.
         status = browser.run("bc -q", ["6*7"])
     assert _without_echo(status["output"], ["6*7"]) == "42"
+
+
+@pytest.mark.collection
+def test_ctrl_c_stops_the_program_and_the_prompt_comes_back(web_site: Path, browser: Page) -> None:
+    with serve_site(web_site) as url:
+        browser.open(f"{url}/p/grep/index.html")
+        status = browser.run("grep never", ["waiting for more"], end="c")
+        assert status["exitCode"] == 137 and status["output"].endswith("^C\n[exit status 137]")
+        status = browser.run("grep -c o", ["one", "two", "three"])
+    assert _without_echo(status["output"], ["one", "two", "three"]) == "2"

@@ -120,6 +120,8 @@ async function run(line) {
   } finally {
     process = null;
   }
+  // xterm.js parses writes later: wait until all of the run's output is on the screen.
+  await new Promise((resolve) => term.write("", resolve));
   // Make sure the prompt starts a line of its own.
   if (term.buffer.active.cursorX !== 0) term.write("\r\n");
   status.output = screenText(runStartLine);
@@ -129,6 +131,12 @@ async function run(line) {
 
 term.onData((data) => {
   if (process) {
+    if (data === "\x03") {
+      // Ctrl-C: the SDK's terminal turns it into no signal, so the page stops the program.
+      term.write("^C\r\n");
+      void process.kill().catch(() => {});
+      return;
+    }
     // In order: Ctrl-D (end of input: stdin is closed) after what was typed before it.
     const stdin = process.stdin;
     stdinQueue = stdinQueue.then(() => (data === "\x04" ? stdin?.close() : stdin?.write(data))).catch(() => {});
