@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from chromium import Page, browser_problem  # the tests' driver
 
-from wasix_backend.webserve import make_server
+from wasix_backend.outputs.serve import make_server
 
 
 def _dir_bytes(path: Path) -> int:

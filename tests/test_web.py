@@ -184,9 +184,9 @@ CASES = {
     "sqlite3": ("sqlite3 -batch", ["create table t(x);", "insert into t values (3), (4), (5);",
                                    "select group_concat(x * x, '+'), sum(x * x) from t;"], ["sqlite3", "-batch"]),
     "bash": ("bash -c 'for i in 1 2 3; do echo $((i * i)); done | while read n; do echo \"square $n\"; done | "
-             "{ read first; echo \"first: $first\"; cat; }'", [],
+             "{ read first; echo \"first: $first\"; while read rest; do echo \"then: $rest\"; done; }'", [],
              ["bash", "-c", "for i in 1 2 3; do echo $((i * i)); done | while read n; do echo \"square $n\"; done | "
-              "{ read first; echo \"first: $first\"; cat; }"]),
+              "{ read first; echo \"first: $first\"; while read rest; do echo \"then: $rest\"; done; }"]),
 }
 PACKAGES = {"grep": "grep", "bc": "bc", "lua": "lua5.4", "sqlite3": "sqlite3", "bash": "bash"}
 

@@ -79,7 +79,7 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..webserve import make_server
+    from ..outputs.serve import make_server
 
     site = Path(args.directory)
     if not (site / "index.html").is_file():
