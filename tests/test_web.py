@@ -188,6 +188,8 @@ CASES = {
              ["bash", "-c", "for i in 1 2 3; do echo $((i * i)); done | while read n; do echo \"square $n\"; done | "
               "{ read first; echo \"first: $first\"; while read rest; do echo \"then: $rest\"; done; }"]),
 }
+#: The browser tests share one site and one browser: one xdist worker runs them all.
+BROWSER_GROUP = pytest.mark.xdist_group("web-browser")
 PACKAGES = {"grep": "grep", "bc": "bc", "lua": "lua5.4", "sqlite3": "sqlite3", "bash": "bash"}
 
 
@@ -196,7 +198,9 @@ def _native(argv: list[str], stdin_lines: list[str]) -> str:
         pytest.skip(reason=f"native {argv[0]} missing: install the README's test packages (apt-get install … {argv[0]})")
     stdin = "".join(f"{line}\n" for line in stdin_lines)
     done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
-    return (done.stdout + done.stderr).rstrip("\n")
+    # As a terminal shows it: tabs to the next multiple of 8 columns, no trailing blanks.
+    text = (done.stdout + done.stderr).rstrip("\n").expandtabs(8)
+    return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
 def _without_echo(text: str, typed: list[str]) -> str:
@@ -247,6 +251,7 @@ def _artifacts() -> Path:
 
 
 @pytest.mark.collection
+@BROWSER_GROUP
 def test_site_index_lists_every_package(web_site: Path) -> None:
     index = (web_site / "index.html").read_text()
     for package in PACKAGES.values():
@@ -256,6 +261,7 @@ def test_site_index_lists_every_package(web_site: Path) -> None:
 
 
 @pytest.mark.collection
+@BROWSER_GROUP
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_terminal_shows_what_the_native_program_prints(case: str, web_site: Path, browser: Page) -> None:
     command_line, stdin_lines, native = CASES[case]
@@ -268,6 +274,7 @@ def test_terminal_shows_what_the_native_program_prints(case: str, web_site: Path
 
 
 @pytest.mark.collection
+@BROWSER_GROUP
 def test_static_host_without_headers_works_through_the_service_worker(web_site: Path, browser: Page) -> None:
     stdin_lines = ["one banana", "two", "three bananas"]
     with serve_site(web_site, isolate=False) as url:
@@ -281,6 +288,7 @@ def test_static_host_without_headers_works_through_the_service_worker(web_site: 
 
 
 @pytest.mark.collection
+@BROWSER_GROUP
 def test_a_webc_that_fails_to_load_shows_the_runtime_error(web_site: Path, browser: Page, tmp_path: Path) -> None:
     site = tmp_path / "web"
     shutil.copytree(web_site, site)
@@ -299,6 +307,7 @@ def test_a_webc_that_fails_to_load_shows_the_runtime_error(web_site: Path, brows
 
 
 @pytest.mark.collection
+@BROWSER_GROUP
 def test_unknown_command_and_bad_quotes_are_said_in_the_terminal(web_site: Path, browser: Page) -> None:
     with serve_site(web_site) as url:
         browser.open(f"{url}/p/bc/index.html")
@@ -312,6 +321,7 @@ def test_unknown_command_and_bad_quotes_are_said_in_the_terminal(web_site: Path,
 
 
 @pytest.mark.collection
+@BROWSER_GROUP
 def test_ctrl_c_stops_the_program_and_the_prompt_comes_back(web_site: Path, browser: Page) -> None:
     with serve_site(web_site) as url:
         browser.open(f"{url}/p/grep/index.html")

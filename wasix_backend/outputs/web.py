@@ -36,8 +36,10 @@ from ..versions import webc_filename
 from . import npm
 
 ASSETS = Path(__file__).with_name("web_assets")
-#: The environment of every command run in a page: xterm.js is an xterm.
-PAGE_ENV = {"TERM": "xterm-256color"}
+#: The environment of every command run in a page: xterm.js is an xterm; the home is the
+#: sandbox's writable folder (as the wheels' launcher has it), where programs start.
+PAGE_ENV = {"TERM": "xterm-256color", "HOME": "/workspace"}
+HOME = "/workspace"
 #: Files of the SDK's tarball the browser does not load: type declarations and source maps.
 _SDK_SKIP = (".d.ts", ".map")
 
@@ -229,6 +231,7 @@ def write_web(recipe: Recipe, prefix: Path, out: Path, recipes: Mapping[str, Rec
             # The package first (its commands run), then the ones whose commands it runs.
             "webc": [webc.name] + [f"../{d}/{webc_filename(d, recipes[d].version)}" for d in deps],
             "env": PAGE_ENV,
+            "cwd": HOME,
             "unsupported": unsupported_reason(recipe, recipes),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")

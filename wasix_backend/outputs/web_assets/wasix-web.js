@@ -102,7 +102,7 @@ async function run(line) {
   status.exitCode = null;
   runStartLine = term.buffer.active.baseY + term.buffer.active.cursorY;
   try {
-    process = await sandbox.command(packages[0].command(name), args, { env: meta.env }).spawn({
+    process = await sandbox.command(packages[0].command(name), args, { env: meta.env, cwd: meta.cwd }).spawn({
       terminal: { columns: COLUMNS, rows: ROWS },
     });
     const pump = async (stream) => {
