@@ -187,10 +187,15 @@ CASES = {
              "{ read first; echo \"first: $first\"; while read rest; do echo \"then: $rest\"; done; }'", [],
              ["bash", "-c", "for i in 1 2 3; do echo $((i * i)); done | while read n; do echo \"square $n\"; done | "
               "{ read first; echo \"first: $first\"; while read rest; do echo \"then: $rest\"; done; }"]),
+    # system() runs sh: bash, a run dependency, loaded into the same sandbox from its own page.
+    "gawk": ("gawk '{ n += NF } END { system(\"echo from sh: $((6 * 7))\"); print NR, n }'", ["a b c", "d e"],
+             ["gawk", "{ n += NF } END { system(\"echo from sh: $((6 * 7))\"); print NR, n }"]),
 }
 #: The browser tests share one site and one browser: one xdist worker runs them all.
 BROWSER_GROUP = pytest.mark.xdist_group("web-browser")
-PACKAGES = {"grep": "grep", "bc": "bc", "lua": "lua5.4", "sqlite3": "sqlite3", "bash": "bash"}
+PACKAGES = {"grep": "grep", "bc": "bc", "lua": "lua5.4", "sqlite3": "sqlite3", "bash": "bash", "gawk": "gawk"}
+#: Built into the site too: a full-screen program, and one that runs other packages' commands.
+MORE_PACKAGES = ("nano", "tar")
 
 
 def _native(argv: list[str], stdin_lines: list[str]) -> str:
@@ -237,7 +242,7 @@ def web_site(provider_env, tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv(key, value)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            status = main(["web", *sorted(set(PACKAGES.values())), "--out", str(out)])
+            status = main(["web", *sorted(set(PACKAGES.values())), *MORE_PACKAGES, "--out", str(out)])
     finally:
         mp.undo()
     assert status == 0
@@ -329,3 +334,40 @@ def test_ctrl_c_stops_the_program_and_the_prompt_comes_back(web_site: Path, brow
         assert status["exitCode"] == 137 and status["output"].endswith("^C\n[exit status 137]")
         status = browser.run("grep -c o", ["one", "two", "three"])
     assert _without_echo(status["output"], ["one", "two", "three"]) == "2"
+
+
+@pytest.mark.collection
+@BROWSER_GROUP
+def test_full_screen_nano_edits_and_saves_a_file_in_the_sandbox(web_site: Path, browser: Page) -> None:
+    with serve_site(web_site) as url:
+        browser.open(f"{url}/p/nano/index.html")
+        browser.type("nano notes.txt\n")
+        browser.wait_screen("^X Exit")
+        browser.type("hello from the browser")
+        browser.ctrl("c")  # on the alternate screen Ctrl-C is nano's key (cursor position), not a kill
+        browser.wait_screen("col 23/23")
+        browser.ctrl("o")
+        browser.wait_screen("File Name to Write")
+        browser.type("\n")
+        browser.wait_screen("Wrote 1 line")
+        browser.ctrl("x")
+        status = browser.wait(lambda s: s["state"] == "ready" and s["runs"] == 1)
+        assert status["exitCode"] == 0
+        # The file stays in the sandbox's /workspace for the next command.
+        browser.type("nano notes.txt\n")
+        assert "hello from the browser" in browser.wait_screen("Read 1 line")
+        browser.ctrl("x")
+        browser.wait(lambda s: s["state"] == "ready" and s["runs"] == 2)
+
+
+@pytest.mark.collection
+@BROWSER_GROUP
+def test_tar_runs_xz_from_its_run_dependency(web_site: Path, browser: Page) -> None:
+    with serve_site(web_site) as url:
+        browser.open(f"{url}/p/tar/index.html")
+        status = browser.run("tar -cJf bin.txz /bin", [])
+        assert status["exitCode"] == 0, browser.screen()
+        status = browser.run("tar -tJf bin.txz", [])
+    assert status["exitCode"] == 0
+    listed = set(status["output"].split("\n"))
+    assert {"bin/tar", "bin/xz", "bin/bash"} <= listed, status["output"]

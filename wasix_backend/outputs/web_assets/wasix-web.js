@@ -131,15 +131,19 @@ async function run(line) {
 
 term.onData((data) => {
   if (process) {
-    if (data === "\x03") {
-      // Ctrl-C: the SDK's terminal turns it into no signal, so the page stops the program.
+    // The SDK's terminal makes neither a signal of Ctrl-C nor an end of input of Ctrl-D, so
+    // the page does, for line-based programs; a full-screen one (on the alternate screen:
+    // nano, less) gets them as keys.
+    const fullScreen = term.buffer.active.type === "alternate";
+    if (data === "\x03" && !fullScreen) {
       term.write("^C\r\n");
       void process.kill().catch(() => {});
       return;
     }
     // In order: Ctrl-D (end of input: stdin is closed) after what was typed before it.
     const stdin = process.stdin;
-    stdinQueue = stdinQueue.then(() => (data === "\x04" ? stdin?.close() : stdin?.write(data))).catch(() => {});
+    const eof = data === "\x04" && !fullScreen;
+    stdinQueue = stdinQueue.then(() => (eof ? stdin?.close() : stdin?.write(data))).catch(() => {});
     return;
   }
   if (status.state !== "ready") return;
