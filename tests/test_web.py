@@ -163,6 +163,21 @@ def test_site_lists_packages_and_says_why_one_cannot_run(tmp_path: Path) -> None
     assert "http" not in (site / "p/hello/index.html").read_text().replace("http-equiv", "")
 
 
+def test_run_dependencies_are_loaded_from_their_own_pages_not_a_registry(tmp_path: Path) -> None:
+    from wasix_backend.outputs.web import write_web
+    from wasix_backend.outputs.webc import read_webc
+    from wasix_backend.recipe import Dependency
+
+    hello = _fake_recipe("hello")
+    user = _fake_recipe("user", run_deps=(Dependency("hello"),))
+    recipes = {"hello": hello, "user": user}
+    write_web(user, _fake_prefix(tmp_path, "user"), tmp_path / "dist", recipes)
+    page = tmp_path / "dist/web/p/user"
+    meta = json.loads((page / "meta.json").read_text())
+    assert meta["webc"] == ["user-1.0.0.webc", "../hello/hello-1.0.0.webc"]
+    assert not read_webc(page / "user-1.0.0.webc")["manifest"].get("use")
+
+
 def test_real_network_package_is_listed_as_not_running_in_a_browser() -> None:
     from wasix_backend.outputs.web import unsupported_reason
     from wasix_backend.plugins import load_plugins
