@@ -48,8 +48,11 @@ def main() -> int:
     try:
         for meta_file in sorted((site / "p").glob("*/meta.json")):
             meta = json.loads(meta_file.read_text())
+            # What the page downloads besides the shared files: its .webc and its run deps'.
+            loads = [(meta_file.parent / rel).resolve() for rel in meta["webc"]]
             row = {"package": meta["name"], "webc_bytes": meta["webc_bytes"],
-                   "page_dir_bytes": _dir_bytes(meta_file.parent), "unsupported": meta["unsupported"]}  # fmt: skip
+                   "page_bytes": sum(p.stat().st_size for p in loads if p.is_file()) + (meta_file.parent / "index.html").stat().st_size,
+                   "unsupported": meta["unsupported"]}  # fmt: skip
             if not meta["unsupported"]:
                 cold, cached = [], []
                 for _ in range(args.repeat):
@@ -73,11 +76,11 @@ def main() -> int:
         print(json.dumps({"shared_bytes": shared, "packages": rows}, indent=1))
         return 0
     print(f"shared by every page (runtime, terminal, page code): {shared / 1e6:.2f} MB")
-    print(f"{'package':<10} {'webc':>9} {'cold ms (median)':>17} {'cached ms (median)':>19}  note")
+    print(f"{'package':<10} {'webc':>9} {'page loads':>11} {'cold ms (median)':>17} {'cached ms (median)':>19}  note")
     for r in rows:
         med = lambda xs: f"{statistics.median(xs):.0f}" if xs else "—"  # noqa: E731
         note = r.get("error") or r["unsupported"] or ""
-        print(f"{r['package']:<10} {r['webc_bytes'] / 1e3:>7.0f}kB {med(r.get('cold_ms', [])):>17} "
+        print(f"{r['package']:<10} {r['webc_bytes'] / 1e3:>7.0f}kB {r['page_bytes'] / 1e3:>9.0f}kB {med(r.get('cold_ms', [])):>17} "
               f"{med(r.get('cached_ms', [])):>19}  {note}")  # fmt: skip
     return 0
 
