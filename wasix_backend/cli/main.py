@@ -28,7 +28,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 #: Sub-commands that exist whatever plugins are installed (outputs come from the registry).
 BUILTIN_COMMANDS = frozenset({"list", "show", "graph", "build", "clean", "shell", "inspect", "toolchain",
-                              "new", "update", "self-wheel", "test", "verify", "gc", "push", "cache"})
+                              "new", "update", "self-wheel", "test", "verify", "gc", "push", "cache", "serve"})
 
 
 def make_parser(registry: Registry | None = None) -> argparse.ArgumentParser:

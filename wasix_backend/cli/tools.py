@@ -78,10 +78,34 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..outputs.serve import make_server
+
+    site = Path(args.directory)
+    if not (site / "index.html").is_file():
+        raise WasixError(f"{site}: no index.html to serve; write the site first (wasix-build web NAME…|--all)")
+    try:
+        server = make_server(site, args.port, isolate=not args.no_isolation)
+    except OSError as exc:
+        raise WasixError(f"serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}; pass --port N") from None
+    err.print(f"serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("shell", cmd_shell, "a shell (or `-- COMMAND`) with CC, CFLAGS … set for the active toolchain")
     p.add_argument("--provider", default=None)
     p.add_argument("command", nargs=argparse.REMAINDER)
+    p = add("serve", cmd_serve, "serve the web output (dist/web) on 127.0.0.1 with the cross-origin isolation "
+            "headers its pages need")
+    p.add_argument("directory", nargs="?", default="dist/web", help="the site (default: dist/web)")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free one)")
+    p.add_argument("--no-isolation", action="store_true",
+                   help="without the COOP/COEP headers, as a plain static host (the pages' service worker adds them)")
     p = add("inspect", cmd_inspect, "imports, exports, memories and WASIX/WASI verdict of a module", parents=[json_options()])
     p.add_argument("file")
     p = add("toolchain", cmd_toolchain, "show the toolchain's status (builds nothing), build what it lacks "

@@ -1,4 +1,4 @@
-"""The built-in output formats — ``wasmer`` (with ``.webc``), ``wheel``, ``index`` — registered
+"""The built-in output formats — ``wasmer`` (with ``.webc``), ``wheel``, ``web``, ``index`` — registered
 through ``wasix_register`` as a plugin's would be.
 
 The writers are imported when a format is used, not here: every command registers the
@@ -60,9 +60,18 @@ def _index(job: OutputJob) -> list[Path]:
     return [simple / "index.html"]
 
 
+def _web(job: OutputJob) -> list[Path]:
+    from .web import write_web
+
+    assert job.recipe is not None and job.prefix is not None
+    return write_web(job.recipe, job.prefix, job.out, job.recipes)
+
+
 @hookimpl
 def wasix_register(registry: Registry) -> None:
     registry.output(OutputFormat("wasmer", "Wasmer packages: OUT/pkg/NAME/wasmer.toml and OUT/NAME-SEMVER.webc",
                                  _wasmer, _wasmer_arguments))
     registry.output(OutputFormat("wheel", "Python wheels carrying the .wasm: OUT/wheels/wasix_NAME-…whl", _wheel))
+    registry.output(OutputFormat("web", "a static site running each package in a terminal in the browser: "
+                                 "OUT/web/index.html, OUT/web/p/NAME/", _web))
     registry.output(OutputFormat("index", "a PEP 503 simple index of OUT/wheels at OUT/simple", _index, per_package=False))
