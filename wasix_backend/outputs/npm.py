@@ -22,7 +22,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FetchError
+from ..errors import FetchError, SourcesUnreachable
 
 #: Seconds ``npm config get registry`` may take (it only reads configuration).
 _NPM_TIMEOUT = 30
@@ -124,8 +124,16 @@ def fetch_tarball(pin: NpmPin, *, cache_dir: Path | None = None, mirror: Path | 
     base = registry if registry is not None else registry_url()
     urls = (f"{base.rstrip('/')}/{pin.tarball_path()}",) if base else ()
     source = Source(sha256=pin.sha256, urls=urls, file=pin.filename)
-    path = fetch_source(source, package=f"web ({pin.name}@{pin.version})", cache_dir=cache_dir,
-                        mirror=mirror, progress=False)  # fmt: skip
+    try:
+        path = fetch_source(source, package=f"web ({pin.name}@{pin.version})", cache_dir=cache_dir,
+                            mirror=mirror, progress=False)  # fmt: skip
+    except SourcesUnreachable as exc:
+        if urls:
+            raise
+        # The registry was never tried: say why, and how to name one.
+        how = "apt-get install npm (or set $npm_config_registry, or registry= in ~/.npmrc)"
+        raise SourcesUnreachable(f"{exc}\nNo npm registry is configured here: {how}.", how=how,
+                                 reason=exc.reason) from exc  # fmt: skip
     data = path.read_bytes()
     actual = integrity_of(data)
     if actual != pin.integrity:
