@@ -312,6 +312,17 @@ def test_files_installed_outside_the_prefix_are_found(tmp_path: Path) -> None:
     assert installed_outside(tmp_path / "none", stage) == []
 
 
+#: A library recipe whose hooks (:data:`DATA_OUTSIDE_PY`) install data outside the prefix.
+DEFS_RECIPE = """\
+        [package]
+        name = "defs"
+        version = "1.0"
+        kind = "library"
+
+        [build]
+        system = "none"
+        """
+
 DATA_OUTSIDE_PY = """\
 from wasix_backend import hookimpl
 
@@ -341,15 +352,7 @@ def test_data_not_installed_under_the_prefix_fails_the_build(tmp_path: Path, sto
     the data, where the files went instead, and what to do."""
     from wasix_backend.store import Store
 
-    recipe = """\
-        [package]
-        name = "defs"
-        version = "1.0"
-        kind = "library"
-
-        [build]
-        system = "none"
-
+    recipe = DEFS_RECIPE + """
         [outputs]
         data = { "/usr/share/defs" = "share/defs" }
         """
@@ -369,15 +372,7 @@ def test_data_not_installed_under_the_prefix_fails_the_build(tmp_path: Path, sto
 
 def test_the_outside_prefix_warning_names_outputs_data(tmp_path: Path, store: Path, wb, capsys) -> None:
     """The warning's advice keeps its `[outputs] data` (rich markup once swallowed it)."""
-    recipe = """\
-        [package]
-        name = "defs"
-        version = "1.0"
-        kind = "library"
-
-        [build]
-        system = "none"
-        """
+    recipe = DEFS_RECIPE
     write_plugin(tmp_path / "plugins", "defs", recipe, DATA_OUTSIDE_PY)
     assert wb("build", "defs", "--plugin-dir", str(tmp_path / "plugins")) == 0
     err = " ".join(capsys.readouterr().err.split())
