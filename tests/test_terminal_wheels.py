@@ -76,6 +76,12 @@ class Run:
         time.sleep(0.2)  # stty's output is complete once it exits; the file may lag a moment
         return status
 
+    def ended(self, status: int) -> None:
+        """The program ended with ``status`` and left the terminal's modes as they were."""
+        assert self.finish() == status, self.tmux.screen()
+        before, after = self.modes()
+        assert after == before
+
     def modes(self) -> tuple[list[str], list[str]]:
         """``stty -a`` and ``stty -g`` before and after the program, as lists of settings
         (``stty -a`` wraps its lines at the window's width)."""
@@ -108,9 +114,7 @@ def test_bc_computes_what_is_typed_and_quits_on_ctrl_d(start, tmux):
     assert "illegal character" not in screen and "^M" not in screen
     assert screen.splitlines()[:4] == ["6*7", "42", "2^10", "1024"]  # each at column 0
     tmux.keys("C-d")  # at the start of a line: the end of input
-    assert run.finish() == 0, tmux.screen()
-    before, after = run.modes()
-    assert after == before
+    run.ended(0)
 
 
 def test_bc_stopped_by_ctrl_c_leaves_the_terminal_as_it_was(start, tmux):
@@ -121,11 +125,9 @@ def test_bc_stopped_by_ctrl_c_leaves_the_terminal_as_it_was(start, tmux):
     tmux.keys("Enter")
     time.sleep(1)
     tmux.keys("C-c")  # SIGINT: the sandbox takes no signals, so the launcher stops the program
-    assert run.finish() == 130, tmux.screen()
+    run.ended(130)
     # a loop that makes no system call cannot be stopped in the sandbox: the launcher leaves it
     assert "did not stop" in tmux.screen()
-    before, after = run.modes()
-    assert after == before
 
 
 def test_lua_prints_and_exits_on_ctrl_d(start, tmux):
@@ -137,9 +139,7 @@ def test_lua_prints_and_exits_on_ctrl_d(start, tmux):
     assert lines_starting(screen, "print(6*7)")[0].startswith("> print(6*7)")
     assert "42" in screen.splitlines()
     tmux.keys("C-d")
-    assert run.finish() == 0, tmux.screen()
-    before, after = run.modes()
-    assert after == before
+    run.ended(0)
 
 
 def test_sqlite3_banner_lines_start_at_column_0_and_a_query_is_answered(start, tmux):
@@ -152,9 +152,7 @@ def test_sqlite3_banner_lines_start_at_column_0_and_a_query_is_answered(start, t
     screen = tmux.wait_for("\n42")
     assert "sqlite> select 6*7;" in screen.splitlines()
     tmux.keys("C-d")
-    assert run.finish() == 0, tmux.screen()
-    before, after = run.modes()
-    assert after == before
+    run.ended(0)
 
 
 def test_bash_echoes_a_typed_command_runs_it_and_exits(start, tmux):
@@ -168,9 +166,7 @@ def test_bash_echoes_a_typed_command_runs_it_and_exits(start, tmux):
     assert screen.splitlines()[-1].startswith("bash-5.2") or "bash-5.2" in screen.split("hello from bash")[-1]
     run.type("exit")
     tmux.keys("Enter")
-    assert run.finish() == 0, tmux.screen()
-    before, after = run.modes()
-    assert after == before
+    run.ended(0)
 
 
 def test_nano_still_edits_and_saves_and_leaves_the_terminal_as_it_was(nano_venv, tmux, wheels_cache, tmp_path):  # noqa: F811
@@ -184,7 +180,5 @@ def test_nano_still_edits_and_saves_and_leaves_the_terminal_as_it_was(nano_venv,
     tmux.keys("Enter")
     tmux.wait_for("Wrote 1 line")
     tmux.keys("C-x")
-    assert run.finish() == 0, tmux.screen()
+    run.ended(0)
     assert (work / "notes.txt").read_text() == "typed in nano\n"
-    before, after = run.modes()
-    assert after == before
