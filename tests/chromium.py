@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +88,27 @@ class Page:
 
     def __init__(self) -> None:
         from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
 
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
             options.add_argument(arg)
-        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        # chromedriver started here and reached at 127.0.0.1: selenium's own Service dials
+        # "localhost", which a machine without /etc/hosts (a minimal chroot) cannot resolve.
+        self._stack = ExitStack()
+        port = free_port()
+        url = self._stack.enter_context(server([CHROMEDRIVER, f"--port={port}"], port))
+        try:
+            self.driver = webdriver.Remote(command_executor=url, options=options)
+        except BaseException:
+            self._stack.close()
+            raise
 
     def close(self) -> None:
-        self.driver.quit()
+        try:
+            self.driver.quit()
+        finally:
+            self._stack.close()
 
     def status(self) -> dict[str, Any]:
         value = self.driver.execute_script(
