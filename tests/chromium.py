@@ -91,10 +91,12 @@ class Page:
 
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        # DevTools over a pipe, and chromedriver started here and reached at 127.0.0.1: both
+        # would otherwise dial "localhost", which a machine without /etc/hosts (a minimal
+        # chroot) cannot resolve ("unable to connect to renderer").
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900",
+                    "--remote-debugging-pipe"):  # fmt: skip
             options.add_argument(arg)
-        # chromedriver started here and reached at 127.0.0.1: selenium's own Service dials
-        # "localhost", which a machine without /etc/hosts (a minimal chroot) cannot resolve.
         self._stack = ExitStack()
         port = free_port()
         url = self._stack.enter_context(server([CHROMEDRIVER, f"--port={port}"], port))
@@ -142,6 +144,17 @@ class Page:
             time.sleep(0.1)
         return screen
 
+    def settle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
+        """Wait until the terminal has not changed for ``quiet`` s (at most ``timeout``): the
+        next line typed then cannot be echoed into the middle of the program's answer to the
+        last one, as typing ahead on a real terminal can."""
+        end = time.monotonic() + timeout
+        last, since = self.screen(), time.monotonic()
+        while time.monotonic() < end and time.monotonic() - since < quiet:
+            time.sleep(0.05)
+            if (now := self.screen()) != last:
+                last, since = now, time.monotonic()
+
     def screen(self) -> str:
         return self.driver.execute_script("return window.wasixWeb ? window.wasixWeb.screen() : document.body.innerText")
 
@@ -165,6 +178,7 @@ class Page:
         self.wait(lambda s: s["state"] != "ready" or s["runs"] > runs)
         for line in stdin_lines:
             self.type(line + "\n")
+            self.settle()
         if self.status()["state"] == "running":
             self.ctrl(end)
         return self.wait(lambda s: s["state"] == "ready" and s["runs"] > runs, timeout)
