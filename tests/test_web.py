@@ -282,10 +282,11 @@ def test_site_index_lists_every_package(web_site: Path) -> None:
 
 @pytest.mark.collection
 @BROWSER_GROUP
+@pytest.mark.parametrize("host", ["serve", "static"])  # wasix-build serve; a host sending no headers
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_terminal_shows_what_the_native_program_prints(case: str, web_site: Path, browser: Page) -> None:
+def test_terminal_shows_what_the_native_program_prints(case: str, host: str, web_site: Path, browser: Page) -> None:
     command_line, stdin_lines, native = CASES[case]
-    with serve_site(web_site) as url:
+    with serve_site(web_site, isolate=host == "serve") as url:
         status = browser.open(f"{url}/p/{PACKAGES[case]}/index.html")
         assert status["state"] == "ready" and status["isolated"], f"{status}\n{browser.screen()}"
         status = browser.run(command_line, stdin_lines)
