@@ -79,7 +79,13 @@ def files_prog(tmp_path_factory) -> Path:
     wasm = build(root, FILES_C, "-O2", name="files")
     (root / "prefix" / "bin").mkdir(parents=True)
     (root / "prefix" / "bin" / "files.wasm").write_bytes(wasm.read_bytes())
-    recipe = recipe_from_dict({"package": {"name": "files", "version": "1"}, "outputs": {"bin": ["files"]}}, plugin="t")
+    return unpacked_wheel(root, "files")
+
+
+def unpacked_wheel(root: Path, name: str) -> Path:
+    """The wheel of ``root/prefix/bin/NAME.wasm`` (a package NAME with that one command),
+    unpacked into ``root/site``: run with ``python -m wasix_NAME``."""
+    recipe = recipe_from_dict({"package": {"name": name, "version": "1"}, "outputs": {"bin": [name]}}, plugin="t")
     whl = write_wheel(recipe, root / "prefix", root / "wheels")
     site = root / "site"
     with zipfile.ZipFile(whl) as zf:

@@ -13,14 +13,12 @@ import os
 import stat
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from test_launcher import unpacked_wheel
 
 from wasix_backend.outputs import mirror
-from wasix_backend.outputs.wheel import write_wheel
-from wasix_backend.recipe import recipe_from_dict
 from wasix_backend.toolchain import driver_bin_dir
 
 MODES_C = r"""
@@ -79,12 +77,7 @@ def modes_prog(provider_env, tmp_path_factory) -> Path:
     proc = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-Wall", "-Werror", "-O2", "modes.c", "-o", "prefix/bin/modes.wasm"],
                           cwd=root, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    recipe = recipe_from_dict({"package": {"name": "modes", "version": "1"}, "outputs": {"bin": ["modes"]}}, plugin="t")
-    whl = write_wheel(recipe, root / "prefix", root / "wheels")
-    site = root / "site"
-    with zipfile.ZipFile(whl) as zf:
-        zf.extractall(site)
-    return site
+    return unpacked_wheel(root, "modes")
 
 
 @pytest.mark.build
