@@ -118,11 +118,16 @@ def fetch_tarball(pin: NpmPin, *, cache_dir: Path | None = None, mirror: Path | 
                   registry: str | None = None) -> bytes:  # fmt: skip
     """The verified bytes of ``pin``'s tarball: from the source cache, else ``$WASIX_MIRROR``
     (a file named :attr:`NpmPin.filename`), else the registry; sha256 and integrity checked."""
-    from ..fetch import fetch_source
+    from .. import paths
+    from ..fetch import cached_name, fetch_source
     from ..recipe import Source
 
-    base = registry if registry is not None else registry_url()
-    urls = (f"{base.rstrip('/')}/{pin.tarball_path()}",) if base else ()
+    source = Source(sha256=pin.sha256, urls=(), file=pin.filename)
+    if registry is None:
+        # Asking npm for its registry starts Node.js: not for a tarball already cached.
+        cached = (Path(cache_dir) if cache_dir is not None else paths.sources_dir()) / cached_name(source)
+        registry = None if cached.is_file() else registry_url()
+    urls = (f"{registry.rstrip('/')}/{pin.tarball_path()}",) if registry else ()
     source = Source(sha256=pin.sha256, urls=urls, file=pin.filename)
     try:
         path = fetch_source(source, package=f"web ({pin.name}@{pin.version})", cache_dir=cache_dir,
