@@ -50,8 +50,8 @@ def setup_section() -> str:
 
 
 def apt_lines() -> list[list[str]]:
-    """The packages of the README's ``sudo apt-get install`` lines: [to build, for the tests]."""
-    return [line.split()[3:] for line in setup_section().splitlines() if line.startswith("sudo apt-get install ")]
+    """The packages of the README's ``sudo apt-get satisfy`` lines: [to build, for the tests]."""
+    return [line.split()[3:] for line in setup_section().splitlines() if line.startswith("sudo apt-get satisfy ")]
 
 
 #: A Debian package name (Debian Policy 5.6.1); `+` also appears in virtual crate packages.
@@ -68,7 +68,7 @@ def test_the_readme_has_two_well_formed_apt_lines_build_and_tests() -> None:
     assert not set(build) & set(tests), "what the tests add is not already in the build line"
     # Each line alone in its own block, so it can be copied as it is.
     blocks = re.findall(r"```sh\n(.*?)```", setup_section(), re.S)
-    assert sum(1 for b in blocks if b.strip().startswith("sudo apt-get install ") and len(b.strip().splitlines()) == 1) == 2
+    assert sum(1 for b in blocks if b.strip().startswith("sudo apt-get satisfy ") and len(b.strip().splitlines()) == 1) == 2
 
 
 def test_the_build_line_has_what_the_skips_tell_to_install() -> None:
@@ -91,10 +91,10 @@ def test_the_build_line_has_what_the_skips_tell_to_install() -> None:
 def test_ci_installs_exactly_the_readme_lines_and_has_no_list_of_its_own() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     code = [line for line in ci.splitlines() if not line.lstrip().startswith("#")]
-    installs = [line for line in code if re.match(r"\s*(sudo\s+)?apt-get\s+install\b", line)]
+    installs = [line for line in code if re.match(r"\s*(sudo\s+)?apt-get\s+satisfy\b", line)]
     assert installs, ".ci/run installs nothing"
     for line in installs:  # options and the README's packages, nothing else
-        words = re.split(r"apt-get\s+install", line, maxsplit=1)[1].split()
+        words = re.split(r"apt-get\s+satisfy", line, maxsplit=1)[1].split()
         assert all(w.startswith(("-", ">")) or w in ("$packages", "\\") for w in words), line
     every = {p for line in apt_lines() for p in line} - {"grep", "make", "bash"}  # also commands it runs
     named = {w for line in code for w in re.findall(r"[A-Za-z0-9+.-]+", line)} & every
@@ -104,7 +104,7 @@ def test_ci_installs_exactly_the_readme_lines_and_has_no_list_of_its_own() -> No
     done = subprocess.run(["bash", "-c", f'{extract}\nprintf "%s\\n" "$packages"'], cwd=REPO,
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert [line.split() for line in done.stdout.splitlines()] == apt_lines()
-    assert re.search(r"^\s*apt-get install [^\n]*\$packages\b", ci, re.M)
+    assert re.search(r"^\s*apt-get satisfy [^\n]*\$packages\b", ci, re.M)
 
 
 def _newcomer_env(home: Path, tools: Path, **extra: str) -> dict[str, str]:
