@@ -100,9 +100,9 @@ def prepare(b: Bench) -> None:
             except BenchError as exc:
                 b.unbuildable[name] = textwrap.shorten(last_error_line(str(exc)), 200)
     try:
-        from wasix_backend.toolchain import select_toolchain
+        from wasix_backend.toolchain import get_toolchain
 
-        b.provider = select_toolchain().provider
+        b.provider = get_toolchain().provider
     except Exception as exc:  # the toolchain itself is under construction: say so, go on
         b.provider = f"unknown ({type(exc).__name__}: {exc})"
 

@@ -182,11 +182,11 @@ from wasix_backend.engine import Engine
 from wasix_backend.paths import store_dir
 from wasix_backend.plugins import load_plugins
 from wasix_backend.store import Store
-from wasix_backend.toolchain import select_toolchain
+from wasix_backend.toolchain import get_toolchain
 import wasix_backend
 loaded = load_plugins([], entry_points=False)
 store = Store(store_dir())
-engine = Engine(loaded, store, select_toolchain(None, store=store), console=Console(stderr=True))
+engine = Engine(loaded, store, get_toolchain(None, store=store), console=Console(stderr=True))
 _, keys, problems = engine.plan(sorted(loaded.recipes))
 print(json.dumps({"from": wasix_backend.__file__, "keys": keys, "problems": sorted(problems)}))
 """

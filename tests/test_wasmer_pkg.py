@@ -224,10 +224,10 @@ int main(void) { char b[256]; uint32_t n = sizeof b;
 @pytest.mark.build
 def test_programs_start_in_workspace_unless_told_otherwise(tmp_path) -> None:
     """docs/plugins.md: the working directory is /workspace (runtime.run's default ``cwd``)."""
-    from wasix_backend.toolchain import select_toolchain
+    from wasix_backend.toolchain import get_toolchain
 
     (tmp_path / "g.c").write_text(GETCWD_C)
-    tc = select_toolchain()
+    tc = get_toolchain()
     subprocess.run([str(tc.tool("wasixcc")), "-O2", "g.c", "-o", "g.wasm"], cwd=tmp_path, env={**os.environ, **tc.env()}, check=True)
     assert run(tmp_path / "g.wasm").text.rstrip("\0\n") == "/workspace"
     assert run(tmp_path / "g.wasm", cwd="/tmp").text.rstrip("\0\n") == "/tmp"
