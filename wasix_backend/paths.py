@@ -54,7 +54,7 @@ def _data_dir(name: str) -> Path:
 
 
 def project_toolchain_dir() -> Path:
-    """The project's ``toolchain/`` folder: pins and the compatibility layer's sources."""
+    """The project's ``toolchain/`` folder: pins and the C sources every program links."""
     return _data_dir("toolchain")
 
 
