@@ -7,7 +7,7 @@ both and natively, interleaved (order rotated), outputs compared; module sizes s
                                 [--only gzip,lua,sqlite3,gawk] [--repeat N]
 
 Each DIR holds ``wheels/`` (``wasix-build wheel NAME… --out DIR`` with that route's store and
-environment). Writes ``routes`` into benchmarks/results-routes.json.
+environment). Writes ``routes`` (or ``--label``) into benchmarks/results-routes.json.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="gzip,lua,sqlite3,gawk", help="comma-separated programs")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=HERE / "results-routes.json")
+    parser.add_argument("--label", default="routes", help="a name for this run in the results file")
     args = parser.parse_args(argv)
     a, b = args.label_a, args.label_b
     scratch = Path(tempfile.mkdtemp(prefix="wasix-routes-bench-"))
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in size_rows:
         print(f"size {s['program']}: {a} {s.get(a)} B, {b} {s.get(b)} B, native {s['native']} B")
     doc = json.loads(args.output.read_text()) if args.output.is_file() else {}
-    doc["routes"] = {
+    doc[args.label] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "load_average": [load0, load1],

@@ -25,7 +25,6 @@ from .settings import Settings
 
 TARGET = "wasm32-wasi"
 STACK_SIZE = 8 * 1024 * 1024
-MIN_LLVM = 19
 
 # Options whose value is the next argument (so that value is not taken for an input file).
 _TAKES_VALUE = {
