@@ -214,7 +214,8 @@ def test_bad_setting_fails_with_message(tmp_path: Path, provider: str, provider_
     assert "WASM_EXCEPTIONS" in proc.stderr and "yes or no" in proc.stderr
 
 
-# C++ without its standard library: the wasix-libc sysroot carries no libc++ (README, limits).
+# C++ without its standard library: the wasix-libc sysroot carries no libc++ (README, limits),
+# so a link names -nostdlib++ (clang++ adds -lc++ -lc++abi otherwise, and fails naming them).
 @pytest.mark.build
 def test_cxx_driver(tmp_path: Path) -> None:
     (tmp_path / "m.cc").write_text(
@@ -222,6 +223,8 @@ def test_cxx_driver(tmp_path: Path) -> None:
         "int main() { auto say = [](const char *s) { puts(s); }; Box<int> b{21}; if (b.twice() == 42) say(\"c++ ok\"); }\n"
     )
     proc = _wasixcc("m.cc", "-o", "m.wasm", cwd=tmp_path, tool="wasix++")
+    assert proc.returncode != 0 and "-lc++" in proc.stderr
+    proc = _wasixcc("-nostdlib++", "m.cc", "-o", "m.wasm", cwd=tmp_path, tool="wasix++")
     assert proc.returncode == 0, proc.stderr
     assert run(tmp_path / "m.wasm").text == "c++ ok\n"
 
