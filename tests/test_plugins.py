@@ -154,6 +154,23 @@ def test_every_build_key_the_code_reads_is_declared() -> None:
         assert read <= common, (module, sorted(read - common))
 
 
+def test_recipes_differing_only_in_their_tables_are_not_equal(tmp_path) -> None:
+    def recipe(**tables):
+        data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, **tables}
+        return recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path)
+
+    plain = recipe(build={"configure-args": ["--disable-nls"]})
+    assert plain == recipe(build={"configure-args": ["--disable-nls"]})
+    assert hash(plain) == hash(recipe(build={"configure-args": ["--disable-nls"]}))  # equal ones hash alike
+    assert plain != recipe(build={"configure-args": []})  # once `compare=False`: equal
+    assert recipe() != recipe(outputs={"bin": ["x"], "commands": {"y": "x"}})
+    assert recipe() != recipe(wasmer={"namespace": "me"})
+    assert len({plain, recipe(build={"configure-args": []}), recipe(build={"configure-args": ["--disable-nls"]})}) == 2
+    # Where it was declared from is no part of what it is.
+    assert recipe_from_dict({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}}, plugin="other",
+                            plugin_dir=tmp_path / "elsewhere") == recipe()  # fmt: skip
+
+
 def test_a_plugin_claims_its_own_table(tmp_path) -> None:
     data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "mytool": {"anything": [1]}}
     recipe = recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path, extra_tables=["mytool"])
