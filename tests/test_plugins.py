@@ -180,9 +180,7 @@ def test_a_plugin_claims_its_own_table(tmp_path) -> None:
 # ------------------------------------------------------------------ registered build systems
 SYSTEM_PY = """\
 import sys
-from wasix_backend import hookimpl
-from wasix_backend.registry import BuildSystem
-from wasix_backend.schema import Field, Section
+from wasix_backend.api import BuildSystem, Field, Section, hookimpl
 
 @hookimpl
 def wasix_register(registry):

@@ -101,6 +101,9 @@ class Source:
 
 @dataclass(frozen=True)
 class Dependency:
+    """A recipe needed by another: its name and a PEP 440 specifier (``>=6.4``; empty: any
+    version), as written in ``[dependencies]``."""
+
     name: str
     specifier: str = ""
 
