@@ -53,6 +53,8 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint]")
     session.run("ruff", "check", ".")
     session.run("mypy", "wasix_backend")
+    # The direction of imports between layers ([tool.importlinter] in pyproject.toml).
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session
