@@ -159,7 +159,7 @@ BUILD_COMMON = Section("build", (
 #: Tables that tools of this project read; any other table must be claimed by a plugin.
 EXTRA_TABLES: dict[str, Section] = {
     "test": Section("test", (
-        Field("args", "list of strings", "`[]`", "arguments of each binary in the scaffolded behaviour test"),
+        Field("args", "list of strings", "`[]`", "arguments of each binary in a behaviour test of the plugin's own"),
         Field("stdin", "string", '`""`', "its standard input"),
         Field("expect-exit", "integer", "`0`", "its expected exit status"),
         Field("expect-stdout-contains", "string", '`""`', "text its standard output must contain"),
