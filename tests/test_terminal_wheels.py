@@ -142,6 +142,33 @@ def test_lua_prints_and_exits_on_ctrl_d(start, tmux):
     run.ended(0)
 
 
+def test_lua_edits_a_line_and_recalls_history_with_readline(start, tmux):
+    """lua's interactive mode reads lines with the readline recipe: keys move the cursor and
+    edit the line before Enter, the arrow keys' escape sequences arrive whole, Up recalls."""
+    run = start("lua")
+    tmux.wait_for("\n>", timeout=FIRST_RUN)
+    run.type("6*7")
+    tmux.wait_for("> 6*7")
+    tmux.keys("C-a")  # to the start of the line: inserting there, then the end again
+    run.type("print(")
+    tmux.keys("C-e")
+    run.type("+1)")
+    tmux.keys("Left", "Left", "BSpace")  # arrow keys, then delete the "+" before the cursor…
+    run.type("-")  # …and type "-" instead: print(6*7-1)
+    tmux.keys("Enter")
+    screen = tmux.wait_for("\n41")
+    assert lines_starting(screen, "print(")[0].startswith("> print(6*7-1)"), screen
+    tmux.keys("Up")  # the history: the same line again
+    tmux.wait_for("> print(6*7-1)\n41\n> print(6*7-1)")
+    tmux.keys("C-u")  # kill it and run another
+    run.type("print(#'readline')")
+    tmux.keys("Enter")
+    screen = tmux.wait_for("\n8")
+    assert screen.splitlines().count("41") == 1 and "8" in screen.splitlines(), screen
+    tmux.keys("C-d")
+    run.ended(0)
+
+
 def test_sqlite3_banner_lines_start_at_column_0_and_a_query_is_answered(start, tmux):
     run = start("sqlite3")
     screen = tmux.wait_for("sqlite>", timeout=FIRST_RUN)
