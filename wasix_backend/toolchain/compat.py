@@ -70,6 +70,10 @@ def source_key(tool_version: str) -> str:
 #: and, with wasix-libc, the record of the file modes a program asks for (modes.c).
 MIRROR_LIBRARY_NAME = "libwasix-mirror.a"
 MIRROR_SOURCES = ("mirror.c", "host_tty.c", "modes.c")
+#: setjmp/longjmp through exnref exceptions (``SJLJ=exnref``), linked only with that setting.
+SJLJ_LIBRARY_NAME = "libwasix-sjlj.a"
+#: The libraries made of a few of the layer's sources, for any C library (none of its headers).
+_PARTS = {MIRROR_LIBRARY_NAME: MIRROR_SOURCES, SJLJ_LIBRARY_NAME: ("sjlj.c",)}
 #: Exporting their markers links them (and their constructors) although no program calls them.
 MIRROR_LINK_FLAGS = ("-Wl,--export=__wasix_mirror_v1", "-Wl,--export=__wasix_host_tty_v1")
 #: With a C library of its own (wasix-libc), the program's tcgetattr/tcsetattr go through
@@ -89,7 +93,7 @@ MODES_WRAP_FLAGS = tuple(f"-Wl,--wrap={name}" for name in MODES_WRAPPED)
 
 
 def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, name: str = LIBRARY_NAME) -> Path:
-    """Build ``libwasix-compat.a`` (or, by ``name``, the mirror step alone) with ``cc``/``ar``
+    """Build ``libwasix-compat.a`` (or, by ``name``, one of :data:`_PARTS`) with ``cc``/``ar``
     unless a cached copy is current.
 
     ``cc`` and ``ar`` are commands (e.g. ``[zig, "cc", "-target", "wasm32-wasi"]``). Safe to
@@ -109,8 +113,8 @@ def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, n
             objects = []
             sources = sorted((compat_dir() / "src").glob("*.c"))
             flags = ["-I", str(include_dir()), *EMULATION_DEFINES, "-DWASIX_COMPAT_LAYER"]
-            if name == MIRROR_LIBRARY_NAME:  # for any C library: none of the layer's headers
-                sources, flags = [compat_dir() / "src" / name for name in MIRROR_SOURCES], []
+            if name in _PARTS:
+                sources, flags = [compat_dir() / "src" / src for src in _PARTS[name]], []
             for src in sources:
                 obj = Path(tmp) / (src.stem + ".o")
                 _run([*cc, "-O2", *flags, "-c", str(src), "-o", str(obj)], src)

@@ -11,6 +11,7 @@ zig has no ``nm``: ``llvm-nm`` is an LLVM's one from PATH when there is one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -88,6 +89,11 @@ def zig_llvm(root: Path | None = None) -> Path:
 
     zig, version = _zig()
     final = (root or toolchain_dir()) / dir_name(version)
+    wrapper = final / "bin" / "clang"
+    if wrapper.is_file() and str(zig) not in wrapper.read_text(errors="replace"):
+        # Made by another installation of the same ziglang (another venv, perhaps deleted
+        # since): its wrappers exec that one's zig. This one gets a directory of its own.
+        final = final.with_name(f"{final.name}-{hashlib.sha256(str(zig).encode()).hexdigest()[:8]}")
     if (final / "bin" / "clang").is_file():
         return final
     out = subprocess.run([str(zig), "clang", "--version"], capture_output=True, text=True, check=False).stdout
