@@ -49,10 +49,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    # The package itself too: mypy checks its code against its dependencies' types.
-    session.install("-e", ".[lint]")
+    # The package itself too, with the extras its optional modules import (binary caches over
+    # HTTP, the Dask executor): mypy checks its code against its dependencies' types.
+    session.install("-e", ".[lint,http,dask]")
     session.run("ruff", "check", ".")
     session.run("mypy", "wasix_backend")
+    # The direction of imports between layers ([tool.importlinter] in pyproject.toml).
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session

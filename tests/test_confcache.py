@@ -275,6 +275,26 @@ def test_answers_of_a_vanished_compiler_are_not_shared(
     assert "=yes" in json.loads(shared.read_text())["entries"]["ac_cv_header_termios_h"]
 
 
+@pytest.mark.build
+def test_a_recipe_may_keep_out_of_the_shared_answers(
+    plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "configure-cache"
+    monkeypatch.setenv("WASIX_CONFIGURE_CACHE", str(cache))
+    _build(plugins, tmp_path / "s1", tmp_path / "o1", "alpha", capsys=capsys)
+    [shared] = list(cache.glob("*.json"))
+    before = shared.read_bytes()
+    # The same package with `configure-cache = false`: it loads (the key is declared), asks
+    # every question itself and adds nothing to the answers the others share.
+    recipe = (plugins / "alpha" / "recipe.toml").read_text().replace('system = "autotools"', 'system = "autotools"\nconfigure-cache = false')
+    write_plugin(tmp_path / "plugins", "alpha", recipe)
+    _build(tmp_path / "plugins", tmp_path / "s2", tmp_path / "o2", "alpha", capsys=capsys)
+    log = _configure_log(tmp_path / "s2", "alpha")
+    assert "checking for tcgetattr... yes" in log and "(cached)" not in log
+    assert shared.read_bytes() == before and list(cache.glob("*.json")) == [shared]
+    assert run(tmp_path / "o2" / "bin" / "alpha.wasm").text == "tcgetattr=1 fork_not_a_function=0 long=4\n"
+
+
 # Two packages asking the same questions; "early" is handed answers instead of finding them.
 PRESET_AC = """\
 AC_INIT([NAME], [1.0])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from conftest import write_plugin
 
+import wasix_backend
+from wasix_backend import schema
 from wasix_backend.errors import RecipeError
-from wasix_backend.plugins import load_plugins
+from wasix_backend.plugins import generic_registry, load_plugins
 from wasix_backend.recipe import recipe_from_dict
 
 SHA = "0" * 64
@@ -119,6 +124,53 @@ def test_the_schema_rejects_unknown_keys_with_the_closest_name(extra, field, pro
     assert info.value.field == field and problem in str(info.value), str(info.value)
 
 
+def test_autotools_configure_cache_is_a_declared_setting(tmp_path) -> None:
+    # Documented and read by the autotools build system; once missing from its settings, so
+    # `configure-cache = false` was refused as a typo.
+    data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "build": {"configure-cache": False}}
+    assert recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path).build == {"configure-cache": False}
+    data["build"] = {"configure-cache": "no"}
+    with pytest.raises(RecipeError, match="expected bool"):
+        recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path)
+
+
+#: How they read a ``[build]`` key: ``build.get("KEY"``, ``build["KEY"]``, autotools' ``args(ctx, "KEY")``.
+_READS = re.compile(r'(?:build\.get\(|build\[|args\(ctx, )"([a-z][a-z0-9-]*)"')
+
+
+def test_every_build_key_the_code_reads_is_declared() -> None:
+    """A key read but not declared is refused in every recipe that sets it (the configure-cache bug)."""
+    package = Path(wasix_backend.__file__).parent
+    registry = generic_registry()
+    common = set(schema.BUILD_COMMON.names())
+    for system in registry.build_systems:  # each built-in system is its module's namesake
+        read = set(_READS.findall((package / "buildsystems" / f"{system}.py").read_text()))
+        declared = common | set(registry.build_systems[system].settings.names())
+        if system == "make":  # it uses autotools' make helpers, which read only what make declares too
+            read -= set(_READS.findall((package / "buildsystems" / "autotools.py").read_text())) - declared
+        assert read <= declared, (system, sorted(read - declared))
+    for module in ("engine", "finalize", "buildenv", "context"):  # every system's builds: the common keys
+        read = set(_READS.findall((package / f"{module}.py").read_text()))
+        assert read <= common, (module, sorted(read - common))
+
+
+def test_recipes_differing_only_in_their_tables_are_not_equal(tmp_path) -> None:
+    def recipe(**tables):
+        data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, **tables}
+        return recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path)
+
+    plain = recipe(build={"configure-args": ["--disable-nls"]})
+    assert plain == recipe(build={"configure-args": ["--disable-nls"]})
+    assert hash(plain) == hash(recipe(build={"configure-args": ["--disable-nls"]}))  # equal ones hash alike
+    assert plain != recipe(build={"configure-args": []})  # once `compare=False`: equal
+    assert recipe() != recipe(outputs={"bin": ["x"], "commands": {"y": "x"}})
+    assert recipe() != recipe(wasmer={"namespace": "me"})
+    assert len({plain, recipe(build={"configure-args": []}), recipe(build={"configure-args": ["--disable-nls"]})}) == 2
+    # Where it was declared from is no part of what it is.
+    assert recipe_from_dict({"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}}, plugin="other",
+                            plugin_dir=tmp_path / "elsewhere") == recipe()  # fmt: skip
+
+
 def test_a_plugin_claims_its_own_table(tmp_path) -> None:
     data = {"package": {"name": "x", "version": "1"}, "outputs": {"bin": ["x"]}, "mytool": {"anything": [1]}}
     recipe = recipe_from_dict(data, plugin="myplugin", plugin_dir=tmp_path, extra_tables=["mytool"])
@@ -128,9 +180,7 @@ def test_a_plugin_claims_its_own_table(tmp_path) -> None:
 # ------------------------------------------------------------------ registered build systems
 SYSTEM_PY = """\
 import sys
-from wasix_backend import hookimpl
-from wasix_backend.registry import BuildSystem
-from wasix_backend.schema import Field, Section
+from wasix_backend.api import BuildSystem, Field, Section, hookimpl
 
 @hookimpl
 def wasix_register(registry):

@@ -49,6 +49,7 @@ BUILD_ROOTS = (
 #: The import closure stops here; ``tests/test_codekey.py`` keeps this list honest.
 NOT_BUILD_CODE: dict[str, str] = {
     "": "the package's namespace: version, hook markers",
+    "api": "the plugin API's names (each is hashed where it is defined, when build code uses it)",
     "__main__": "the command line",
     "cli": "the command line",
     "engine": "scheduling: order, parallelism, cache look-ups",

@@ -148,7 +148,7 @@ def _with_mirror(source_dir: Path) -> None:
         os.environ["WASIX_MIRROR"] = str(source_dir / "sources")
 
 
-#: ``config_settings`` keys (``pip wheel -C provider=zig -C jobs=2 -C store=DIR``, ``python -m
+#: ``config_settings`` keys (``pip wheel -C provider=wasix -C jobs=2 -C store=DIR``, ``python -m
 #: build -C…``): the same as ``wasix-build``'s ``--provider``, ``--jobs`` and ``--store``.
 CONFIG_SETTINGS = ("provider", "jobs", "store")
 
@@ -178,7 +178,7 @@ def _build_recipe(source_dir: Path, config_settings: dict[str, Any] | None = Non
     from .engine import Engine
     from .paths import store_dir
     from .store import Store
-    from .toolchain import select_toolchain
+    from .toolchain import get_toolchain
 
     settings = _settings(config_settings)
     _with_mirror(source_dir)
@@ -187,7 +187,7 @@ def _build_recipe(source_dir: Path, config_settings: dict[str, Any] | None = Non
     console = Console(stderr=True, highlight=False)
     store.check()
     with store.in_use(console.print):  # the sysroot chosen below stays while this builds
-        toolchain = select_toolchain(settings.get("provider"), store=store, console=console)
+        toolchain = get_toolchain(settings.get("provider"), store=store, console=console)
         jobs = int(settings["jobs"]) if "jobs" in settings else None
         engine = Engine(loaded, store, toolchain, jobs=jobs, console=console)
         results, failures = engine.build([recipe.name])

@@ -101,6 +101,9 @@ class Source:
 
 @dataclass(frozen=True)
 class Dependency:
+    """A recipe needed by another: its name and a PEP 440 specifier (``>=6.4``; empty: any
+    version), as written in ``[dependencies]``."""
+
     name: str
     specifier: str = ""
 
@@ -115,7 +118,13 @@ class Dependency:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A package: identity, sources, patches, dependencies, build settings and outputs."""
+    """A package: identity, sources, patches, dependencies, build settings and outputs.
+
+    Two recipes are equal when every field of theirs is, the tables (``build``, ``commands``,
+    ``extra`` …) included; those are left out of the hash only because dicts cannot be
+    hashed, so equal recipes still hash alike. Where it came from (``plugin_dir``,
+    ``plugin``) is not compared: the same recipe may be declared from two places.
+    """
 
     name: str
     version: str
@@ -129,23 +138,23 @@ class Recipe:
     run_deps: tuple[Dependency, ...] = ()
     build_system: str = DEFAULT_BUILD_SYSTEM
     #: Free-form settings for the build-system plugin (``[build]`` table, minus ``system``).
-    build: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    build: dict[str, Any] = field(default_factory=dict, hash=False)
     #: Programs this recipe produces, installed as ``bin/NAME.wasm``.
     binaries: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     #: Command name -> binary name, for Wasmer packages and wheel console scripts.
-    commands: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    commands: dict[str, str] = field(default_factory=dict, hash=False)
     #: Guest path -> path inside the install prefix, shipped as data (Wasmer ``[fs]``).
-    data: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    data: dict[str, str] = field(default_factory=dict, hash=False)
     #: ``[outputs] network``: its commands get the host's network when run from a wheel.
     network: bool = False
     #: Command name -> binary: run by other packages' programs inside the sandbox only (``sh``).
-    sandbox_commands: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    sandbox_commands: dict[str, str] = field(default_factory=dict, hash=False)
     #: Command name -> ``/bin/sh`` script body, shown as ``/usr/bin/NAME`` inside the sandbox.
-    sandbox_scripts: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    sandbox_scripts: dict[str, str] = field(default_factory=dict, hash=False)
     #: Extra tables (``[wasmer]``, ``[wheel]``, ``[update]``, ``[test]`` …) kept verbatim.
-    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
     #: Where the recipe came from: its plugin's folder (patches are relative to it).
     plugin_dir: Path | None = field(default=None, hash=False, compare=False)
     #: The plugin that declared it (filled in by the plugin manager).

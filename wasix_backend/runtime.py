@@ -61,6 +61,9 @@ class WorkerDied(SandboxError):
 
 @dataclass
 class RunResult:
+    """What a run gave: its exit status, its output (bytes; ``text`` is stdout decoded as
+    UTF-8) and the files asked for with ``read_back``."""
+
     exit_code: int
     stdout: bytes
     stderr: bytes
@@ -69,6 +72,7 @@ class RunResult:
 
     @property
     def text(self) -> str:
+        """stdout decoded as UTF-8 (undecodable bytes replaced)."""
         return self.stdout.decode("utf-8", "replace")
 
 

@@ -1,9 +1,10 @@
 """``wasix-build new``: write a new plugin folder that builds as soon as its source is pinned.
 
-The folder holds ``recipe.toml`` (written with tomlkit, commented), ``plugin.py`` (declares the
-recipe; example hooks commented out), ``patches/``, ``tests/test_NAME.py`` (builds the package
-through the engine and runs it under Wasmer) and ``pyproject.toml`` (PEP 517 backend and the
-``wasix_backend.plugins`` entry point). With ``from_url`` the archive is downloaded once to
+The folder is what the collection's plugins are: ``recipe.toml`` (written with tomlkit,
+commented; the one declaration of the recipe), ``plugin.py`` (example hooks, commented out,
+importing :mod:`wasix_backend.api`; the module the entry point names), ``patches/``, for a
+program ``cases.toml`` (its differential tests, run by ``wasix-build test``) and
+``pyproject.toml`` (PEP 517 backend and the ``wasix_backend.plugins`` entry point). With ``from_url`` the archive is downloaded once to
 learn its sha256, its version is read from its file name and its build system guessed from the
 files at its top.
 """
@@ -220,14 +221,6 @@ def recipe_document(
     doc.add(tomlkit.nl())
     doc.add("outputs", outputs)
 
-    if kind == "program":
-        test = tomlkit.table()
-        test.add(tomlkit.comment(f"tests/test_{_ident(name)}.py runs bin/{name}.wasm under Wasmer with these."))
-        test.add("args", ["--version"])
-        test.add("expect-exit", 0)
-        test.add("expect-stdout-contains", version)
-        doc.add(tomlkit.nl())
-        doc.add("test", test)
     return doc
 
 
@@ -238,89 +231,59 @@ def _ident(name: str) -> str:
 PLUGIN_PY = '''\
 """{name}: a wasix-backend plugin.
 
-Most packages need no Python: recipe.toml says everything and the generic build system does
+Most packages need no Python: recipe.toml beside this file says everything (it is the
+plugin's recipe, in a checkout and when installed as a distribution) and the build system does
 the work. Uncomment a hook below only for what is special about {name}; every hook gets a
 BuildContext (ctx.recipe, ctx.source_dir, ctx.build_dir, ctx.prefix, ctx.stage, ctx.env,
-ctx.run(...)). See docs/plugins.md of wasix-backend.
+ctx.run(...)). Import from wasix_backend.api only. See docs/plugins.md of wasix-backend.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from wasix_backend import hookimpl
-from wasix_backend.recipe import Recipe, load_recipe
-
-HERE = Path(__file__).resolve().parent
-
-
-@hookimpl
-def wasix_recipes() -> list[Recipe]:
-    """The recipe next to this file (in a checkout and when installed as a distribution)."""
-    return [load_recipe(HERE / "recipe.toml", plugin="{name}")]
-
+from wasix_backend.api import BuildContext, hookimpl  # noqa: F401 (for the hooks below)
 
 # Run code around the default configure step (return the default's result):
 #
 # @hookimpl(wrapper=True)
-# def wasix_configure(ctx):
+# def wasix_configure(ctx: BuildContext):
 #     (ctx.source_dir / "config.h.extra").write_text("#define EXTRA 1\\n")
 #     return (yield)
 #
 # Replace the default compile step (returning True means "done, skip the default"):
 #
 # @hookimpl
-# def wasix_compile(ctx):
+# def wasix_compile(ctx: BuildContext) -> bool:
 #     ctx.run(["make", f"-j{{ctx.jobs}}", "{name}"])
 #     return True
 #
 # Install something the build system does not:
 #
 # @hookimpl(wrapper=True)
-# def wasix_package(ctx):
+# def wasix_package(ctx: BuildContext):
 #     result = yield
 #     (ctx.stage / "share" / "{name}").mkdir(parents=True, exist_ok=True)
 #     return result
 '''
 
-TEST_PY = '''\
-"""Behaviour test for {name}: build it through the engine and check what comes out.
+CASES_TOML = '''\
+# Differential tests of {name} (docs/plugins.md, "Differential tests: cases.toml"): each case
+# runs natively and under Wasmer with the same files; stdout, stderr and the exit status are
+# compared. `wasix-build test {name} --plugin-dir {folder_rel}` builds {name} and runs them.
 
-Run with ``pytest {folder_rel}/tests``. Programs run under the real Wasmer runtime with the
-arguments of recipe.toml's [test] table.
-"""
+[defaults]
+command = "{name}"
+# What to compare with: a Debian binary, any absolute path to a native build of the same
+# sources, or "build:BIN" (cargo recipes: this package's sources built for this machine).
+# A case whose native program is missing is skipped, saying which.
+native = "{native}"
+timeout = 60
 
-from __future__ import annotations
-
-import json
-import tomllib
-from pathlib import Path
-
-from wasix_backend.cli import main
-from wasix_backend.runtime import run
-
-PLUGIN = Path(__file__).resolve().parents[1]
-RECIPE = tomllib.loads((PLUGIN / "recipe.toml").read_text(encoding="utf-8"))
-NAME = RECIPE["package"]["name"]
-
-
-def test_{ident}_builds_and_behaves(tmp_path: Path, capsys) -> None:
-    out = tmp_path / "dist"
-    capsys.readouterr()
-    assert main(["build", NAME, "--plugin-dir", str(PLUGIN), "--out", str(out), "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    prefix = Path(next(p["store"] for p in summary["packages"] if p["name"] == NAME))
-    outputs = RECIPE.get("outputs", {{}})
-    for lib in outputs.get("lib", []):
-        assert (prefix / "lib" / lib).is_file(), lib
-    for header in outputs.get("include", []):
-        assert (prefix / "include" / header).is_file(), header
-    check = RECIPE.get("test", {{}})
-    for binary in outputs.get("bin", []):
-        result = run(out / "bin" / f"{{binary}}.wasm", check.get("args", []), stdin=check.get("stdin", "").encode())
-        assert result.exit_code == check.get("expect-exit", 0), result.stderr.decode(errors="replace")
-        assert check.get("expect-stdout-contains", "") in result.text
+[[case]]
+name = "version"
+args = ["--version"]
+status = 0
 '''
+
 
 PATCHES_README = """\
 Patches for {name}, applied in name order with `patch -p1` before configuring:
@@ -407,9 +370,11 @@ def new_plugin(
                                                      url=url, sha256=sha, filename=filename, registry=registry)),
         "plugin.py": PLUGIN_PY.format(name=name),
         "patches/README.md": PATCHES_README.format(name=name),
-        f"tests/test_{_ident(name)}.py": TEST_PY.format(name=name, ident=_ident(name), folder_rel=f"{Path(directory).name}/{name}"),
         "pyproject.toml": tomlkit.dumps(pyproject_document(name)),
     }
+    if kind == "program":  # a library has no command to run: its dependents' cases test it
+        native = f"build:{name}" if build_system == "cargo" else f"/usr/bin/{name}"
+        files["cases.toml"] = CASES_TOML.format(name=name, native=native, folder_rel=f"{Path(directory).name}/{name}")
     # Write everything into a hidden sibling, then rename: never a half-written plugin folder.
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{name}."))

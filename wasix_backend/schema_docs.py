@@ -1,20 +1,28 @@
-"""Write the field tables of docs/plugins.md from :mod:`wasix_backend.schema`.
+"""Write the generated parts of docs/plugins.md: the field tables from
+:mod:`wasix_backend.schema`, the plugin API reference from :mod:`wasix_backend.api`.
 
 Each table sits between ``<!-- schema:NAME -->`` and ``<!-- /schema -->`` (``NAME`` a key of
-:func:`sections`). ``python -m wasix_backend.schema_docs docs/plugins.md`` rewrites them in
-place; ``--check`` exits 1 when the file differs from the model (the test suite runs it).
+:func:`sections`); the reference between ``<!-- api -->`` and ``<!-- /api -->``, written from
+the API's docstrings. ``python -m wasix_backend.schema_docs docs/plugins.md`` rewrites them in
+place; ``--check`` exits 1 when the file differs from the code (the test suite runs it).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import schema
 
 _BLOCK = re.compile(r"(<!-- schema:([a-z-]+) -->\n)(.*?)(<!-- /schema -->)", re.S)
+_API_BLOCK = re.compile(r"(<!-- api -->\n)(.*?)(<!-- /api -->)", re.S)
+#: reStructuredText roles (``:class:`X```) and literals (````x````) in docstrings.
+_ROLE = re.compile(r":(?:class|func|meth|attr|data|mod|exc):`[~.]?([^`]+)`")
+_LITERAL = re.compile(r"``(.+?)``")
 
 
 def sections() -> dict[str, list[schema.Field]]:
@@ -58,8 +66,55 @@ def render(name: str, fields: list[schema.Field]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _markdown(doc: str) -> str:
+    """A docstring as Markdown: roles and double-backquoted literals become code spans."""
+    doc = _ROLE.sub(lambda m: f"`{m.group(1)}`", doc)
+    return _LITERAL.sub(lambda m: f"`{m.group(1)}`", doc)
+
+
+def _signature(obj: Any) -> str:
+    """``(parameters)`` as a reader calls ``obj``: with annotations for functions; for classes
+    the names alone (``=…`` where optional), which is what a plugin needs to make one."""
+    sig = inspect.signature(obj)
+    if inspect.isclass(obj):
+        params = [p.name + ("=…" if p.default is not inspect.Parameter.empty else "") for p in sig.parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]  # fmt: skip
+        return f"({', '.join(params)})"
+    # Annotations are strings here (``from __future__ import annotations``): unquote them.
+    return re.sub(r"(: |-> )'([^']*)'", r"\1\2", str(sig)).replace("(self, ", "(").replace("(self)", "()")
+
+
+def render_api() -> str:
+    """The plugin API reference: one heading per group of :data:`api.GROUPS`, one entry per
+    name, each its signature and docstring (:data:`api.DOCS` where the object's own is
+    another's), and the documented members of classes (:data:`api.MEMBERS`)."""
+    from . import api
+
+    out: list[str] = []
+    for group, names in api.GROUPS.items():
+        out.append(f"### {group}\n")
+        for name in names:
+            obj = getattr(api, name)
+            kind = "exception" if inspect.isclass(obj) and issubclass(obj, BaseException) else \
+                "class" if inspect.isclass(obj) else "function" if callable(obj) and name != "hookimpl" else "marker"  # fmt: skip
+            sig = _signature(obj) if kind == "function" or name in api.CONSTRUCTED else ""
+            out.append(f"#### `{name}{sig}`\n")
+            doc = api.DOCS.get(name) or inspect.getdoc(obj) or ""
+            out.append(f"*{kind}*. {_markdown(doc)}\n")
+            for member in api.MEMBERS.get(name, ()):
+                attr = inspect.getattr_static(obj, member)
+                func = attr.fget if isinstance(attr, property) else attr
+                msig = "" if isinstance(attr, property) else _signature(func)
+                mdoc = " ".join(_markdown(inspect.getdoc(func) or "").split("\n\n")[0].split())
+                out.append(f"- `{member}{msig}`: {mdoc}")
+            if api.MEMBERS.get(name):
+                out.append("")
+    return "\n".join(out)
+
+
 def update(text: str) -> str:
-    """``text`` with every schema block regenerated; unknown block names are an error."""
+    """``text`` with every schema block and the API reference regenerated; unknown block
+    names are an error."""
     known = sections()
 
     def sub(match: re.Match[str]) -> str:
@@ -68,7 +123,11 @@ def update(text: str) -> str:
             raise SystemExit(f"schema_docs: unknown block <!-- schema:{name} --> (known: {', '.join(known)})")
         return match.group(1) + render(name, known[name]) + match.group(4)
 
-    return _BLOCK.sub(sub, text)
+    text = _BLOCK.sub(sub, text)
+    if _API_BLOCK.search(text):
+        reference = render_api()
+        text = _API_BLOCK.sub(lambda m: m.group(1) + reference + m.group(3), text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if new == text:
         return 0
     if args.check:
-        print(f"{args.doc}: field tables differ from wasix_backend/schema.py; run "
+        print(f"{args.doc}: field tables or the API reference differ from the code; run "
               f"`python -m wasix_backend.schema_docs {args.doc}`", file=sys.stderr)
         return 1
     args.doc.write_text(new, encoding="utf-8")

@@ -31,6 +31,8 @@ SETTINGS = Section("build (autotools)", (
     Field("host", "string", "the toolchain's triple, `wasm32-wasi`", "the `--host` triple; old `config.sub` files may need the bare `wasm32`"),
     Field("configure-script", "string", '`"configure"`', "the script, relative to the sources"),
     Field("autoreconf", "bool", "`false`", "run `autoreconf -fi` first (also done when there is no configure script)"),
+    Field("configure-cache", "bool", "`true`", "share the toolchain's `configure` answers with other packages "
+          "(`false`: this package asks every question itself; `$WASIX_CONFIGURE_CACHE=off` does so for all)"),
     MAKE_ARGS,
     Field("install-args", "list of strings", "`[]`", "extra `make install` arguments (placeholders filled in)"),
     INSTALL_TARGET,

@@ -21,7 +21,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         directory=Path(args.dir),
         from_url=args.from_url,
     )
-    err.print(f"[green]✓[/] wrote {folder}/ (recipe.toml, plugin.py, patches/, tests/, pyproject.toml)")
+    written = ", ".join(sorted((p.name + "/" if p.is_dir() else p.name) for p in folder.iterdir()))
+    err.print(f"[green]✓[/] wrote {folder}/ ({written})")
     err.print(f"  next: edit {folder}/recipe.toml, then `wasix-build build {args.name} --plugin-dir {folder.parent}`")
     return 0
 
@@ -111,7 +112,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def register(add) -> None:  # `add`: main.make_parser's sub-command helper
-    p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, tests/, pyproject.toml")
+    p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, cases.toml, pyproject.toml")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--kind", choices=["program", "library"], default="program")
     p.add_argument("--build-system", default=None, metavar="SYSTEM",

@@ -75,12 +75,12 @@ def _build(spec: TaskSpec, out: io.StringIO) -> dict[str, Any]:
     from ..plugins import load_plugins
     from ..store import Store
     from ..substitute import BinaryCaches, load_secret_key, push_entries, trusted_keys
-    from ..toolchain import select_toolchain
+    from ..toolchain import get_toolchain
 
     console = Console(file=out, highlight=False, width=120)
     store = Store(worker_store())
     loaded = load_plugins([Path(p) for p in spec.plugin_dirs])
-    toolchain = select_toolchain(spec.provider, store=store, console=console)
+    toolchain = get_toolchain(spec.provider, store=store, console=console)
     caches = BinaryCaches(list(spec.caches), trusted_keys(list(spec.trusted)), progress=False)
     engine = Engine(loaded, store, toolchain, jobs=spec.jobs, console=console, strict=spec.strict, substituter=caches)
     results, failures = engine.build([spec.name])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import WasixError
-from .providers import Provider, parse_invocation
+from .providers import WasixProvider, parse_invocation
 from .settings import parse_settings
 
 #: Program name -> tool.
@@ -40,7 +40,7 @@ def tool_for(program: str) -> str | None:
     return TOOLS.get(name)
 
 
-def _run(cmd: Sequence[str], provider: Provider) -> int:
+def _run(cmd: Sequence[str], provider: WasixProvider) -> int:
     env = {**os.environ, **provider.env()}
     try:
         return subprocess.run(list(cmd), env=env).returncode
@@ -77,14 +77,14 @@ class PostLink:
     refuse: str | None = None
 
 
-def post_link(provider: Provider, output: str) -> PostLink:
+def post_link(provider: WasixProvider, output: str) -> PostLink:
     """The step after linking ``output`` (pure: the generated wrappers bake it, too)."""
     refusal = provider.unwinding_refusal()
     step = _post_link_step(provider, output)
     return replace(step, refuse=f"wasixcc: {output}: {refusal}") if refusal else step
 
 
-def _post_link_step(provider: Provider, output: str) -> PostLink:
+def _post_link_step(provider: WasixProvider, output: str) -> PostLink:
     args = provider.wasm_opt_args()
     if args is None:
         return PostLink()
@@ -105,7 +105,7 @@ def _post_link_step(provider: Provider, output: str) -> PostLink:
     return PostLink(command=command, plain=[str(wasm_opt), *plain, output, "-o", output])
 
 
-def _post_link(provider: Provider, output: str) -> int:
+def _post_link(provider: WasixProvider, output: str) -> int:
     step = post_link(provider, output)
     data = b""
     if step.plain is not None or step.refuse is not None:
