@@ -2,9 +2,12 @@
 installed wheel's command, paired, with the same input, from an empty directory.
 
     python benchmarks/runtime.py [--venv DIR | --dist DIR | --store DIR] [--repeat N] [--only a,b]
+                                 [--packages p,q]
 
-Without ``--venv`` the wheels are made from the store (``wasix-build wheel --all``) and
-installed into a fresh venv of this interpreter. Every pair's outputs must match (a speed-up
+Without ``--venv`` the wheels are made from the store (``wasix-build wheel --all``, or only
+``--packages``, e.g. ``--packages lua5.4 --only lua``) and installed into a fresh venv of this
+interpreter. Pipe throughput and start-up need the tar and gzip wheels: without them they are
+left out. Every pair's outputs must match (a speed-up
 that changes behaviour does not count), else the row says so and is left out of the mean.
 Prints a table and writes ``runtime`` into benchmarks/results-runtime.json: native and wheel
 medians, the ratio per pair (median), the geometric mean, pipe throughput, start-up and
@@ -76,6 +79,15 @@ def make_inputs(root: Path) -> None:
     subprocess.run(["bzip2", "-9", "-k", "-f", str(root / "text4.txt")], check=True)
     (root / "pi.bc").write_text("scale=1500; 4*a(1)\n")
     (root / "fib.lua").write_text("local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end\nprint(fib(30))\n")
+    # Errors caught by pcall (setjmp/longjmp in the interpreter), strings and a sort.
+    (root / "pcall.lua").write_text(
+        "local ok = 0\n"
+        "for i = 1, 200000 do\n"
+        "  if pcall(function(x) if x % 7 == 0 then error(\"e\" .. x) end return x end, i) then ok = ok + 1 end\n"
+        "end\n"
+        "local t = {} for i = 1, 200000 do t[#t + 1] = string.format(\"%d:%s\", i, tostring(i * 3)) end\n"
+        "table.sort(t) print(ok, #table.concat(t, \",\"))\n"
+    )
     (root / "sql.txt").write_text(
         "create table t(a integer, b text, c real);\n"
         "with recursive n(i) as (select 1 union all select i+1 from n where i < 300000)\n"
@@ -107,6 +119,7 @@ WORKLOADS = [
     Workload("xz -d", "xz", ["-d", "-c"], stdin="text4.txt.xz"),
     Workload("bc -l, 1500 digits of pi", "bc", ["-l"], stdin="pi.bc"),
     Workload("lua fib(30)", "lua", ["-"], stdin="fib.lua", native="lua5.4"),
+    Workload("lua pcall errors, strings, sort", "lua", ["-"], stdin="pcall.lua", native="lua5.4"),
     Workload("sqlite3 300k inserts, aggregates, sort", "sqlite3", [":memory:"], stdin="sql.txt"),
     Workload("gawk sums and an array, 400k lines", "gawk", ["-f", "/dev/stdin"], stdin=None, files=None),
     Workload("bash arithmetic loop, 200k", "bash", ["-s"], stdin="loop.sh"),
@@ -258,10 +271,11 @@ def sizes(venv: Path) -> list[dict[str, object]]:
     return rows
 
 
-def _venv_from(dist: Path | None, store: Path | None, scratch: Path) -> Path:
+def _venv_from(dist: Path | None, store: Path | None, scratch: Path, packages: list[str]) -> Path:
     if dist is None:
         dist = scratch / "dist"
-        cmd = [str(Path(sys.executable).parent / "wasix-build"), "wheel", "--all", "--keep-going", "--out", str(dist)]
+        cmd = [str(Path(sys.executable).parent / "wasix-build"), "wheel", *(packages or ["--all"]), "--keep-going",
+               "--out", str(dist)]  # fmt: skip
         subprocess.run([*cmd, *(["--store", str(store)] if store else [])], check=False)
     venv = scratch / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -274,10 +288,12 @@ def _gmean(values: list[float]) -> float:
     return math.exp(sum(math.log(max(x, 1e-9)) for x in values) / len(values))
 
 
-def _fmt(results: list[Result], pipe: dict[str, object], start: dict[str, object], size_rows: list[dict[str, object]]) -> str:
+def _fmt(results: list[Result], pipe: dict[str, object] | None, start: dict[str, object] | None,
+         size_rows: list[dict[str, object]]) -> str:  # fmt: skip
     # "less start-up": the wheel's time less its warm start-up (gzip --version), against the
     # native time: the program's own speed, without what every run of the launcher costs.
-    warm = statistics.median(start["warm"])  # type: ignore[arg-type]
+    # Without the gzip wheel there is no start-up figure: that column is left out ("—").
+    warm = statistics.median(start["warm"]) if start else None  # type: ignore[arg-type]
     lines = [f"{'workload':44} {'native':>8} {'wheel':>8} {'ratio':>7} {'less start-up':>14}"]
     ratios, own = [], []
     for r in results:
@@ -286,17 +302,23 @@ def _fmt(results: list[Result], pipe: dict[str, object], start: dict[str, object
             continue
         ratio = statistics.median(r.ratios)
         native, wheel = statistics.median(r.native), statistics.median(r.wheel)
-        net = max(wheel - warm, 0.0) / native if native > 0 else float("nan")
+        net = max(wheel - warm, 0.0) / native if native > 0 and warm is not None else None
         if r.same_output:
             ratios.append(ratio)
-            own.append(net)
-        lines.append(f"{r.name:44} {native:7.2f}s {wheel:7.2f}s {ratio:6.2f}x {net:13.2f}x  {r.note}".rstrip())
+            if net is not None:
+                own.append(net)
+        shown = f"{net:13.2f}x" if net is not None else f"{'—':>14}"
+        lines.append(f"{r.name:44} {native:7.2f}s {wheel:7.2f}s {ratio:6.2f}x {shown}  {r.note}".rstrip())
     if ratios:
+        net_mean = f"{_gmean(own):13.2f}x" if own else f"{'—':>14}"
+        net_worst = f" / {max(own):.2f}x" if own else ""
         lines.append(f"{'geometric mean (' + str(len(ratios)) + ' workloads)':44} {'':8} {'':8} {_gmean(ratios):6.2f}x "
-                     f"{_gmean(own):13.2f}x  worst {max(ratios):.2f}x / {max(own):.2f}x")  # fmt: skip
-    lines.append(f"pipe throughput (tar -xOf -, 64 MB): wheel {pipe['wheel_mb_per_s']:.0f} MB/s, native {pipe['native_mb_per_s']:.0f} MB/s")
-    lines.append(f"start-up (gzip --version): native {statistics.median(start['native']):.3f}s, wheel warm "  # type: ignore[arg-type]
-                 f"{statistics.median(start['warm']):.3f}s, first run {statistics.median(start['first_run']):.3f}s")  # type: ignore[arg-type]
+                     f"{net_mean}  worst {max(ratios):.2f}x{net_worst}")  # fmt: skip
+    if pipe:
+        lines.append(f"pipe throughput (tar -xOf -, 64 MB): wheel {pipe['wheel_mb_per_s']:.0f} MB/s, native {pipe['native_mb_per_s']:.0f} MB/s")
+    if start:
+        lines.append(f"start-up (gzip --version): native {statistics.median(start['native']):.3f}s, wheel warm "  # type: ignore[arg-type]
+                     f"{statistics.median(start['warm']):.3f}s, first run {statistics.median(start['first_run']):.3f}s")  # type: ignore[arg-type]
     lines.append("sizes: " + ", ".join(f"{s['program']} {int(s['wasm']) / 1024:.0f}K/{int(s['native']) / 1024:.0f}K" for s in size_rows)
                  + " (module / native binary)")  # fmt: skip
     return "\n".join(lines)
@@ -309,12 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, help="store to make the wheels from")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated programs")
+    parser.add_argument("--packages", default="", help="comma-separated packages to make wheels of (default: all)")
     parser.add_argument("--output", type=Path, default=HERE / "results-runtime.json")
     parser.add_argument("--label", default="", help="a name for this run in the results file (e.g. before, after)")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="wasix-runtime-bench-"))
     try:
-        venv = args.venv or _venv_from(args.dist, args.store, scratch)
+        packages = [p for p in args.packages.split(",") if p]
+        venv = args.venv or _venv_from(args.dist, args.store, scratch, packages)
         inputs = scratch / "inputs"
         inputs.mkdir()
         print("making inputs …", file=sys.stderr)
@@ -322,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         _fix_workloads(inputs)
         load_before = os.getloadavg()[0]
         results = measure(venv, inputs, scratch, args.repeat, {p for p in args.only.split(",") if p})
-        pipe = pipe_throughput(venv, inputs, scratch, args.repeat)
-        start = startup(venv, scratch, args.repeat)
+        has = {name: (venv / "bin" / name).exists() for name in ("tar", "gzip")}
+        pipe = pipe_throughput(venv, inputs, scratch, args.repeat) if has["tar"] else None
+        start = startup(venv, scratch, args.repeat) if has["gzip"] else None
         size_rows = sizes(venv)
         print(_fmt(results, pipe, start, size_rows))
         doc = json.loads(args.output.read_text()) if args.output.is_file() else {}

@@ -141,3 +141,19 @@ def test_shell_builds_the_sysroot_too(auto: Path, fake_sysroot_build, monkeypatc
     main(["shell", "--", "true"])
     assert len(fake_sysroot_build) == 1
     assert started[0]["WASIX_PROVIDER"] == "wasix" and started[0]["WASIXCC_SYSROOT"].endswith("built-sysroot")
+
+
+def test_a_zig_llvm_whose_zig_is_gone_is_not_used(tmp_path: Path) -> None:
+    """An LLVM directory made by a ziglang installation deleted since (a removed venv) names
+    a zig that no longer exists: it must not shadow the installed ziglang's."""
+    from wasix_backend.toolchain.zigllvm import _execs_a_missing_program
+
+    gone, here = tmp_path / "gone", tmp_path / "here"
+    here.mkdir()
+    (here / "zig").write_text("")
+    for root, zig in ((gone, gone / "zig"), (here, here / "zig")):
+        (root / "bin").mkdir(parents=True, exist_ok=True)
+        (root / "bin" / "clang").write_text(f'#!/bin/sh\nexec {zig} clang -Wno-deprecated "$@"\n')
+    assert _execs_a_missing_program(gone / "bin" / "clang")
+    assert not _execs_a_missing_program(here / "bin" / "clang")
+    assert not _execs_a_missing_program(tmp_path / "none" / "clang")

@@ -250,6 +250,78 @@ def test_setjmp_longjmp(tmp_path: Path, wasix_env) -> None:
     assert (result.exit_code, result.text) == (0, "longjmp returned 42\n")
 
 
+#: Jumps SJLJ=exnref must get right: out of nested calls, through the C library's frames
+#: (qsort's comparison), again and again from a loop, sigsetjmp/siglongjmp, and a jump to an
+#: outer setjmp past an inner one.
+SETJMP_KINDS = r"""
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#ifndef __wasm_exception_handling__  /* the plain sysroot's setjmp.h declares neither */
+int sigsetjmp(sigjmp_buf, int);
+_Noreturn void siglongjmp(sigjmp_buf, int);
+#endif
+static jmp_buf outer, inner, sort_env;
+static sigjmp_buf sig_env;
+static int cmp(const void *a, const void *b) { (void)a; (void)b; longjmp(sort_env, 9); }
+static void deep(int n, jmp_buf *to, int v) { if (n == 0) longjmp(*to, v); deep(n - 1, to, v); }
+static int through_inner(void) {
+  if (setjmp(inner) == 0) deep(3, &outer, 7);
+  return -1;
+}
+int main(void) {
+  int sum = 0;
+  for (int i = 1; i <= 1000; i++) { jmp_buf b; int r = setjmp(b); if (r == 0) deep(i % 5, &b, i); else sum += r; }
+  int values[3] = {3, 1, 2};
+  int r = setjmp(sort_env);
+  if (r == 0) { qsort(values, 3, sizeof values[0], cmp); return 1; }
+  int s = sigsetjmp(sig_env, 1);
+  if (s == 0) siglongjmp(sig_env, 0);
+  int o = setjmp(outer);
+  if (o == 0) { through_inner(); return 2; }
+  printf("sum=%d qsort=%d sig=%d outer=%d\n", sum, r, s, o);
+  return 0;
+}
+"""
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("sjlj", ["asyncify", "exnref"])
+def test_setjmp_longjmp_of_every_kind(tmp_path: Path, wasix_env, sjlj: str) -> None:
+    env = {**wasix_env, "WASIXCC_SJLJ": sjlj}
+    problem = get_toolchain_problem(env)
+    if problem:
+        pytest.skip(reason=f"no LLVM that emits exnref here: {problem}")
+    module = build(tmp_path, env, SETJMP_KINDS)
+    result = run(module, [])
+    assert (result.exit_code, result.text) == (0, "sum=500500 qsort=9 sig=1 outer=7\n"), result.stderr
+    data = module.read_bytes()
+    # exnref: no asyncify at all, and the stack checkpoints it would need are not imported.
+    assert (b"asyncify_start_unwind" in data, b"stack_checkpoint" in data) == ((True, True) if sjlj == "asyncify" else (False, False))
+
+
+@pytest.mark.build
+def test_an_exnref_module_that_forks_is_refused_and_not_left_behind(tmp_path: Path, wasix_env) -> None:
+    env = {**wasix_env, "WASIXCC_SJLJ": "exnref"}
+    problem = get_toolchain_problem(env)
+    if problem:
+        pytest.skip(reason=f"no LLVM that emits exnref here: {problem}")
+    # wasix-libc's unistd.h hides fork() from code compiled with exceptions: declared here.
+    (tmp_path / "forks.c").write_text(FORK.replace("#include <unistd.h>", "#include <unistd.h>\npid_t fork(void);"))
+    proc = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", "forks.c", "-o", "forks.wasm"], cwd=tmp_path,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 1
+    assert "forks.wasm: it calls fork, exec" in proc.stderr and "SJLJ=asyncify" in proc.stderr
+    assert not (tmp_path / "forks.wasm").exists()
+
+
+def get_toolchain_problem(env: dict[str, str]) -> str | None:
+    """Why the wasix provider cannot work with ``env``'s settings (exnref needs clang >= 20)."""
+    from wasix_backend.toolchain.providers import WasixProvider
+
+    return WasixProvider(parse_settings([], {**os.environ, **env})[0]).problem()
+
+
 @pytest.mark.build
 def test_signal_handlers_run(tmp_path: Path, wasix_env) -> None:
     result = run(build(tmp_path, wasix_env, SIGNAL_HANDLER), [])

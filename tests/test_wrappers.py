@@ -37,6 +37,8 @@ SOURCES = {
     "bad.c": "int main(void) { return missing; }\n",
     "undef.c": "int nowhere(void);\nint main(void) { return nowhere(); }\n",
     "m.cc": "#include <string>\nint main() { std::string s(\"c++\"); return (int)s.size() - 3; }\n",
+    "jump.c": "#include <setjmp.h>\nstatic jmp_buf b;\nint main(void) { int r = setjmp(b); if (!r) longjmp(b, 3); return r - 3; }\n",
+    "forks.c": "#include <sys/types.h>\npid_t fork(void);\nint main(void) { return fork() > 0; }\n",
 }
 
 
@@ -193,6 +195,26 @@ def test_wasix_wrappers_match_the_python_driver(case: Case, tmp_path: Path, wasi
     settings, _ = parse_settings([], wasix_env)
     assert WasixProvider(settings).problem() is None
     _compare(case, wasix_env, tmp_path)
+
+
+#: SJLJ=exnref (the recipe's environment, as the wrappers were made in it): a setjmp program
+#: links without wasm-opt; one that calls fork is refused and its output removed.
+EXNREF_CASES = [_c("-O2", "jump.c", "-o", "jump.wasm"), _c("-O2", "forks.c", "-o", "forks.wasm")]
+
+
+@pytest.mark.parametrize("case", EXNREF_CASES, ids=lambda c: c.id)
+def test_wasix_wrappers_match_the_python_driver_with_exnref_setjmp(case: Case, tmp_path: Path, wasix_sysroot: Path) -> None:
+    env = {**os.environ, "WASIX_PROVIDER": "wasix", "WASIXCC_SYSROOT": str(wasix_sysroot), "WASIXCC_SJLJ": "exnref"}
+    problem = WasixProvider(parse_settings([], env)[0]).problem()
+    if problem:
+        pytest.skip(reason=f"no LLVM that emits exnref here: {problem}")
+    _compare(case, env, tmp_path)  # the same as the reference, which does:
+    results, files = _run_case(case, driver_bin_dir(), tmp_path / "w2", env)
+    status, stderr = results[0][2], results[0][4]  # type: ignore[index]
+    if "forks.c" in case.steps[0][1]:
+        assert status == 1 and b"SJLJ=asyncify" in stderr and "forks.wasm" not in files
+    else:
+        assert status == 0 and b"asyncify" not in files["jump.wasm"]
 
 
 def test_wasix_wrappers_take_the_engines_build_environment(tmp_path: Path, wasix_sysroot: Path) -> None:

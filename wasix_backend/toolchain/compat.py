@@ -27,6 +27,10 @@ from ..paths import cache_root, project_toolchain_dir
 #: terminal requests told to the launcher) and the record of the file modes a program asks for.
 MIRROR_LIBRARY_NAME = "libwasix-mirror.a"
 MIRROR_SOURCES = ("mirror.c", "host_tty.c", "modes.c")
+#: setjmp/longjmp through exnref exceptions (``SJLJ=exnref``), linked only with that setting.
+SJLJ_LIBRARY_NAME = "libwasix-sjlj.a"
+#: The libraries made of a few of the layer's sources, for any C library (none of its headers).
+_PARTS = {MIRROR_LIBRARY_NAME: MIRROR_SOURCES, SJLJ_LIBRARY_NAME: ("sjlj.c",)}
 #: Exporting their markers links them (and their constructors) although no program calls them.
 MIRROR_LINK_FLAGS = ("-Wl,--export=__wasix_mirror_v1", "-Wl,--export=__wasix_host_tty_v1")
 #: The program's tcgetattr/tcsetattr go through host_tty.c's, which call the C library's
@@ -51,32 +55,33 @@ def compat_dir() -> Path:
     return project_toolchain_dir() / "compat"
 
 
-def _sources() -> list[Path]:
-    sources = [compat_dir() / "src" / name for name in MIRROR_SOURCES]
+def _sources(library: str = MIRROR_LIBRARY_NAME) -> list[Path]:
+    sources = [compat_dir() / "src" / name for name in _PARTS[library]]
     missing = [str(p) for p in sources if not p.is_file()]
     if missing:
         raise ToolchainError(f"wasix launcher steps: {', '.join(missing)} missing; the installation is incomplete")
     return sources
 
 
-def source_key(tool_version: str) -> str:
+def source_key(tool_version: str, library: str = MIRROR_LIBRARY_NAME) -> str:
     """A hash of every source of the library plus the compiler's version."""
     digest = hashlib.sha256(tool_version.encode())
     root = compat_dir()
-    for path in _sources():
+    for path in _sources(library):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str) -> Path:
-    """Build ``libwasix-mirror.a`` with ``cc``/``ar`` unless a cached copy is current.
+def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str, *, name: str = MIRROR_LIBRARY_NAME) -> Path:
+    """Build ``libwasix-mirror.a`` (or, by ``name``, another of :data:`_PARTS`) with
+    ``cc``/``ar`` unless a cached copy is current.
 
     ``cc`` and ``ar`` are commands (e.g. ``[clang, "--target=wasm32-wasi", …]``). Safe to
     call from parallel compiler processes: one builds, the others wait for it.
     """
-    out_dir = cache_root() / "compat" / source_key(tool_version)
-    library = out_dir / MIRROR_LIBRARY_NAME
+    out_dir = cache_root() / "compat" / source_key(tool_version, name)
+    library = out_dir / name
     if library.is_file():
         return library
     from filelock import FileLock  # only when it is built: every compile reaches this function
@@ -87,11 +92,11 @@ def ensure_library(cc: Sequence[str], ar: Sequence[str], tool_version: str) -> P
             return library
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build.") as tmp:
             objects = []
-            for src in _sources():
+            for src in _sources(name):
                 obj = Path(tmp) / (src.stem + ".o")
                 _run([*cc, "-O2", "-c", str(src), "-o", str(obj)], src)
                 objects.append(str(obj))
-            staged = Path(tmp) / MIRROR_LIBRARY_NAME
+            staged = Path(tmp) / name
             _run([*ar, "rcs", str(staged), *objects], staged)
             os.replace(staged, library)
     return library

@@ -10,11 +10,12 @@ Kept light on imports: build systems start it once per source file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import WasixError
@@ -65,16 +66,25 @@ def needs_asyncify(module: bytes) -> bool:
 class PostLink:
     """What follows a successful link: a wasm-opt command, or a message and a status.
     ``plain`` is the command for a module that does not need asyncify (see
-    :func:`needs_asyncify`), when ``command`` asyncifies."""
+    :func:`needs_asyncify`), when ``command`` asyncifies. ``refuse`` is the error for a module
+    that needs asyncify where it cannot have it (``SJLJ=exnref``): the link then fails and
+    its output is removed."""
 
     command: list[str] | None = None
     message: str | None = None
     status: int = 0
     plain: list[str] | None = None
+    refuse: str | None = None
 
 
 def post_link(provider: WasixProvider, output: str) -> PostLink:
     """The step after linking ``output`` (pure: the generated wrappers bake it, too)."""
+    refusal = provider.unwinding_refusal()
+    step = _post_link_step(provider, output)
+    return replace(step, refuse=f"wasixcc: {output}: {refusal}") if refusal else step
+
+
+def _post_link_step(provider: WasixProvider, output: str) -> PostLink:
     args = provider.wasm_opt_args()
     if args is None:
         return PostLink()
@@ -97,17 +107,20 @@ def post_link(provider: WasixProvider, output: str) -> PostLink:
 
 def _post_link(provider: WasixProvider, output: str) -> int:
     step = post_link(provider, output)
+    data = b""
+    if step.plain is not None or step.refuse is not None:
+        with contextlib.suppress(OSError):
+            data = Path(output).read_bytes()
+    if step.refuse and needs_asyncify(data):
+        print(step.refuse, file=sys.stderr)
+        Path(output).unlink(missing_ok=True)
+        return 1
     if step.message:
         print(step.message, file=sys.stderr)
     if step.command is None:
         return step.status
-    if step.plain is not None:
-        try:
-            data = Path(output).read_bytes()
-        except OSError:
-            data = b""
-        if data and not needs_asyncify(data):
-            return _run(step.plain, provider)
+    if step.plain is not None and data and not needs_asyncify(data):
+        return _run(step.plain, provider)
     return _run(step.command, provider)
 
 

@@ -25,6 +25,9 @@ from .settings import Settings
 
 TARGET = "wasm32-wasi"
 STACK_SIZE = 8 * 1024 * 1024
+#: The first clang that emits exnref exception handling (``try_table``), the only kind
+#: wasmer-sdk runs: clang 19 emits the legacy ``try``/``catch`` instructions only.
+MIN_LLVM_EXNREF = 20
 
 # Options whose value is the next argument (so that value is not taken for an input file).
 _TAKES_VALUE = {
@@ -95,6 +98,29 @@ ASYNCIFY_IMPORTS = tuple(f"wasix_32v1.{name}" for name in (
 ))  # fmt: skip
 ASYNCIFY_ARGS = ["--asyncify", f"--pass-arg=asyncify-imports@{','.join(ASYNCIFY_IMPORTS)}"]
 
+#: ``SJLJ=exnref``: LLVM lowers setjmp to a record in the jmp_buf and longjmp to a ``throw``
+#: of exnref exception handling, caught by the function that called setjmp — no asyncify, so
+#: no instrumented call paths and no stack unwound and rewound at every setjmp. The C
+#: library's sigsetjmp/_setjmp are functions that call its asyncify setjmp: the macros make
+#: them setjmp itself, which LLVM lowers (signal masks are not kept in WASIX anyway).
+EXNREF_SJLJ_FLAGS = [
+    "-fwasm-exceptions", "-mllvm", "-wasm-enable-sjlj", "-mllvm", "-wasm-use-legacy-eh=false",
+    "-Dsigsetjmp(env,savesigs)=setjmp(env)", "-Dsiglongjmp=longjmp", "-D_setjmp=setjmp", "-D_longjmp=longjmp",
+]  # fmt: skip
+
+
+def _emits_exnref(root: Path | None) -> bool:
+    from .sysroot import _version_of
+
+    return root is not None and (_version_of(root / "bin" / "clang") or 0) >= MIN_LLVM_EXNREF
+
+
+def _exnref_llvm() -> Path | None:
+    """The first LLVM that emits exnref: the system's when new enough, else ziglang's."""
+    from .sysroot import pypi_llvm
+
+    return next((root for root in (system_llvm(), pypi_llvm()) if _emits_exnref(root)), None)
+
 
 class WasixProvider:
     """The upstream WASIX toolchain: clang/wasm-ld and a wasix-libc sysroot. The driver asks it
@@ -129,7 +155,15 @@ class WasixProvider:
 
     @cached_property
     def llvm(self) -> Path | None:
-        """The LLVM installation (a directory with ``bin/clang``)."""
+        """The LLVM installation (a directory with ``bin/clang``). ``SJLJ=exnref`` needs
+        clang >= 20: an older one, even named by ``LLVM_LOCATION`` (which a build pins for
+        every compiler call), gives way to the system's or ziglang's newer one."""
+        chosen = self._configured_llvm()
+        if self.settings.exnref_sjlj and not _emits_exnref(chosen):
+            return _exnref_llvm()
+        return chosen
+
+    def _configured_llvm(self) -> Path | None:
         if self.settings.llvm_location:
             from .sysroot import llvm_location
 
@@ -168,6 +202,9 @@ class WasixProvider:
         if self.llvm is None:
             from .sysroot import no_llvm_reason
 
+            if self.settings.exnref_sjlj:
+                return (f"SJLJ=exnref needs clang >= {MIN_LLVM_EXNREF} and found none: "
+                        "install ziglang (pip install ziglang) or set WASIXCC_LLVM_LOCATION")  # fmt: skip
             return f"{no_llvm_reason()}; or set WASIXCC_LLVM_LOCATION"
         for tool in ("clang", "wasm-ld"):
             if not (self.llvm / "bin" / tool).exists():
@@ -184,6 +221,8 @@ class WasixProvider:
         ]  # fmt: skip
         if s.wasm_exceptions:
             flags += ["-fwasm-exceptions", "-mllvm", "-wasm-enable-sjlj"]
+        elif s.exnref_sjlj:
+            flags += EXNREF_SJLJ_FLAGS
         else:
             flags.append("-fno-exceptions")
         flags += ["-fPIC"] if s.pic else ["-ftls-model=local-exec"]
@@ -227,6 +266,8 @@ class WasixProvider:
             if s.module_kind != "shared-library":
                 cmd += [*compat.MIRROR_LINK_FLAGS, *compat.TERMINAL_WRAP_FLAGS, *compat.MODES_WRAP_FLAGS]
                 cmd.append(str(self.mirror_library()))
+                if s.exnref_sjlj:
+                    cmd.append(str(self.sjlj_library()))
         return cmd
 
     def mirror_library(self) -> Path:
@@ -234,6 +275,13 @@ class WasixProvider:
         ``host_tty.c``) built for wasix-libc."""
         cc = [self._bin("clang"), *self._compile_flags()]
         return compat.ensure_library(cc, [self._bin("llvm-ar")], f"wasix llvm={self.llvm} sysroot={self.sysroot}")
+
+    def sjlj_library(self) -> Path:
+        """The helpers and the exception tag of exnref setjmp/longjmp (``compat/src/sjlj.c``):
+        the plain sysroot's C library has only its asyncify setjmp."""
+        cc = [self._bin("clang"), *self._compile_flags()]
+        return compat.ensure_library(cc, [self._bin("llvm-ar")], f"wasix llvm={self.llvm} sjlj",
+                                     name=compat.SJLJ_LIBRARY_NAME)  # fmt: skip
 
     def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
         """The command for ``ar``, ``ranlib``, ``nm`` or ``ld``."""
@@ -247,8 +295,19 @@ class WasixProvider:
         s = self.settings
         if s.run_wasm_opt is False or s.module_kind == "object-file":
             return None
+        if s.exnref_sjlj:
+            # No wasm-opt: Debian's binaryen (108) cannot read exnref instructions, and
+            # without asyncify to add it only re-optimises what clang -O2 made.
+            return None
         default = [] if s.wasm_opt_suppress_default else (["-O2"] if s.wasm_exceptions else [*ASYNCIFY_ARGS, "-O2"])
         return [*self.wasm_opt_features(), *default, *s.wasm_opt_flags]
+
+    def unwinding_refusal(self) -> str | None:
+        if not self.settings.exnref_sjlj:
+            return None
+        return ("it calls fork, exec or an asyncify setjmp (a library built with SJLJ=asyncify), which need "
+                "asyncify, and a module with exnref exceptions cannot be asyncified here; build it with "
+                "SJLJ=asyncify (the default)")  # fmt: skip
 
     def wasm_opt_features(self) -> list[str]:
         """The ``--enable-*`` flags matching what this provider's modules use."""
@@ -273,7 +332,8 @@ class WasixProvider:
         sysroot = _sysroot_identity(self.sysroot) if self.sysroot else "none"
         opt = " ".join(self.wasm_opt_args() or ["none"])  # the engine's default passes shape every program
         return (f"wasix llvm=[{llvm}] sysroot=[{sysroot}] settings=[{self.settings.fingerprint()}] wasm-opt=[{opt}]; "
-                f"mirror {compat.source_key('mirror')}")  # fmt: skip
+                f"mirror {compat.source_key('mirror')}"
+                + (f"; sjlj {compat.source_key('sjlj', compat.SJLJ_LIBRARY_NAME)}" if self.settings.exnref_sjlj else ""))  # fmt: skip
 
 
 def no_wasm_opt_dir() -> Path:

@@ -25,6 +25,9 @@ RETIRED_PROVIDERS = {
            "builds the real wasix-libc with ziglang's clang from PyPI (WASIXCC_LLVM_LOCATION=zig, chosen "
            "by itself where no system clang >= 19 is installed); unset it or say wasix",
 }  # fmt: skip
+#: How setjmp/longjmp work: wasix-libc's stack checkpoints, which need asyncify (the default),
+#: or WebAssembly exception handling with exnref, which needs none (see providers.py).
+SJLJ_MODES = ("asyncify", "exnref")
 #: The provider variable both ``wasix-build`` and ``wasixcc`` read (``WASIXCC_PROVIDER`` too).
 PROVIDER_VAR = "WASIX_PROVIDER"
 
@@ -39,7 +42,7 @@ _LIST_KEYS = {
 }
 _BOOL_KEYS = {"RUN_WASM_OPT", "WASM_OPT_SUPPRESS_DEFAULT", "WASM_EXCEPTIONS", "PIC"}
 _PATH_KEYS = {"SYSROOT", "LLVM_LOCATION", "BINARYEN_LOCATION"}
-_CHOICE_KEYS = {"MODULE_KIND": MODULE_KINDS, "PROVIDER": PROVIDERS}
+_CHOICE_KEYS = {"MODULE_KIND": MODULE_KINDS, "PROVIDER": PROVIDERS, "SJLJ": SJLJ_MODES}
 KNOWN_KEYS = frozenset(_LIST_KEYS | _BOOL_KEYS | _PATH_KEYS | set(_CHOICE_KEYS))
 
 _SETTING_ARG = re.compile(r"^-s([A-Z][A-Z0-9_]*)=(.*)$", re.DOTALL)
@@ -66,6 +69,7 @@ class Settings:
     module_kind: str = "static-main"
     wasm_exceptions: bool = False
     pic: bool = False
+    sjlj: str = "asyncify"
 
     def fingerprint(self) -> str:
         """The settings that shape what the driver writes, for store keys (paths and the
@@ -73,6 +77,7 @@ class Settings:
         shaping = {
             k: v for k, v in sorted(vars(self).items())
             if k not in ("provider", "sysroot", "llvm_location", "binaryen_location")
+            and not (k == "sjlj" and v == "asyncify")  # the default: keys made before SJLJ stay
         }  # fmt: skip
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -82,6 +87,12 @@ class Settings:
         if self.pic:
             return "sysroot-ehpic"
         return "sysroot-eh" if self.wasm_exceptions else "sysroot"
+
+    @property
+    def exnref_sjlj(self) -> bool:
+        """setjmp/longjmp through exnref exceptions on the plain sysroot (``SJLJ=exnref``;
+        with ``WASM_EXCEPTIONS`` the -eh sysroot brings its own)."""
+        return self.sjlj == "exnref" and not self.wasm_exceptions
 
 
 def _split_list(value: str) -> list[str]:

@@ -204,13 +204,16 @@ class _Baker:
             return [f"exec {run}"]
         step = post_link(provider, _OUT)
         body = [f"{run} || exit"]
+        pattern = shlex.quote("|".join(UNWINDING_CALLS))
+        if step.refuse:  # as driver._post_link: the module needs asyncify and cannot have it
+            body.append(f"if LC_ALL=C grep -aqE {pattern} \"$out\"; then printf '%s\\n' {_word(step.refuse)} >&2; "
+                        'rm -f "$out"; exit 1; fi')  # fmt: skip
         if step.message:
             body.append(f"printf '%s\\n' {_word(step.message)} >&2")
         if step.command and step.plain:  # as driver.needs_asyncify, by the same bytes
-            pattern = "|".join(UNWINDING_CALLS)
-            body.append(f"LC_ALL=C grep -aqE {shlex.quote(pattern)} \"$out\" || exec {_words(step.plain)}")
+            body.append(f"LC_ALL=C grep -aqE {pattern} \"$out\" || exec {_words(step.plain)}")
         body.append(f"exec {_words(step.command)}" if step.command else f"exit {step.status}")
-        if step.command is None and step.message is None and step.status == 0:
+        if step.command is None and step.message is None and step.status == 0 and step.refuse is None:
             body = [f"exec {run}"]  # nothing after the link: no shell left waiting
         return body
 

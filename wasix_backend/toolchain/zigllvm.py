@@ -11,6 +11,7 @@ zig has no ``nm``: ``llvm-nm`` is an LLVM's one from PATH when there is one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -88,6 +89,10 @@ def zig_llvm(root: Path | None = None) -> Path:
 
     zig, version = _zig()
     final = (root or toolchain_dir()) / dir_name(version)
+    if _execs_a_missing_program(final / "bin" / "clang"):
+        # Made by another installation of the same ziglang, deleted since (a removed venv):
+        # its wrappers exec a zig that is gone. This one gets a directory of its own.
+        final = final.with_name(f"{final.name}-{hashlib.sha256(str(zig).encode()).hexdigest()[:8]}")
     if (final / "bin" / "clang").is_file():
         return final
     out = subprocess.run([str(zig), "clang", "--version"], capture_output=True, text=True, check=False).stdout
@@ -107,6 +112,23 @@ def zig_llvm(root: Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _execs_a_missing_program(wrapper: Path) -> bool:
+    """Whether ``wrapper`` (as :func:`_write_wrappers` writes them) ``exec``s a program that
+    no longer exists."""
+    try:
+        text = wrapper.read_text(errors="replace")
+    except OSError:
+        return False
+    match = re.search(r"^exec (.+)$", text, re.MULTILINE)
+    if not match:
+        return False
+    try:
+        program = shlex.split(match.group(1))[0]
+    except (ValueError, IndexError):
+        return False
+    return not Path(program).exists()
 
 
 def _build_builtins(zig: Path, dest: Path, scratch: Path) -> None:
