@@ -152,7 +152,7 @@ def cmd_build(args: argparse.Namespace, session: Session) -> int:
         # A no-op: the next identical invocation may replay this answer (wasix_backend.fastpath).
         fastpath.offer(fastpath.build_inputs(
             [f for files in loaded.files.values() for f in files],
-            [*args.plugin_dir, builtin_plugins_dir()], [r.path for r in results.values()], []),
+            [*session.options.plugin_dirs, builtin_plugins_dir()], [r.path for r in results.values()], []),
             produced=[Path(d) for d in written.values()])  # fmt: skip
     return finish(args, summary, written)
 

@@ -30,7 +30,8 @@ def session_options(args: argparse.Namespace) -> SessionOptions:
 
     store = getattr(args, "store", None)
     return SessionOptions(
-        plugin_dirs=tuple(args.plugin_dir), store=Path(store) if store else None,
+        # --plugin-dir is accepted before and after the sub-command: the two lists, in order.
+        plugin_dirs=(*args.plugin_dir, *getattr(args, "plugin_dir_after", [])), store=Path(store) if store else None,
         provider=getattr(args, "provider", None), jobs=getattr(args, "jobs", None),
         keep_going=getattr(args, "keep_going", False), strict=getattr(args, "strict", False),
         substituters=substituters_from_env(getattr(args, "substituter", None) or []),
@@ -112,7 +113,7 @@ def jobs_count(text: str) -> int:
 
 
 def plugin_dir_options(dest: str = "plugin_dir") -> argparse.ArgumentParser:
-    """``--plugin-dir``, accepted before and after the sub-command (main() joins the two)."""
+    """``--plugin-dir``, accepted before and after the sub-command (:func:`session_options` joins the two)."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--plugin-dir", action="append", type=Path, default=[], metavar="DIR", dest=dest,
                    help="load plugins from DIR (a plugin folder or a folder of them); repeatable")

@@ -95,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_plugins([d.absolute() for d in plugin_dirs])
     parser = make_parser(loaded.registry if loaded else None)
     args = parser.parse_args(argv)
-    args.plugin_dir = [*args.plugin_dir, *getattr(args, "plugin_dir_after", [])]
     from ..interrupt import Interrupted, handle_signals, reset
 
     reset()  # a new command (in-process callers may run several)
