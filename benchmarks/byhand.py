@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from harness import BenchError
 
 if TYPE_CHECKING:
-    from wasix_backend.toolchain.providers import Provider
+    from wasix_backend.toolchain.providers import WasixProvider
 
 #: Stand-in for a command line's own arguments, to split the provider's commands around.
 _ARGS = "\x00args\x00"
@@ -25,13 +25,13 @@ def _around(command: list[str]) -> tuple[list[str], list[str]]:
     return command[:at], command[at + 1 :]
 
 
-def _provider(name: str) -> Provider:
+def _provider(name: str) -> WasixProvider:
     """Toolchain provider ``name`` as the driver would select it here, checked usable."""
-    from wasix_backend.toolchain.providers import select_provider
+    from wasix_backend.toolchain.providers import WasixProvider
     from wasix_backend.toolchain.settings import parse_settings
 
     settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": name})
-    provider = select_provider(settings)
+    provider = WasixProvider(settings)
     provider.require()
     return provider
 
@@ -56,7 +56,6 @@ def provider_env(name: str) -> tuple[dict[str, str], str]:
         return shlex.join(provider.tool_command(which, []))
 
     env = {
-        **{k: v for k, v in provider.env_defaults().items() if not os.environ.get(k)},
         "CC": shlex.join(cc),
         "CXX": shlex.join(cxx),
         "CPPFLAGS": shlex.join(post),
@@ -84,7 +83,7 @@ def post_link_by_hand(name: str, prefixes: dict[str, Path], provider: str) -> in
     program ``name`` installs, as a person must for fork and setjmp to work; how many ran.
 
     Plain clang links leave it out, so the by-hand modules differ from what the toolchain
-    (and the engine) ships until this has run; the zig provider has no such step."""
+    (and the engine) ships until this has run."""
     import subprocess
 
     from wasix_backend.plugins import load_plugins

@@ -1,14 +1,16 @@
-"""The two C providers side by side: one small CPU-bound C program (recursive fib and a loop
-over an array) built by ``wasixcc`` with each toolchain configuration, then run under
+"""The two LLVM routes of the wasix provider side by side: one small CPU-bound C program
+(recursive fib and a loop over an array) built by ``wasixcc`` with each, then run under
 wasmer-sdk, interleaved, best of N.
 
-    python benchmarks/providers.py [--repeat N] [--configs zig,wasix-pypi,wasix-system] [--binaryen pypi]
+    python benchmarks/providers.py [--repeat N] [--configs wasix-pypi,wasix-system] [--binaryen pypi]
 
 Configurations (each skipped, saying why, where it cannot build here):
 
-- ``zig``: the zig provider (zig's wasi-libc and the compatibility layer in toolchain/compat);
-- ``wasix-pypi``: the wasix provider (wasix-libc) on ziglang's LLVM (``WASIXCC_LLVM_LOCATION=zig``);
-- ``wasix-system``: the wasix provider on the system's clang (Debian's clang-19), the default.
+- ``wasix-pypi``: wasix-libc on ziglang's LLVM (``WASIXCC_LLVM_LOCATION=zig``), PyPI alone;
+- ``wasix-system``: wasix-libc on the system's clang (Debian's clang-19), the default.
+
+The retired zig provider's figures (results-providers.json, ``zig``: within 10% of both) are
+what it was retired on; this script no longer builds it.
 
 Each module is then given the size pass every package's module gets (wasix_backend/finalize.py:
 ``wasm-opt -Os --strip-debug`` with the provider's features), so it is what the collection
@@ -72,7 +74,6 @@ int main(int argc, char **argv) {
 ARGS = ["35", str(1 << 22), "25"]
 
 CONFIGS: dict[str, dict[str, str]] = {
-    "zig": {"WASIX_PROVIDER": "zig", "WASIXCC_PROVIDER": "zig"},
     "wasix-pypi": {
         "WASIX_PROVIDER": "wasix",
         "WASIXCC_PROVIDER": "wasix",
@@ -87,7 +88,7 @@ class Built:
     config: str
     module: Path | None = None
     size: int = 0
-    linked: int = 0  # wasixcc's output, before the size pass (the zig provider keeps DWARF there)
+    linked: int = 0  # wasixcc's output, before the size pass
     note: str = ""
     fib: list[float] = field(default_factory=list)
     loop: list[float] = field(default_factory=list)

@@ -82,7 +82,7 @@ class Bench:
 def prepare(b: Bench) -> None:
     """Fill the default store with everything that builds; find out what does not.
 
-    This is also the warm-up: sources are downloaded and zig's wasi-libc is built here, so no
+    This is also the warm-up: sources are downloaded and the wasix-libc sysroot is built here, so no
     measurement below pays for them.
     """
     listing = json.loads(b.wb("list", "--json").stdout)
@@ -100,9 +100,9 @@ def prepare(b: Bench) -> None:
             except BenchError as exc:
                 b.unbuildable[name] = textwrap.shorten(last_error_line(str(exc)), 200)
     try:
-        from wasix_backend.toolchain import select_toolchain
+        from wasix_backend.toolchain import get_toolchain
 
-        b.provider = select_toolchain().provider
+        b.provider = get_toolchain().provider
     except Exception as exc:  # the toolchain itself is under construction: say so, go on
         b.provider = f"unknown ({type(exc).__name__}: {exc})"
 
@@ -155,21 +155,18 @@ def measure_noop(b: Bench) -> Section:
 
 
 def _usable_providers() -> dict[str, str]:
-    """Provider name -> why it cannot be measured here ("" when it can)."""
-    from wasix_backend.toolchain.providers import PROVIDERS
+    """Provider name -> why it cannot be measured here ("" when it can): the one provider."""
+    from wasix_backend.toolchain.providers import WasixProvider
     from wasix_backend.toolchain.settings import parse_settings
 
-    out = {}
-    for name, cls in PROVIDERS.items():
-        settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": name})
-        out[name] = cls(settings).problem() or ""
-    return out
+    settings, _ = parse_settings([], {**os.environ, "WASIXCC_PROVIDER": "wasix"})
+    return {"wasix": WasixProvider(settings).problem() or ""}
 
 
 def measure_driver(b: Bench) -> Section:
     """One compiler call through wasixcc against the provider's own command for it."""
     from wasix_backend.toolchain import get_toolchain
-    from wasix_backend.toolchain.providers import parse_invocation, select_provider
+    from wasix_backend.toolchain.providers import WasixProvider, parse_invocation
     from wasix_backend.toolchain.settings import parse_settings
 
     sec = Section("driver", "Driver overhead: `wasixcc -O2 c.c -o a.wasm` (empty main)")
@@ -188,17 +185,16 @@ def measure_driver(b: Bench) -> Section:
         try:
             tc = get_toolchain(name)
             settings, _ = parse_settings([], env)
-            provider = select_provider(settings)
+            provider = WasixProvider(settings)
             own = provider.compile_command(parse_invocation(args, cxx=False))
-            # What the driver adds to this environment (its defaults unless already set).
-            own_env = {**env, **{k: v for k, v in provider.env_defaults().items() if not env.get(k)}}
+            own_env = env
             wrapper, python = tc.bin_dir / "wasixcc", tc.driver_dir / "wasixcc"
         finally:
             os.environ.clear()
             os.environ.update(saved)
         cmds = {"wrapper": ([str(wrapper), *args], env), "own": (own, own_env), "python": ([str(python), *args], env)}
         samples: dict[str, list[float]] = {k: [] for k in cmds}
-        for cmd, cmd_env in cmds.values():  # warm: zig's cache, the OS file cache
+        for cmd, cmd_env in cmds.values():  # warm: the OS file cache
             run_timed(cmd, env=cmd_env, cwd=work)
         for i in range(runs):  # interleaved, the order rotated against drift
             keys = list(cmds)
@@ -222,7 +218,7 @@ def measure_driver(b: Bench) -> Section:
 
 def _seed_toolchain(provider: str, store: Path) -> None:
     """Link the built wasix-libc sysroot into the fresh ``store``: the toolchain is warm for
-    both sides (by hand compiles against it too), as zig's cache is for the zig provider."""
+    both sides (by hand compiles against it too)."""
     if provider != "wasix":
         return
     from wasix_backend.paths import store_dir
@@ -282,8 +278,8 @@ def measure_byhand(b: Bench) -> Section:
             ]
     sec.notes.append("by hand: unpack, patch, ./configure --host … && make -j2 && make install per package, "
                      "CC/CPPFLAGS/LIBS/AR made of the provider's own commands (benchmarks/byhand.py), no "
-                     "driver, no cache; engine: fresh --store and an empty configure cache; the toolchain (zig's "
-                     "cache, the wasix-libc sysroot, linked into the fresh store) and the source cache warm for both; "
+                     "driver, no cache; engine: fresh --store and an empty configure cache; the toolchain (the "
+                     "wasix-libc sysroot, linked into the fresh store) and the source cache warm for both; "
                      "'+ post-link': by hand then runs the provider's wasm-opt step (asyncify + -O2) once on nano, "
                      "as wasixcc does after a link: without it by hand's nano.wasm cannot fork (nano imports "
                      "proc_fork), so only then is it the module the engine ships")

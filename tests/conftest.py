@@ -20,7 +20,7 @@ whatever the checkout; ``--cold-store`` gives the session a fresh empty one (the
 in the user's store). Per-key locks make it safe for xdist workers and concurrent sessions; no
 test cleans, collects or damages it (those use private stores). Tests that exercise the store
 itself get a private one each (the ``store`` fixture), and so do the tests that prove a cold
-build. Caches that never change results (zig's wasi-libc, the compat library, downloaded
+build. Caches that never change results (zig's compiler-rt, the launcher's library, downloaded
 sources) stay in the user cache across runs.
 """
 
@@ -98,8 +98,9 @@ def wb():
 
 
 # ------------------------------------------------------------------ toolchain providers ---
-#: Every behaviour test that compiles runs once per provider.
-PROVIDERS = ("wasix", "zig")
+#: The providers behaviour tests that compile run on: one since the zig provider was retired
+#: (the PyPI-only route is the wasix provider on ziglang's LLVM, tests/test_zig_llvm.py).
+PROVIDERS = ("wasix",)
 _REPO = Path(__file__).resolve().parents[1]
 
 
@@ -119,12 +120,6 @@ _default_mirror()
 
 def provider_problem(provider: str) -> str | None:
     """Why ``provider`` cannot run here (the reason a test skips), or ``None``."""
-    if provider == "zig":
-        try:
-            import ziglang  # noqa: F401
-        except ImportError:
-            return "ziglang is not installed (pip install ziglang)"
-        return None
     from wasix_backend.toolchain.sysroot import no_llvm_reason, pypi_llvm, system_llvm
 
     # Without a system clang the wasix provider takes ziglang's (PyPI): the same tests run.
@@ -337,7 +332,7 @@ _SYSROOT: Path | Exception | None = None
 
 def real_sysroot() -> Path:
     """The wasix-libc sysroot, built by the engine from its pinned source into the user's
-    store — once per machine, like zig's wasi-libc in zig's cache: it never changes results.
+    store — once per machine: it never changes results.
     Concurrent workers and sessions wait on the store's lock for one build."""
     global _SYSROOT
     if _SYSROOT is None:

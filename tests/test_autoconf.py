@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wasix_backend.runtime import run
-from wasix_backend.toolchain import select_toolchain
+from wasix_backend.toolchain import get_toolchain
 
 pytestmark = pytest.mark.build  # configure scripts run against each provider's real compiler
 
@@ -53,7 +53,7 @@ def test_configure_for_wasm32_wasix_passes_the_compiler_checks(tmp_path: Path, p
         (tmp_path / name).write_text(textwrap.dedent(text))
     for tool in ("autoheader", "autoconf"):
         subprocess.run([tool], cwd=tmp_path, check=True)
-    tc = select_toolchain(provider)
+    tc = get_toolchain(provider)
     env = {**os.environ, **tc.configure_env()}
     conf = subprocess.run(["./configure", "--host=wasm32-wasix", f"CC={tc.tool('wasixcc')}"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert conf.returncode == 0, conf.stdout[-2000:] + (tmp_path / "config.log").read_text()[-3000:]

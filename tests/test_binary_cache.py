@@ -203,7 +203,6 @@ def test_an_entry_pushed_by_one_install_is_pulled_by_another_whose_code_differs_
 
     plugins = write_packages(tmp_path)
     secret, public = keygen(tmp_path / "keys")
-    monkeypatch.setenv("WASIX_PROVIDER", "zig")
     monkeypatch.chdir(tmp_path)
     cache = (tmp_path / "cache").as_uri()
     status, rows = run_json("--plugin-dir", str(plugins), "build", "hello", "--store", str(tmp_path / "a"))

@@ -118,7 +118,7 @@ def test_every_module_is_reached_or_declared() -> None:
 @pytest.mark.build
 def test_what_runs_inside_a_real_build_is_in_its_key(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Record every module of this package whose code runs during the phases of real builds
-    (make and autotools, the zig provider) and check each is in the key or declared."""
+    (make and autotools, the wasix provider) and check each is in the key or declared."""
     from conftest import make_tarball, write_plugin
     from httpserver import serve
 
@@ -148,7 +148,6 @@ def test_what_runs_inside_a_real_build_is_in_its_key(tmp_path: Path, store: Path
             current.clear()
 
     monkeypatch.setattr(Engine, "_run_phases", traced)
-    monkeypatch.setenv("WASIX_PROVIDER", "zig")
     monkeypatch.chdir(tmp_path)
     upstream = tmp_path / "upstream"
     configure = ("#!/bin/sh\nfor a; do case $a in --prefix=*) p=${a#--prefix=};; esac; done\n"
@@ -182,11 +181,11 @@ from wasix_backend.engine import Engine
 from wasix_backend.paths import store_dir
 from wasix_backend.plugins import load_plugins
 from wasix_backend.store import Store
-from wasix_backend.toolchain import select_toolchain
+from wasix_backend.toolchain import get_toolchain
 import wasix_backend
 loaded = load_plugins([], entry_points=False)
 store = Store(store_dir())
-engine = Engine(loaded, store, select_toolchain(None, store=store), console=Console(stderr=True))
+engine = Engine(loaded, store, get_toolchain(None, store=store), console=Console(stderr=True))
 _, keys, problems = engine.plan(sorted(loaded.recipes))
 print(json.dumps({"from": wasix_backend.__file__, "keys": keys, "problems": sorted(problems)}))
 """

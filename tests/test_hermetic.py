@@ -25,7 +25,6 @@ def recipe(name: str, url: str, sha: str) -> str:
 @pytest.fixture
 def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """``hi`` (prints a word from its header) and ``stamp`` (embeds the time it was built)."""
-    monkeypatch.setenv("WASIX_PROVIDER", "zig")
     monkeypatch.chdir(tmp_path)
     upstream = tmp_path / "upstream"
     header = {"hi.h": '#define WORD "hi"\n'}
@@ -142,7 +141,6 @@ def test_replacing_a_tool_of_the_toolchain_changes_the_keys(tmp_path: Path, monk
         assert main(["show", "wasix-libc", "--key", "--json", "--store", str(tmp_path / "store")]) == 0
         return json.loads(capsys.readouterr().out)["key"]
 
-    monkeypatch.setenv("WASIX_PROVIDER", "zig")  # planning only: no sysroot needed for the key of wasix-libc
     monkeypatch.setenv("WASIXCC_LLVM_LOCATION", str(llvm))
     before = sysroot_key()
     (llvm / "bin" / "wasm-ld").unlink()

@@ -1,6 +1,6 @@
 """GNU less on the real wasix-libc (issue 13): built unpatched, with setjmp/longjmp and the
-shell escapes (system, popen) compiled in — what the zig provider's libc forced a plugin
-author to patch out (no setjmp) or switch off (``--with-secure``)."""
+shell escapes (system, popen) compiled in — what zig's wasi-libc (the retired zig provider)
+forced a plugin author to patch out (no setjmp) or switch off (``--with-secure``)."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def test_a_recipes_host_tool_missing_at_planning_skips_it_and_strict_fails_it(
     with serve(upstream) as srv:
         recipe = package_recipe("tcly", srv.url_for("tcly-1.0.tar.gz"), sha, build_extra='host-tools = ["tclsh"]')
         write_plugin(tmp_path / "plugins", "tcly", recipe)
-        args = ["--plugin-dir", str(tmp_path / "plugins"), "build", "tcly", "--provider", "zig",
+        args = ["--plugin-dir", str(tmp_path / "plugins"), "build", "tcly",
                 "--out", str(tmp_path / "dist"), "--json"]  # fmt: skip
         out = io.StringIO()
         with redirect_stdout(out):

@@ -17,7 +17,7 @@ from wasix_backend.cli import main
 from wasix_backend.inspect import inspect_module
 from wasix_backend.paths import builtin_plugins_dir
 from wasix_backend.runtime import run, wasmer_cache_dir
-from wasix_backend.toolchain import select_toolchain
+from wasix_backend.toolchain import get_toolchain
 
 pytestmark = pytest.mark.build
 
@@ -103,7 +103,7 @@ int main(void) {
 def test_an_ncurses_program_draws_reads_a_key_and_ends_cleanly(built, tmp_path) -> None:
     src = tmp_path / "screen.c"
     src.write_text(NCURSES_PROGRAM)
-    tc = select_toolchain(built["provider"])
+    tc = get_toolchain(built["provider"])
     env = {**__import__("os").environ, **tc.env()}
     prefix = built["ncurses"]
     subprocess.run(

@@ -1,7 +1,7 @@
 """The proof: `pip install wasix-nano` from a built index, nano driven in tmux, nothing lost.
 
-nano and ncurses are built with the zig provider into its test store (conftest.provider_store:
-once per machine while their store keys hold).
+nano and ncurses are built into the provider's test store (conftest.provider_store: once per
+machine while their store keys hold).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ pytestmark = [
 def nano_venv(tmp_path_factory, runtime_wheelhouse, provider_env) -> Path:
     root = tmp_path_factory.mktemp("nano-wheel")
     mp = pytest.MonkeyPatch()
-    for key, value in provider_env("zig").items():
+    for key, value in provider_env("wasix").items():
         mp.setenv(key, value)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["build", "nano", "--provider", "zig", "--out", str(root / "dist")]) == 0
-            assert main(["wheel", "nano", "--provider", "zig", "--out", str(root / "dist")]) == 0
+            assert main(["build", "nano", "--out", str(root / "dist")]) == 0
+            assert main(["wheel", "nano", "--out", str(root / "dist")]) == 0
             assert main(["index", "--out", str(root / "dist")]) == 0
     finally:
         mp.undo()

@@ -139,7 +139,7 @@ def _run(cmd: list[str], *, env: dict[str, str], cwd: Path, timeout: int = 1800)
 def author(tmp_path_factory: pytest.TempPathFactory, provider_env):
     """The upstream tarball (served on 127.0.0.1), its native build, the plugin folder as `new`
     writes it and the author edits it, the tool's own wheel to build with, and the environment
-    of every command (the zig provider, a store of its own)."""
+    of every command (the provider's sysroot, a store of its own)."""
     if not DEBIAN_PYTHON.is_file():
         pytest.skip(reason="no /usr/bin/python3 (Debian's Python) to make the fresh venvs with")
     root = tmp_path_factory.mktemp("author")
@@ -158,7 +158,7 @@ def author(tmp_path_factory: pytest.TempPathFactory, provider_env):
     (native / "share" / "tinyfig" / "mini.tfl").write_text(font(3, 5))
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WASIX", "VIRTUAL_ENV"))}
-    env.update(provider_env("zig"), WASIX_STORE=str(root / "store"), WASIX_RUNTIME="sdk",
+    env.update(provider_env("wasix"), WASIX_STORE=str(root / "store"), WASIX_RUNTIME="sdk",
                WASIX_WHEELS_CACHE=str(root / "wheels-cache"))  # fmt: skip
     with serve(root / "up") as srv:
         work = root / "work"

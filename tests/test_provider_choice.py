@@ -1,8 +1,8 @@
-"""No silent fallback: with provider ``auto`` and a suitable clang, every entry point
-(``wasix-build build``/``shell``, ``wasixcc``) builds a missing sysroot, saying so on stderr,
-instead of turning to zig; zig is taken only where the compiler is missing, and that is said
-on stderr with the install command. ``toolchain status`` only reports; ``toolchain build``
-builds.
+"""One provider, chosen in one place: with a suitable clang (the system's, else ziglang's from
+PyPI) every entry point (``wasix-build build``/``shell``, ``wasixcc``) builds a missing
+sysroot, saying so on stderr. Where no compiler can be found, or wasix-libc's sources cannot
+be had, the error says what to do (there is no other C library to fall back on since the zig
+provider was retired). ``toolchain status`` only reports; ``toolchain build`` builds.
 
 Fast: the sysroot build is replaced by a stand-in that records being asked (the real one is
 what ``tests/test_wasix_libc.py`` and the session's ``wasix_sysroot`` fixture build).
@@ -20,6 +20,7 @@ from conftest import provider_problem
 
 import wasix_backend.toolchain as toolchain
 from wasix_backend.cli import main
+from wasix_backend.errors import FetchError, ToolchainError
 from wasix_backend.toolchain.settings import parse_settings
 
 needs_clang = pytest.mark.skipif(provider_problem("wasix") is not None, reason=f"no suitable clang: {provider_problem('wasix')}")
@@ -53,7 +54,7 @@ def fake_sysroot_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[
 
 
 @needs_clang
-def test_wasixcc_builds_the_missing_sysroot_instead_of_using_zig(auto, fake_sysroot_build, capsys) -> None:
+def test_wasixcc_builds_the_missing_sysroot(auto, fake_sysroot_build, capsys) -> None:
     settings, _ = parse_settings([], os.environ)
     chosen = toolchain.choose_provider(settings, driver=True)
     assert chosen.name == "wasix" and fake_sysroot_build == [None]  # the user's store
@@ -79,19 +80,41 @@ def test_without_a_system_clang_auto_takes_ziglangs_for_the_wasix_provider(
     chosen = toolchain.choose_provider(settings, driver=True)
     assert chosen.name == "wasix" and chosen.llvm == llvm  # type: ignore[attr-defined]
     assert fake_sysroot_build == [None]
-    assert "using the zig provider" not in capsys.readouterr().err
 
 
-def test_without_the_compiler_auto_uses_zig_and_says_why_and_what_to_install(auto, fake_sysroot_build, tmp_path: Path, capsys) -> None:
+def test_without_a_compiler_the_error_says_what_to_install(auto, fake_sysroot_build, tmp_path: Path) -> None:
     settings, _ = parse_settings([], {"WASIXCC_LLVM_LOCATION": str(tmp_path / "no-llvm")})
-    assert toolchain.choose_provider(settings, driver=True).name == "zig"
-    err = capsys.readouterr().err
-    assert "using the zig provider" in err and "apt-get install clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32" in err
+    with pytest.raises(ToolchainError) as caught:
+        toolchain.choose_provider(settings, driver=True)
+    assert "apt-get install clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32" in str(caught.value)
     assert fake_sysroot_build == []
-    # Chosen on purpose, it is said nowhere.
-    settings, _ = parse_settings([], {"WASIX_PROVIDER": "zig"})
-    assert toolchain.choose_provider(settings, driver=True).name == "zig"
-    assert capsys.readouterr().err == ""
+
+
+def test_naming_the_retired_zig_provider_says_what_replaced_it() -> None:
+    for environ in ({"WASIX_PROVIDER": "zig"}, {"WASIXCC_PROVIDER": "zig"}):
+        with pytest.raises(ToolchainError, match=r"retired.*WASIXCC_LLVM_LOCATION=zig"):
+            parse_settings([], environ)
+    with pytest.raises(ToolchainError, match=r"retired.*WASIXCC_LLVM_LOCATION=zig"):
+        toolchain.get_toolchain("zig")
+
+
+@needs_clang
+def test_without_wasix_libcs_sources_the_error_says_where_to_get_them(auto, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Where the zig provider used to be taken: now an error naming WASIX_MIRROR and the
+    other ways to a sysroot, from every entry point."""
+
+    def no_sources(store=None, console=None):
+        raise FetchError("wasix-libc 2026.2.16.1: fetch failed: no mirror holds wasix-libc")
+
+    monkeypatch.setattr(toolchain, "ensure_sysroot", no_sources)
+    settings, _ = parse_settings([], os.environ)
+    with pytest.raises(ToolchainError) as caught:
+        toolchain.choose_provider(settings, driver=True)
+    message = str(caught.value)
+    assert "no mirror holds wasix-libc" in message
+    assert "WASIX_MIRROR" in message and "WASIXCC_SYSROOT" in message and "wasix-build toolchain install" in message
+    assert main(["shell", "--", "true"]) != 0
+    assert "WASIX_MIRROR" in capsys.readouterr().err
 
 
 @needs_clang

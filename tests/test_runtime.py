@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
 
 @pytest.mark.build
 def test_the_launchers_environment_and_a_trap_is_status_134(tmp_path: Path) -> None:
-    from test_compat import build
+    from test_c_programs import build
 
     probe = build(tmp_path, textwrap.dedent(PROBE_C), "-O2", name="probe")
     assert run(probe, []).text == "probe PWD=/workspace HOME=/workspace\n"

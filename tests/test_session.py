@@ -31,12 +31,12 @@ bin = ["{name}"]
 def test_command_line_options_become_typed_session_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASIX_SUBSTITUTERS", "file:///env-cache file:///first")
     args = make_parser(None).parse_args(
-        ["--plugin-dir", str(tmp_path / "a"), "build", "nano", "--store", str(tmp_path / "s"), "--provider", "zig",
+        ["--plugin-dir", str(tmp_path / "a"), "build", "nano", "--store", str(tmp_path / "s"), "--provider", "wasix",
          "-j", "3", "--strict", "--keep-going", "--json", "--substituter", "file:///first",
          "--plugin-dir", str(tmp_path / "b")])  # fmt: skip
     options = session_options(args)
     assert options == SessionOptions(
-        plugin_dirs=(tmp_path / "a", tmp_path / "b"), store=tmp_path / "s", provider="zig", jobs=3, keep_going=True, strict=True,
+        plugin_dirs=(tmp_path / "a", tmp_path / "b"), store=tmp_path / "s", provider="wasix", jobs=3, keep_going=True, strict=True,
         substituters=("file:///first", "file:///env-cache"), progress=False,
     )  # fmt: skip
     # A sub-command without the build options keeps the defaults.

@@ -1,7 +1,7 @@
 """A package that cannot be built *here* (no Rust for WASI, sources unreachable) is skipped,
 with how to get what is missing, and never stops another; a real failure stays a failure.
 
-The C packages are built for real (zig's clang); the Rust one needs no compiler, since
+The C packages are built for real (wasixcc); the Rust one needs no compiler, since
 there is none: ``PATH`` is a folder of links to the host's tools without Rust's.
 """
 
@@ -190,21 +190,3 @@ def test_unreachable_repository_is_a_missing_requirement_a_bad_bundle_is_not(tmp
     with pytest.raises(FetchError) as info:
         gitsource.fetch_git_source(src, package="crabsay", mirror=broken, cache_dir=tmp_path / "c2")
     assert not isinstance(info.value, MissingRequirement)
-
-
-def test_a_package_for_another_provider_is_skipped_naming_the_one_it_needs(tmp_path: Path, store: Path, monkeypatch) -> None:
-    import io
-    from contextlib import redirect_stdout
-
-    upstream = tmp_path / "upstream"
-    monkeypatch.delenv("WASIX_MIRROR", raising=False)
-    with serve(upstream) as srv:
-        recipe = c_recipe("forky", srv.url_for("forky-1.0.tar.gz"), c_source(upstream, "forky"))
-        write_plugin(tmp_path / "plugins", "forky", recipe.replace("[build]\n", '[build]\nproviders = ["wasix"]\n', 1))
-        out = io.StringIO()
-        with redirect_stdout(out):
-            code = main(["--plugin-dir", str(tmp_path / "plugins"), "build", "forky", "--provider", "zig",
-                         "--out", str(tmp_path / "dist"), "--json"])  # fmt: skip
-    row = statuses(out.getvalue())["forky"]
-    assert (code, row["status"], row["reason"]) == (0, "skipped", "needs the wasix provider")
-    assert "--provider wasix" in row["how"]

@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_compat import build, each_provider  # noqa: F401  (fixture)
+from test_c_programs import build, each_provider  # noqa: F401  (fixture)
 
 from wasix_backend.outputs import terminal
 from wasix_backend.outputs.terminal import (

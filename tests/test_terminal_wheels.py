@@ -4,7 +4,7 @@ line), readline and nano switch it as they ask, and after each run the terminal'
 is what it was before.
 
 bc, lua, sqlite3 and bash come from the session's collection builds (wasix provider) installed
-into a fresh venv by pip; nano is test_nano_wheel's (zig provider, from a built index).
+into a fresh venv by pip; nano is test_nano_wheel's (from a built index).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from wasix_backend.cli import main
+from wasix_backend.errors import ToolchainError
 from wasix_backend.runtime import run
 from wasix_backend.toolchain import driver_bin_dir, get_toolchain
 from wasix_backend.toolchain.settings import parse_settings
@@ -77,20 +78,20 @@ def test_the_toolchain_names_the_sysroot_by_its_store_key(wasix_env, monkeypatch
 
 def test_settings_that_shape_the_output_change_the_toolchain_identity(monkeypatch) -> None:
     monkeypatch.delenv("WASIXCC_COMPILER_FLAGS", raising=False)
-    plain = get_toolchain("zig").identity
+    plain = get_toolchain().identity
     monkeypatch.setenv("WASIXCC_COMPILER_FLAGS", "-DFAST=1")
-    assert get_toolchain("zig").identity != plain
+    assert get_toolchain().identity != plain
     monkeypatch.setenv("WASIXCC_LINKER_FLAGS", "-Wl,--strip-all")
-    assert len({plain, get_toolchain("zig").identity}) == 2
+    assert len({plain, get_toolchain().identity}) == 2
 
 
 def test_wasix_provider_is_read_by_the_driver_and_wasixcc_provider_is_an_alias() -> None:
-    settings, _ = parse_settings([], {"WASIX_PROVIDER": "zig"})
-    assert settings.provider == "zig"
+    settings, _ = parse_settings([], {"WASIX_PROVIDER": "wasix"})
+    assert settings.provider == "wasix"
     settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "wasix"})
     assert settings.provider == "wasix"
-    settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "wasix", "WASIX_PROVIDER": "zig"})
-    assert settings.provider == "zig"
+    settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "wasix", "WASIX_PROVIDER": "auto"})
+    assert settings.provider == "auto"
     settings, _ = parse_settings([], {"WASIXCC_PROVIDER": "", "WASIX_PROVIDER": ""})
     assert settings.provider == "auto"  # empty means unset
 
@@ -569,14 +570,13 @@ def test_a_clang_without_wasm32_builtins_is_named(tmp_path: Path) -> None:
     assert "clang 20" in problem and "apt-get install libclang-rt-20-dev-wasm32" in problem
 
 
-def test_auto_says_why_it_falls_back_to_zig(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_a_too_old_clang_is_an_error_naming_it(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("WASIXCC_SYSROOT", raising=False)
     monkeypatch.delenv("WASIX_PROVIDER", raising=False)
     monkeypatch.delenv("WASIXCC_PROVIDER", raising=False)
     monkeypatch.setenv("WASIXCC_LLVM_LOCATION", str(_fake_llvm(tmp_path / "old", 15, builtins=True)))
-    assert get_toolchain().provider == "zig"
-    err = capsys.readouterr().err
-    assert "clang 15" in err and "using the zig provider" in err
+    with pytest.raises(ToolchainError, match="clang 15"):
+        get_toolchain()
 
 
 def test_an_interrupted_sysroot_build_is_not_taken_as_finished(tmp_path: Path, monkeypatch) -> None:

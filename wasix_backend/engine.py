@@ -145,14 +145,6 @@ class Engine:
             if any(d not in keys for d in deps):
                 continue  # reported with the dependency that cannot be planned
             r = recipes[name]
-            wanted = r.build.get("providers")
-            if wanted and r.build.get("toolchain") != "host-llvm" and self.toolchain.provider not in wanted:
-                problems[name] = MissingRequirement(
-                    f"{name}: builds with the {' or '.join(wanted)} provider only, not {self.toolchain.provider}",
-                    how=f"use the {wanted[0]} provider (--provider {wanted[0]}; for wasix: apt-get install clang-19 lld-19 "
-                        "llvm-19 libclang-rt-19-dev-wasm32, or WASIXCC_LLVM_LOCATION=zig)",
-                    reason=f"needs the {' or '.join(wanted)} provider")  # fmt: skip
-                continue
             absent = hosttools.missing(str(t) for t in r.build.get("host-tools", []))
             if absent:  # found missing before anything is fetched: skipped, saying what to install
                 problems[name] = hosttools.missing_requirement(name, absent, "its build")

@@ -41,7 +41,7 @@ def mirror_dir() -> Path | None:
 
 
 def zig_cache_dir() -> Path:
-    """zig's global cache: its wasi-libc build (~30 s) is paid once per machine."""
+    """zig's global cache (ziglang builds compiler-rt and host programs): paid once per machine."""
     return cache_root() / "zig"
 
 
@@ -54,7 +54,7 @@ def _data_dir(name: str) -> Path:
 
 
 def project_toolchain_dir() -> Path:
-    """The project's ``toolchain/`` folder: pins and the compatibility layer's sources."""
+    """The project's ``toolchain/`` folder: pins and the C sources every program links."""
     return _data_dir("toolchain")
 
 

@@ -164,7 +164,7 @@ def _with_mirror(source_dir: Path) -> None:
         os.environ["WASIX_MIRROR"] = str(source_dir / "sources")
 
 
-#: ``config_settings`` keys (``pip wheel -C provider=zig -C jobs=2 -C store=DIR``, ``python -m
+#: ``config_settings`` keys (``pip wheel -C provider=wasix -C jobs=2 -C store=DIR``, ``python -m
 #: build -C…``): the same as ``wasix-build``'s ``--provider``, ``--jobs`` and ``--store``.
 CONFIG_SETTINGS = ("provider", "jobs", "store")
 

@@ -151,7 +151,7 @@ BUILD_COMMON = Section("build", (
     Field("wasm-opt", "bool", "`true`", "run the toolchain's `wasm-opt` on binaries when it has one"),
     Field("wasm-opt-flags", "list of strings", '`["-Os", "--strip-debug"]`', "its flags"),
     Field("toolchain", "string", '`"wasixcc"`', "`host-llvm`: built by the host's clang, not through `wasixcc` (the wasix-libc sysroot itself)"),
-    Field("providers", "list of strings", "any", "the toolchain providers it builds with (e.g. `[\"wasix\"]` for what needs the real libc's fork, exec, setjmp); with another it is skipped, saying which it needs"),
+    Field("providers", "list of strings", "any", "obsolete, accepted and ignored: `wasix` is the only provider since the zig provider was retired"),
     Field("host-tools", "list of strings", "`[]`", "programs of the build machine its build runs besides its build system's own (e.g. `[\"tclsh\"]`); where one is not on `PATH` it is skipped, naming the Debian package that has it"),
 ))
 

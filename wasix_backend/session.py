@@ -42,7 +42,7 @@ class SessionOptions:
     entry_points: bool = True
     #: The store directory; None: ``$WASIX_STORE``, else the user cache.
     store: Path | None = None
-    #: The toolchain provider (``wasix``, ``zig``); None: ``$WASIX_PROVIDER``, else the default.
+    #: The toolchain provider (``wasix``); None: ``$WASIX_PROVIDER``, else the default.
     provider: str | None = None
     #: Parallel builds; None: one per core.
     jobs: int | None = None
@@ -116,9 +116,9 @@ class Session:
     def toolchain(self) -> Toolchain:
         """The C toolchain of the options' provider (its sysroot built on first use)."""
         # Imported here: commands that never compile (list, show, push) do not load the toolchain.
-        from .toolchain import select_toolchain
+        from .toolchain import get_toolchain
 
-        return select_toolchain(self.options.provider, store=self.store, console=self.console)
+        return get_toolchain(self.options.provider, store=self.store, console=self.console)
 
     @functools.cached_property
     def substituter(self) -> BinaryCaches | None:

@@ -139,7 +139,7 @@ def build_options() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every package")
     p.add_argument("-j", "--jobs", type=jobs_count, default=None, help="parallel builds (default: cores)")
     p.add_argument("--out", default="dist", help="output directory (default: dist)")
-    p.add_argument("--provider", default=None, help="toolchain provider: wasix or zig (default: $WASIX_PROVIDER, else wasix — with clang >= 19 where installed, else ziglang's clang from PyPI — its sysroot built on first use)")
+    p.add_argument("--provider", default=None, help="toolchain provider: wasix, the one there is (auto means the same): clang >= 19 where installed, else ziglang's clang from PyPI, the wasix-libc sysroot built on first use")
     p.add_argument("--keep-going", action="store_true", help="build what can be built after a failure")
     p.add_argument("--strict", action="store_true",
                    help="a package that cannot be built here (missing compiler or sources) fails instead of being skipped")

@@ -376,8 +376,8 @@ def _open_chain(base: str, parts: list[str]) -> list[int]:
 #: no modes (``open(…, O_CREAT, 0755)`` keeps none, ``chmod`` fails with ENOSYS, ``stat``
 #: answers permission bits 0, the SDK's ``fs.stat`` gives only a kind and a size): programs
 #: built with wasix-libc record the modes they ask for (:func:`parse_modes`, applied by
-#: :func:`apply_modes`); this is the rule for a file without a record (an older module, the
-#: offline provider's programs).
+#: :func:`apply_modes`); this is the rule for a file without a record (an older module, a Rust
+#: program, a call modes.c does not wrap).
 EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
 
 

@@ -39,7 +39,7 @@ REQUEST_END = b"\x1b\\"
 #: A request is short; a longer "request" is the program's own output, passed on as is.
 REQUEST_MAX = 256
 
-# The program's numbering (wasix-libc's and the compatibility layer's termios.h, as Linux's).
+# The program's numbering (wasix-libc's termios.h, as Linux's).
 GUEST_IFLAG = {
     "IGNBRK": 0o1, "BRKINT": 0o2, "IGNPAR": 0o4, "PARMRK": 0o10, "INPCK": 0o20, "ISTRIP": 0o40,
     "INLCR": 0o100, "IGNCR": 0o200, "ICRNL": 0o400, "IUCLC": 0o1000, "IXON": 0o2000,

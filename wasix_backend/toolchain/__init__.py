@@ -1,6 +1,6 @@
 """The C toolchain as build phases see it: driver commands, environment, provider identity.
 
-:func:`get_toolchain` picks a provider (see :mod:`.providers`) and returns a
+:func:`get_toolchain` resolves the provider (see :mod:`.providers`) and returns a
 :class:`Toolchain` whose :meth:`~Toolchain.env` points ``CC``/``CXX``/``AR``… at the
 ``wasixcc`` programs, so ``./configure``, ``make`` and CMake need nothing else. Those are
 shell wrappers resolved from the provider (:mod:`.wrappers`: no Python start-up per compiler
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from ..errors import BuildError, FetchError, ToolchainError, WasixError
 from ..paths import cache_root
 from .driver import TOOLS
-from .providers import Provider, WasixProvider, ZigProvider
-from .settings import PROVIDER_VAR, PROVIDERS, Settings, parse_settings
+from .providers import WasixProvider
+from .settings import PROVIDER_VAR, PROVIDERS, RETIRED_PROVIDERS, Settings, parse_settings
 from .sysroot import ensure_sysroot, find_sysroot, llvm_problem, no_llvm_reason
 from .versioncache import tool_digest as _tool_digest
 from .versioncache import tool_version as _tool_version
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from ..store import Store
 
-__all__ = ["PROVIDERS", "Toolchain", "choose_provider", "driver_bin_dir", "get_toolchain", "select_toolchain", "toolchain_status"]
+__all__ = ["PROVIDERS", "Toolchain", "choose_provider", "driver_bin_dir", "get_toolchain", "toolchain_status"]
 
 #: Environment variable -> driver program name.
 ENV_TOOLS = {
@@ -49,7 +49,7 @@ ENV_TOOLS = {
 class Toolchain:
     """A configured provider and the driver programs that front it."""
 
-    #: ``zig`` or ``wasix``.
+    #: ``wasix`` (the one provider; kept as a field for the environment and reports).
     provider: str
     #: Directory of the Python driver's programs (the reference implementation).
     driver_dir: Path
@@ -63,7 +63,7 @@ class Toolchain:
     #: A compiler for programs that run on the build machine (code generators).
     build_cc: str = field(default_factory=lambda: _host_cc())
     #: The provider the wrappers are made from (see :attr:`bin_dir`).
-    chosen: Provider | None = field(default=None, repr=False, compare=False)
+    chosen: WasixProvider | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def bin_dir(self) -> Path:
@@ -211,19 +211,16 @@ def get_toolchain(
 ) -> Toolchain:
     """The toolchain to build with.
 
-    ``provider`` is ``zig``, ``wasix`` or ``auto`` (default: ``$WASIX_PROVIDER``, alias
-    ``$WASIXCC_PROVIDER``, else ``auto``: wasix with a suitable system clang, else with
-    ziglang's from PyPI — its wasix-libc sysroot is built into ``store`` on first use — else
-    zig, saying why). Raises
-    :class:`~wasix_backend.errors.ToolchainError` when the chosen provider cannot work here,
-    saying what is missing.
+    ``provider`` is ``wasix`` or ``auto`` (the same; default: ``$WASIX_PROVIDER``, alias
+    ``$WASIXCC_PROVIDER``): clang and wasm-ld from a suitable system LLVM, else ziglang's from
+    PyPI, and the wasix-libc sysroot, built into ``store`` on first use. Raises
+    :class:`~wasix_backend.errors.ToolchainError` when it cannot work here, saying what is
+    missing.
     """
     if settings is None:
         settings, _ = parse_settings([], os.environ)
     if provider is not None:
-        if provider not in PROVIDERS:
-            raise ToolchainError(f"unknown toolchain provider {provider!r} (known: {', '.join(PROVIDERS)})")
-        settings.provider = provider
+        settings.provider = _provider_name(provider)
     chosen = choose_provider(settings, store=store, console=console)
     chosen.require()
     return Toolchain(
@@ -244,36 +241,22 @@ def choose_provider(
     console: Console | None = None,
     driver: bool = False,
     build: bool = True,
-) -> Provider:
-    """The provider ``settings`` name; for ``wasix`` (and ``auto`` where a suitable clang
-    exists) the wasix-libc sysroot is built into ``store`` first when it is not there, with
-    a progress line on stderr — for ``wasix-build build`` and ``shell`` and for a single
-    ``wasixcc`` call (``driver``) alike: ``auto`` never turns to zig because a sysroot has
-    not been built yet. It turns to zig only where the compiler is missing (or the
-    sysroot's sources cannot be had), and then says so on stderr, naming what to install.
+) -> WasixProvider:
+    """The one provider chooser: the wasix provider for ``settings``, its wasix-libc sysroot
+    built into ``store`` first when it is not there, with a progress line on stderr — for
+    ``wasix-build build`` and ``shell`` and for a single ``wasixcc`` call (``driver``) alike.
 
     ``build=False`` is for reports (``wasix-build toolchain status``): nothing is built and
     nothing printed; a sysroot that is not built yet is the provider's :meth:`problem`.
-    Builds never reach the ``auto`` branch in the driver: their environment names the
-    provider and its sysroot (:meth:`Toolchain.env`).
+    Builds never reach this in the driver: their environment names the sysroot
+    (:meth:`Toolchain.env`). Raises :class:`~wasix_backend.errors.ToolchainError` when no
+    compiler can be found, naming what to install, and when the wasix-libc sources cannot
+    be had, saying where to get them.
     """
-    if settings.provider == "zig":
-        return ZigProvider(settings)
-
-    def say(text: str) -> None:
-        if not build:
-            return
-        if console is not None and not driver:
-            console.print(text)
-        else:
-            print(text, file=sys.stderr)
-
     wasix = WasixProvider(settings)
-    if settings.provider == "auto":
-        problem = auto_problem(wasix)
-        if problem:
-            say(f"wasix: {problem}; using the zig provider (WASIX_PROVIDER=zig chooses it without this note)")
-            return ZigProvider(settings)
+    problem = auto_problem(wasix)
+    if problem:
+        raise ToolchainError(f"wasixcc: no compiler for WASIX: {problem}")
     if not _needs_built_sysroot(wasix):
         return wasix
     if not build:
@@ -284,13 +267,22 @@ def choose_provider(
         return wasix
     try:
         settings.sysroot = str(ensure_sysroot(store, console if not driver else None))
-    except (FetchError, BuildError, ToolchainError) as exc:  # no sources / no recipe: zig
-        if settings.provider == "wasix" or (isinstance(exc, BuildError) and exc.phase != "fetch"):
+    except (FetchError, BuildError) as exc:
+        if isinstance(exc, BuildError) and exc.phase != "fetch":
             raise
-        say(f"wasix: the wasix-libc sources are not available ({str(exc).splitlines()[0]}); using the zig provider "
-            "(a wasix-libc bundle in $WASIX_MIRROR gives the wasix provider)")  # fmt: skip
-        return ZigProvider(settings)
+        raise ToolchainError(
+            f"wasixcc: the wasix-libc sources are not available ({str(exc).splitlines()[0]}).\n"
+            f"{SYSROOT_SOURCES_HINT}"
+        ) from exc
     return WasixProvider(settings)
+
+
+#: What to do when wasix-libc's sources cannot be fetched (there is no other C library).
+SYSROOT_SOURCES_HINT = (
+    "The wasix provider needs them once, to build its sysroot: point WASIX_MIRROR at a folder "
+    "holding a wasix-libc git bundle (or a mirror of the sources), set WASIXCC_SYSROOT to a "
+    "built wasix-libc sysroot, or install the prebuilt one (wasix-build toolchain install)."
+)
 
 
 def toolchain_status(provider: str | None = None, *, store: Store | None = None) -> dict[str, object]:
@@ -299,11 +291,10 @@ def toolchain_status(provider: str | None = None, *, store: Store | None = None)
     prints nothing; ``wasix-build toolchain build`` is what builds."""
     settings, _ = parse_settings([], os.environ)
     if provider is not None:
-        if provider not in PROVIDERS:
-            raise ToolchainError(f"unknown toolchain provider {provider!r} (known: {', '.join(PROVIDERS)})")
-        settings.provider = provider
-    wanted = settings.provider
-    chosen = choose_provider(settings, store=store, build=False)
+        settings.provider = _provider_name(provider)
+    wasix = WasixProvider(settings)
+    no_compiler = auto_problem(wasix)
+    chosen = wasix if no_compiler else choose_provider(settings, store=store, build=False)
     wasm_opt = chosen.wasm_opt()
     info: dict[str, object] = {
         "provider": chosen.name,
@@ -311,10 +302,10 @@ def toolchain_status(provider: str | None = None, *, store: Store | None = None)
         "driver": str(driver_bin_dir() / "wasixcc"),
         "wasm-opt": str(wasm_opt) if wasm_opt else "not found (modules are not size-optimised)",
     }
-    if wanted == "auto" and chosen.name == "zig":
-        info["why not wasix"] = auto_problem(WasixProvider(settings))
     problem = chosen.problem()
-    if isinstance(chosen, WasixProvider) and chosen.sysroot is None and chosen.llvm is not None:
+    if no_compiler:
+        info["state"] = f"not usable: {no_compiler}"
+    elif chosen.sysroot is None and chosen.llvm is not None:
         info["state"] = "the wasix-libc sysroot is not built yet"
         info["next step"] = ("`wasix-build toolchain build` builds it (a few minutes, once); "
                              "so do the first `wasix-build build`, `wasix-build shell` and `wasixcc`")  # fmt: skip
@@ -325,9 +316,18 @@ def toolchain_status(provider: str | None = None, *, store: Store | None = None)
     return info
 
 
+def _provider_name(provider: str) -> str:
+    """``provider`` as given to ``--provider`` (or PEP 517's ``-C provider=``), checked."""
+    if provider in RETIRED_PROVIDERS:
+        raise ToolchainError(f"toolchain provider {provider!r}: {RETIRED_PROVIDERS[provider]}")
+    if provider not in PROVIDERS:
+        raise ToolchainError(f"unknown toolchain provider {provider!r} (known: {', '.join(PROVIDERS)})")
+    return provider
+
+
 def auto_problem(wasix: WasixProvider) -> str | None:
-    """Why ``auto`` cannot take the wasix provider here: no suitable compiler (naming what to
-    install), or ``None``. A sysroot not built yet is no reason: it is built."""
+    """Why the wasix provider has no compiler here (naming what to install), or ``None``.
+    A sysroot not built yet is no reason: it is built."""
     problem = no_llvm_reason() if wasix.llvm is None else None
     if wasix.settings.llvm_location and problem is None:
         problem = llvm_problem(wasix.llvm or Path(wasix.settings.llvm_location))
@@ -351,7 +351,3 @@ def _needs_built_sysroot(wasix: WasixProvider) -> bool:
     from .providers import _installed_component
 
     return _installed_component("sysroot") is None
-
-
-#: The name the engine and CLI use.
-select_toolchain = get_toolchain

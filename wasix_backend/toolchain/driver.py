@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WasixError
-from .providers import Provider, parse_invocation
+from .providers import WasixProvider, parse_invocation
 from .settings import parse_settings
 
 #: Program name -> tool.
@@ -39,7 +39,7 @@ def tool_for(program: str) -> str | None:
     return TOOLS.get(name)
 
 
-def _run(cmd: Sequence[str], provider: Provider) -> int:
+def _run(cmd: Sequence[str], provider: WasixProvider) -> int:
     env = {**os.environ, **provider.env()}
     try:
         return subprocess.run(list(cmd), env=env).returncode
@@ -73,7 +73,7 @@ class PostLink:
     plain: list[str] | None = None
 
 
-def post_link(provider: Provider, output: str) -> PostLink:
+def post_link(provider: WasixProvider, output: str) -> PostLink:
     """The step after linking ``output`` (pure: the generated wrappers bake it, too)."""
     args = provider.wasm_opt_args()
     if args is None:
@@ -95,7 +95,7 @@ def post_link(provider: Provider, output: str) -> PostLink:
     return PostLink(command=command, plain=[str(wasm_opt), *plain, output, "-o", output])
 
 
-def _post_link(provider: Provider, output: str) -> int:
+def _post_link(provider: WasixProvider, output: str) -> int:
     step = post_link(provider, output)
     if step.message:
         print(step.message, file=sys.stderr)

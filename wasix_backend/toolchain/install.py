@@ -126,7 +126,7 @@ def _asset_or_fail(component: Component, host: str, pins_path: Path) -> Asset:
         raise ToolchainError(
             f"{what}: no archive pinned for this host ({host}; pinned: {', '.join(component.assets)}) in "
             f"{pins_path}. Point WASIXCC_LLVM_LOCATION / WASIXCC_SYSROOT / WASIXCC_BINARYEN_LOCATION at "
-            "local copies, or use the offline provider (--provider zig)."
+            "local copies, or WASIXCC_LLVM_LOCATION=zig for ziglang's clang from PyPI (the sysroot is then built from source)."
         )
     if not asset.pinned:
         raise ToolchainError(

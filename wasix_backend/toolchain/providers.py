@@ -1,38 +1,30 @@
-"""Toolchain providers: who actually compiles, links and archives for the driver.
+"""The toolchain provider: who actually compiles, links and archives for the driver.
 
-* ``wasix`` — the upstream WASIX toolchain: clang + wasm-ld (WASIX's LLVM, or any LLVM >= 19
-  with wasm32 compiler-rt) and a wasix-libc sysroot, flags as upstream wasixcc passes them.
-  Its parts come from settings (``SYSROOT``, ``LLVM_LOCATION``, ``BINARYEN_LOCATION``), from
-  installed pins, or (LLVM only) from the system.
-* ``zig`` — offline: PyPI's ``ziglang`` (clang + wasi-libc) plus the compatibility layer of
-  :mod:`.compat`, which supplies the POSIX parts wasi-libc lacks on WASIX host calls.
-
-``auto`` picks ``wasix`` (the wasix-libc sysroot is built from source on first use, see
-:mod:`.sysroot` and :func:`..choose_provider`) with a suitable system clang, else with
-ziglang's (:mod:`.zigllvm`, PyPI); ``zig`` only where neither can work.
+The upstream WASIX toolchain: clang + wasm-ld (WASIX's LLVM, or any LLVM >= 19 with wasm32
+compiler-rt) and a wasix-libc sysroot, flags as upstream wasixcc passes them. Its parts come
+from settings (``SYSROOT``, ``LLVM_LOCATION``, ``BINARYEN_LOCATION``), from installed pins, or
+(LLVM only) from the system: a suitable system clang, else ziglang's from PyPI
+(:mod:`.zigllvm`). The wasix-libc sysroot is built from source on first use (see
+:mod:`.sysroot` and :func:`..choose_provider`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import re
 import shutil
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from ..errors import ToolchainError
-from ..paths import zig_cache_dir
 from . import compat
 from .settings import Settings
 
 TARGET = "wasm32-wasi"
 STACK_SIZE = 8 * 1024 * 1024
-MIN_LLVM = 19
 
 # Options whose value is the next argument (so that value is not taken for an input file).
 _TAKES_VALUE = {
@@ -77,69 +69,6 @@ def parse_invocation(args: Sequence[str], *, cxx: bool) -> Invocation:
     return Invocation(list(args), cxx, inputs > 0 and not no_link, output, has_opt)
 
 
-class Provider(ABC):
-    """One way to compile for WASIX. The driver asks it for commands; it runs nothing."""
-
-    name: str = ""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @abstractmethod
-    def problem(self) -> str | None:
-        """Why this provider cannot work here (``None`` when it can)."""
-
-    @abstractmethod
-    def compile_command(self, inv: Invocation) -> list[str]:
-        """The full command for a compile and/or link."""
-
-    @abstractmethod
-    def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
-        """The command for ``ar``, ``ranlib``, ``nm`` or ``ld``."""
-
-    @abstractmethod
-    def describe(self) -> str:
-        """Name and versions of every part (changes when a rebuild is due)."""
-
-    def env(self) -> dict[str, str]:
-        """Extra environment for the commands."""
-        return {k: v for k, v in self.env_defaults().items() if not os.environ.get(k)}
-
-    def env_defaults(self) -> dict[str, str]:
-        """Variables the commands need unless the caller's environment already sets them."""
-        return {}
-
-    def wasm_opt(self) -> Path | None:
-        """``wasm-opt`` from ``BINARYEN_LOCATION``, an installed pin, or ``PATH``; else
-        binaryen's C API from PyPI (:mod:`.binaryen`; ``BINARYEN_LOCATION=pypi`` chooses it)."""
-        from . import binaryen
-
-        loc = self.settings.binaryen_location
-        if loc == binaryen.PYPI:
-            return binaryen.program()
-        if loc:
-            path = Path(loc) / "bin" / "wasm-opt"
-            return path if path.is_file() else None
-        pinned = _installed_component("binaryen")
-        if pinned and (pinned / "bin" / "wasm-opt").is_file():
-            return pinned / "bin" / "wasm-opt"
-        found = shutil.which("wasm-opt")
-        return Path(found) if found else binaryen.program()
-
-    def wasm_opt_args(self) -> list[str] | None:
-        """Arguments for wasm-opt after linking, or ``None`` to skip it."""
-        return None
-
-    def wasm_opt_features(self) -> list[str]:
-        """The ``--enable-*`` flags matching what this provider's modules use."""
-        return []
-
-    def require(self) -> None:
-        problem = self.problem()
-        if problem:
-            raise ToolchainError(f"wasixcc: the {self.name} provider cannot be used: {problem}")
-
-
 def _installed_component(component: str) -> Path | None:
     """The root of a pinned component installed by ``wasix-build toolchain install``."""
     from .install import status
@@ -158,105 +87,6 @@ def _installed_component(component: str) -> Path | None:
     return None
 
 
-def _llvm_nm_fallback() -> str | None:
-    for name in ["llvm-nm", *(f"llvm-nm-{v}" for v in range(30, 13, -1))]:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-class ZigProvider(Provider):
-    """Offline: ziglang's clang and wasi-libc, plus the WASIX compatibility layer."""
-
-    name = "zig"
-
-    @cached_property
-    def zig(self) -> Path | None:
-        try:
-            import ziglang  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            return None
-        exe = Path(ziglang.__file__).parent / ("zig.exe" if os.name == "nt" else "zig")
-        return exe if exe.is_file() else None
-
-    @cached_property
-    def version(self) -> str:
-        try:
-            return importlib.metadata.version("ziglang")
-        except importlib.metadata.PackageNotFoundError:
-            return "unknown"
-
-    def problem(self) -> str | None:
-        if self.zig is None:
-            return "the `ziglang` package is not installed (pip install ziglang)"
-        if self.settings.module_kind not in ("static-main", "object-file"):
-            return f"MODULE_KIND={self.settings.module_kind} needs the wasix provider (zig makes static modules only)"
-        if self.settings.wasm_exceptions or self.settings.pic:
-            return "WASM_EXCEPTIONS/PIC need the wasix provider's sysroot"
-        return None
-
-    def env_defaults(self) -> dict[str, str]:
-        return {"ZIG_GLOBAL_CACHE_DIR": str(zig_cache_dir())}
-
-    def _zig(self) -> str:
-        self.require()
-        return str(self.zig)
-
-    def compat_library(self) -> Path:
-        """``libwasix-compat.a``, built with this zig on first use."""
-        zig = self._zig()
-        for key, value in self.env().items():
-            os.environ.setdefault(key, value)
-        return compat.ensure_library([zig, "cc", "-target", TARGET], [zig, "ar"], f"zig {self.version}")
-
-    def compile_command(self, inv: Invocation) -> list[str]:
-        s = self.settings
-        cmd = [self._zig(), "c++" if inv.cxx else "cc", "-target", TARGET]
-        # zig compiles without -O in debug mode with trapping UB checks: never the intent.
-        if not inv.has_opt_level:
-            cmd.append("-O2")
-        cmd += [*compat.EMULATION_DEFINES, *s.compiler_flags, *(s.compiler_flags_cxx if inv.cxx else s.compiler_flags_c)]
-        cmd += inv.args
-        # After the program's own -I options, before the C library's headers.
-        cmd += ["-I", str(compat.include_dir()), *s.compiler_post_flags]
-        if inv.links:
-            if inv.output is None:
-                cmd += ["-o", "a.out"]  # what clang writes; zig would pick a.wasm
-            cmd += compat.MIRROR_LINK_FLAGS  # the launcher's mirror and terminal steps, in the library
-            cmd += [str(self.compat_library()), *compat.EMULATION_LIBS, f"-Wl,-z,stack-size={STACK_SIZE}"]
-            cmd += s.linker_flags
-        return cmd
-
-    def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
-        zig = self._zig()
-        if tool in ("ar", "ranlib"):
-            return [zig, tool, *args]
-        if tool == "ld":
-            return [zig, "wasm-ld", *args]
-        if tool == "nm":
-            nm = _llvm_nm_fallback()
-            if nm is None:
-                raise ToolchainError("wasixnm: zig has no nm and no llvm-nm is on PATH; install LLVM (e.g. apt install llvm)")
-            return [nm, *args]
-        raise ToolchainError(f"wasixcc: unknown tool {tool!r}")
-
-    def wasm_opt_args(self) -> list[str] | None:
-        # Nothing here needs asyncify; optimise only when asked for.
-        if not self.settings.run_wasm_opt:
-            return None
-        base = [] if self.settings.wasm_opt_suppress_default else ["-O2"]
-        return [*self.wasm_opt_features(), *base, *self.settings.wasm_opt_flags]
-
-    def wasm_opt_features(self) -> list[str]:
-        # The features zig's wasm32 baseline uses (wasm-opt otherwise assumes the MVP).
-        return ["--enable-bulk-memory", "--enable-mutable-globals", "--enable-sign-ext",
-                "--enable-nontrapping-float-to-int"]  # fmt: skip
-
-    def describe(self) -> str:
-        return f"zig {self.version}; compat {compat.source_key(self.version)}; settings=[{self.settings.fingerprint()}]"
-
-
 #: Asyncify only what Wasmer unwinds the stack in: fork, setjmp/longjmp (stack checkpoints)
 #: and exec after vfork. Instrumenting every import (binaryen's default) makes modules ~25 %
 #: larger and slower for nothing; the same list other WASIX builds pass.
@@ -266,10 +96,36 @@ ASYNCIFY_IMPORTS = tuple(f"wasix_32v1.{name}" for name in (
 ASYNCIFY_ARGS = ["--asyncify", f"--pass-arg=asyncify-imports@{','.join(ASYNCIFY_IMPORTS)}"]
 
 
-class WasixProvider(Provider):
-    """The upstream WASIX toolchain: clang/wasm-ld and a wasix-libc sysroot."""
+class WasixProvider:
+    """The upstream WASIX toolchain: clang/wasm-ld and a wasix-libc sysroot. The driver asks it
+    for commands; it runs nothing."""
 
     name = "wasix"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def wasm_opt(self) -> Path | None:
+        """``wasm-opt`` from ``BINARYEN_LOCATION``, an installed pin, or ``PATH``; else
+        binaryen's C API from PyPI (:mod:`.binaryen`; ``BINARYEN_LOCATION=pypi`` chooses it)."""
+        from . import binaryen
+
+        loc = self.settings.binaryen_location
+        if loc == binaryen.PYPI:
+            return binaryen.program()
+        if loc:
+            path = Path(loc) / "bin" / "wasm-opt"
+            return path if path.is_file() else None
+        pinned = _installed_component("binaryen")
+        if pinned and (pinned / "bin" / "wasm-opt").is_file():
+            return pinned / "bin" / "wasm-opt"
+        found = shutil.which("wasm-opt")
+        return Path(found) if found else binaryen.program()
+
+    def require(self) -> None:
+        problem = self.problem()
+        if problem:
+            raise ToolchainError(f"wasixcc: the {self.name} provider cannot be used: {problem}")
 
     @cached_property
     def llvm(self) -> Path | None:
@@ -301,10 +157,11 @@ class WasixProvider(Provider):
         return str(self.llvm / "bin" / name)
 
     def problem(self) -> str | None:
+        """Why this provider cannot work here (``None`` when it can)."""
         if self.sysroot is None:
             return (
                 f"no wasix-libc sysroot ({self.settings.sysroot_flavour}): build it (wasix-build build wasix-libc), "
-                "set WASIXCC_SYSROOT, install the prebuilt pin (wasix-build toolchain install), or use WASIX_PROVIDER=zig"
+                "set WASIXCC_SYSROOT, or install the prebuilt pin (wasix-build toolchain install)"
             )
         if not (self.sysroot / "lib").is_dir():
             return f"{self.sysroot} is not a sysroot (no lib/ inside)"
@@ -359,6 +216,7 @@ class WasixProvider(Provider):
         return flags
 
     def compile_command(self, inv: Invocation) -> list[str]:
+        """The full command for a compile and/or link."""
         s = self.settings
         cmd = [self._bin("clang++" if inv.cxx else "clang"), *self._compile_flags()]
         cmd += [*s.compiler_flags, *(s.compiler_flags_cxx if inv.cxx else s.compiler_flags_c), *inv.args]
@@ -375,16 +233,17 @@ class WasixProvider(Provider):
         """The wheel launcher's mirror and terminal steps (``compat/src/mirror.c``,
         ``host_tty.c``) built for wasix-libc."""
         cc = [self._bin("clang"), *self._compile_flags()]
-        return compat.ensure_library(cc, [self._bin("llvm-ar")], f"wasix llvm={self.llvm} sysroot={self.sysroot}",
-                                     name=compat.MIRROR_LIBRARY_NAME)  # fmt: skip
+        return compat.ensure_library(cc, [self._bin("llvm-ar")], f"wasix llvm={self.llvm} sysroot={self.sysroot}")
 
     def tool_command(self, tool: str, args: Sequence[str]) -> list[str]:
+        """The command for ``ar``, ``ranlib``, ``nm`` or ``ld``."""
         names = {"ar": "llvm-ar", "ranlib": "llvm-ranlib", "nm": "llvm-nm", "ld": "wasm-ld"}
         if tool not in names:
             raise ToolchainError(f"wasixcc: unknown tool {tool!r}")
         return [self._bin(names[tool]), *args]
 
     def wasm_opt_args(self) -> list[str] | None:
+        """Arguments for wasm-opt after linking, or ``None`` to skip it."""
         s = self.settings
         if s.run_wasm_opt is False or s.module_kind == "object-file":
             return None
@@ -392,12 +251,14 @@ class WasixProvider(Provider):
         return [*self.wasm_opt_features(), *default, *s.wasm_opt_flags]
 
     def wasm_opt_features(self) -> list[str]:
+        """The ``--enable-*`` flags matching what this provider's modules use."""
         features = ["--enable-threads", "--enable-bulk-memory", "--enable-mutable-globals"]
         if self.settings.wasm_exceptions:
             features.append("--enable-exception-handling")
         return features
 
     def env(self) -> dict[str, str]:
+        """Extra environment for the commands."""
         # Pin the resolved parts for every driver call of a build: no look-up per compile.
         env = {"WASIXCC_SYSROOT": str(self.sysroot)} if self.sysroot else {}
         if self.llvm:
@@ -405,6 +266,7 @@ class WasixProvider(Provider):
         return env
 
     def describe(self) -> str:
+        """Name and versions of every part (changes when a rebuild is due)."""
         from .sysroot import llvm_identity
 
         llvm = llvm_identity(self.llvm) if self.llvm else "none"
@@ -474,26 +336,9 @@ def _tree_hash(root: Path) -> str:
     return h.hexdigest()[:32]
 
 
-PROVIDERS: dict[str, type[Provider]] = {"zig": ZigProvider, "wasix": WasixProvider}
-
-
-def select_provider(settings: Settings) -> Provider:
-    """The provider named by ``PROVIDER``; for ``auto``, wasix when usable, else zig."""
-    if settings.provider != "auto":
-        return PROVIDERS[settings.provider](settings)
-    wasix = WasixProvider(settings)
-    if wasix.sysroot is not None and wasix.problem() is None:
-        return wasix
-    return ZigProvider(settings)
-
-
 __all__ = [
-    "PROVIDERS",
     "Invocation",
-    "Provider",
     "WasixProvider",
-    "ZigProvider",
     "parse_invocation",
-    "select_provider",
     "system_llvm",
 ]

@@ -18,7 +18,13 @@ from ..errors import ToolchainError
 
 ENV_PREFIX = "WASIXCC_"
 MODULE_KINDS = ("static-main", "dynamic-main", "shared-library", "object-file")
-PROVIDERS = ("auto", "zig", "wasix")
+PROVIDERS = ("auto", "wasix")
+#: Why ``zig`` is no longer a provider, for whoever still names it.
+RETIRED_PROVIDERS = {
+    "zig": "the zig provider (zig's wasi-libc and a compatibility layer) was retired: the wasix provider "
+           "builds the real wasix-libc with ziglang's clang from PyPI (WASIXCC_LLVM_LOCATION=zig, chosen "
+           "by itself where no system clang >= 19 is installed); unset it or say wasix",
+}  # fmt: skip
 #: The provider variable both ``wasix-build`` and ``wasixcc`` read (``WASIXCC_PROVIDER`` too).
 PROVIDER_VAR = "WASIX_PROVIDER"
 
@@ -104,6 +110,8 @@ def _apply(settings: Settings, key: str, value: str, origin: str) -> None:
     elif key in _CHOICE_KEYS:
         if value == "" and origin.startswith("from $"):
             return  # an empty variable is an unset one (``WASIX_PROVIDER= cmd``)
+        if key == "PROVIDER" and value in RETIRED_PROVIDERS:
+            raise ToolchainError(f"wasixcc: setting {key} ({origin}) is {value!r}: {RETIRED_PROVIDERS[value]}")
         if value not in _CHOICE_KEYS[key]:
             choices = ", ".join(_CHOICE_KEYS[key])
             raise ToolchainError(f"wasixcc: setting {key} ({origin}) must be one of {choices}, got {value!r}")

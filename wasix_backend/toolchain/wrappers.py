@@ -5,8 +5,8 @@ Starting Python for every compiler call costs several times what the compile its
 commands are worked out once and baked into small shell scripts.
 
 Nothing about flags is written here: the commands come from the provider's own methods
-(:meth:`~.providers.Provider.compile_command`, :meth:`~.providers.Provider.tool_command`,
-:meth:`~.providers.Provider.env` and :func:`.driver.post_link`), asked once for every case a
+(:meth:`~.providers.WasixProvider.compile_command`, :meth:`~.providers.WasixProvider.tool_command`,
+:meth:`~.providers.WasixProvider.env` and :func:`.driver.post_link`), asked once for every case a
 script can tell apart:
 
 * ``$WASIXCC_RUN_WASM_OPT`` unset, true or false (configure turns wasm-opt off);
@@ -38,7 +38,7 @@ from pathlib import Path
 from ..errors import ToolchainError
 from ..paths import cache_root
 from .driver import TOOLS, UNWINDING_CALLS, post_link
-from .providers import _NO_LINK, _TAKES_VALUE, Provider, parse_invocation, select_provider
+from .providers import _NO_LINK, _TAKES_VALUE, WasixProvider, parse_invocation
 from .settings import ENV_PREFIX, KNOWN_KEYS, parse_settings
 
 #: Stand-ins handed to the provider for the command line's arguments and its output file.
@@ -83,7 +83,7 @@ def _split(command: list[str]) -> tuple[list[str], list[str]]:
 class _Baker:
     """Asks the provider for every case; shared by the scripts of one toolchain."""
 
-    def __init__(self, provider: Provider, environ: Mapping[str, str], fallback: Path,
+    def __init__(self, provider: WasixProvider, environ: Mapping[str, str], fallback: Path,
                  unset_same: frozenset[str] = frozenset()) -> None:
         self.name = provider.name
         self.fallback = fallback
@@ -92,20 +92,15 @@ class _Baker:
         #: The ``WASIXCC_*`` settings the scripts were made for (the provider forced).
         self.baked = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :] in KNOWN_KEYS}
         self.baked[f"{ENV_PREFIX}PROVIDER"] = provider.name
-        auto, _ = parse_settings([], {**self.baked, f"{ENV_PREFIX}PROVIDER": "auto"})
-        #: Would ``auto`` (or no setting) pick this provider too?
-        self.auto_same = select_provider(auto).name == provider.name
         self.providers = {}
         for state, value in _WASM_OPT_STATES.items():
             env = {k: v for k, v in self.baked.items() if k != f"{ENV_PREFIX}RUN_WASM_OPT"}
             if value is not None:
                 env[f"{ENV_PREFIX}RUN_WASM_OPT"] = value
             settings, _ = parse_settings([], env)
-            chosen = select_provider(settings)
+            chosen = WasixProvider(settings)
             chosen.require()
             self.providers[state] = chosen
-        # Provider.env() leaves out what this process's environment sets; the defaults do not.
-        self.env_defaults = self.providers["d"].env_defaults()
         self.env = self.providers["d"].env()
 
     # pieces ---------------------------------------------------------------------------
@@ -132,7 +127,7 @@ class _Baker:
             else:
                 lines.append(f'case ${{{var}+x}}${{{var}-}} in x{shlex.quote(value)}) ;; *) exec "$fb" "$@" ;; esac')
         var = f"{ENV_PREFIX}PROVIDER"
-        same = "|''|xauto" if self.auto_same else ""
+        same = "|''|xauto"  # no setting and auto name the same, one provider
         lines.append(f'case ${{{var}+x}}${{{var}-}} in x{self.name}{same}) ;; *) exec "$fb" "$@" ;; esac')
         var = f"{ENV_PREFIX}RUN_WASM_OPT"
         lines += [
@@ -146,10 +141,8 @@ class _Baker:
         return lines
 
     def exports(self) -> list[str]:
-        """The provider's environment: its defaults (unless set), then what it always sets."""
-        lines = [f': "${{{k}:={shlex.quote(v)}}}"; export {k}' for k, v in sorted(self.env_defaults.items())]
-        lines += [f"{k}={shlex.quote(v)}; export {k}" for k, v in sorted(self.env.items()) if k not in self.env_defaults]
-        return lines
+        """The provider's environment: what it always sets."""
+        return [f"{k}={shlex.quote(v)}; export {k}" for k, v in sorted(self.env.items())]
 
     @staticmethod
     def dispatch(selector: str, bodies: dict[str, list[str]]) -> list[str]:
@@ -198,7 +191,7 @@ class _Baker:
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def _compile_body(provider: Provider, cxx: bool, links: bool, opt: bool, out: bool) -> list[str]:
+    def _compile_body(provider: WasixProvider, cxx: bool, links: bool, opt: bool, out: bool) -> list[str]:
         # A command line of this kind, so Invocation fields we do not set keep their meaning.
         sample = [*(["-O2"] if opt else []), *([] if links else ["-c"]), "x.c", *(["-o", "x.o"] if out else [])]
         inv = parse_invocation(sample, cxx=cxx)
@@ -253,7 +246,7 @@ class _Baker:
         ]
 
 
-def render(provider: Provider, environ: Mapping[str, str], fallback: Path,
+def render(provider: WasixProvider, environ: Mapping[str, str], fallback: Path,
            unset_same: frozenset[str] = frozenset()) -> dict[str, str]:
     """The text of every wrapper script, by program name.
 
@@ -296,7 +289,7 @@ def write_scripts(scripts: Mapping[str, str], root: Path | None = None) -> Path:
     return final
 
 
-def wrapper_bin_dir(provider: Provider, fallback: Path, environ: Mapping[str, str] | None = None,
+def wrapper_bin_dir(provider: WasixProvider, fallback: Path, environ: Mapping[str, str] | None = None,
                     unset_same: frozenset[str] = frozenset()) -> Path | None:
     """The directory of resolved wrappers for ``provider``, or ``None`` when it cannot be baked
     (then the Python driver in ``fallback`` is the one to use)."""

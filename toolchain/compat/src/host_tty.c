@@ -3,9 +3,8 @@
  * The sandbox has no terminal of its own: the wheel launcher forwards the host terminal
  * through pipes and keeps it in the mode the program asks for (the normal line discipline
  * until then). WASIX's tty_set carries only echo and line buffering and the runtime reaches
- * no host, so tcgetattr/tcsetattr go through here first (with wasix-libc the driver links
- * with --wrap=tcgetattr --wrap=tcsetattr; in the offline provider's layer, built with
- * WASIX_COMPAT_LAYER, these are the functions and termios.c's are the __real_ ones):
+ * no host, so tcgetattr/tcsetattr go through here first (the driver links with
+ * --wrap=tcgetattr --wrap=tcsetattr):
  * - WASIX_HOST_TERMIOS holds the host terminal's modes at the start ("iflag oflag cflag lflag
  *   cc", hexadecimal, in this C library's numbering): tcgetattr answers from a per-process
  *   copy of them, so a program saves and later restores real modes (cooked, echoing), not the
@@ -32,12 +31,6 @@
 #include <unistd.h>
 
 __attribute__((export_name("__wasix_host_tty_v1"))) int __wasix_host_tty_v1(void) { return 1; }
-
-#ifdef WASIX_COMPAT_LAYER
-#define WRAPPER(name) name
-#else
-#define WRAPPER(name) __wrap_##name
-#endif
 
 int __real_tcgetattr(int fd, struct termios *tio);
 int __real_tcsetattr(int fd, int action, const struct termios *tio);
@@ -87,7 +80,7 @@ static int channel(void) {
 
 /* isatty() first: wasix-libc's own calls answer for any descriptor, and under the launcher
  * isatty() knows which standard streams are the host's terminals. */
-int WRAPPER(tcgetattr)(int fd, struct termios *tio) {
+int __wrap_tcgetattr(int fd, struct termios *tio) {
 	if (!isatty(fd))
 		return -1; /* errno: ENOTTY, from isatty */
 	if (!host_modes())
@@ -96,7 +89,7 @@ int WRAPPER(tcgetattr)(int fd, struct termios *tio) {
 	return 0;
 }
 
-int WRAPPER(tcsetattr)(int fd, int action, const struct termios *tio) {
+int __wrap_tcsetattr(int fd, int action, const struct termios *tio) {
 	if (action != TCSANOW && action != TCSADRAIN && action != TCSAFLUSH) {
 		errno = EINVAL;
 		return -1;

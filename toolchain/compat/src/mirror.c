@@ -5,7 +5,7 @@
  * the command line) to WASIX_HOST_ROOT/<real path> and lists the real paths in
  * WASIX_HOST_PATHS (one per line). Before main() this links each real path to its copy, so the
  * program reads and writes the host's own paths (writes land in /workspace, which the
- * launcher copies back), then enters WASIX_HOST_CWD: wasi-libc's working directory starts
+ * launcher copies back), then enters WASIX_HOST_CWD: the C library's working directory starts
  * at "/" whatever the runtime was told. Without WASIX_HOST_PATHS nothing happens.
  * The launcher recognises programs carrying this step by the export below.
  *

@@ -1,10 +1,10 @@
 /* The modes a program gives its files, for the wheel launcher.
  *
  * wasmer-sdk's sandbox keeps no permission bits: open(…, O_CREAT, 0755) and mkdir() drop the
- * mode, chmod() does nothing (wasix-libc's answers 0, even for a missing file; zig's ENOSYS)
+ * mode, chmod() does nothing (wasix-libc's answers 0, even for a missing file)
  * and stat() answers 0. The launcher names a record file in
- * WASIX_HOST_MODES (in the sandbox's private area, never written back); with wasix-libc the
- * driver links with --wrap for the calls below, which append one record per mode asked for:
+ * WASIX_HOST_MODES (in the sandbox's private area, never written back); the driver links
+ * with --wrap for the calls below, which append one record per mode asked for:
  * "c MODE PATH\0" when a file or directory is created (the host's umask is taken off it, as
  * natively), "m MODE PATH\0" when it is chmod'ed (exact). PATH is absolute, as the program saw
  * it; the launcher applies the last record of each path when it writes the file back.
@@ -15,9 +15,7 @@
  * would make host files unreadable. The launcher starts the record with the host's modes of
  * what it copied in ("h MODE PATH\0") and its umask ("u MASK /\0"); a file known nowhere
  * (made by a call not wrapped) answers what the launcher will give it: 0666 (a directory
- * 0777) less the umask.
- * The offline provider's linker ignores --wrap: there this file is empty. */
-#ifndef WASIX_COMPAT_LAYER
+ * 0777) less the umask. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -393,4 +391,3 @@ int __wrap_fchmod(int fd, mode_t mode) {
 		return __real_fchmod(fd, mode);
 	return changed(__real_fchmod(fd, mode), full, mode);
 }
-#endif
