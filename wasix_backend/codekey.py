@@ -97,6 +97,7 @@ NOT_BUILD_CODE: dict[str, str] = {
     "gc": "removing unused entries",
     "substitute": "binary caches (pulled entries are checked against the signed record)",
     "executors": "running builds elsewhere",
+    "session": "assembling a command's plugins, store, toolchain, caches and engine",
 }
 
 

@@ -218,7 +218,7 @@ class Engine:
         pending = [n for n in order if n not in problems]
         running: dict[Future[BuildResult], tuple[str, float]] = {}
         for name, exc in problems.items():
-            failed.append(self._failure(name, exc))
+            failed.append(self.failure(name, exc))
             self._block_dependents(failed[-1], pending, blocked, failed)
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool, _stop_on_interrupt(pool):
@@ -248,15 +248,17 @@ class Engine:
                         error = BuildError(name, "store", str(where))
                     except Exception as exc:  # an engine bug: still report per package
                         error = BuildError(name, "engine", repr(exc))
-                    failed.append(self._failure(name, error, time.perf_counter() - started))
+                    failed.append(self.failure(name, error, time.perf_counter() - started))
                     self._block_dependents(failed[-1], pending, blocked, failed)
         for name in pending:
             if name not in blocked:
                 stopped = WasixError(f"{name}: not built: stopped after an earlier failure (--keep-going builds the rest)")
-                failed.append(self._failure(name, stopped))
+                failed.append(self.failure(name, stopped))
         return done, failed
 
-    def _failure(self, name: str, error: WasixError, seconds: float = 0.0) -> BuildFailure:
+    def failure(self, name: str, error: WasixError, seconds: float = 0.0) -> BuildFailure:
+        """``name`` not built because of ``error``: skipped when something it needs is missing
+        here (unless strict), else failed. Executors report their packages with it too."""
         recipe = self.plugins.recipes.get(name)
         skipped = isinstance(error, MissingRequirement) and not self.strict
         return BuildFailure(name, error, skipped, recipe.version if recipe else "", seconds)
@@ -277,7 +279,7 @@ class Engine:
                 )
             else:
                 error = WasixError(f"{other}: not built because its dependency {cause.name!r} failed")
-            failed.append(self._failure(other, error))
+            failed.append(self.failure(other, error))
 
     def _say(self, text: str) -> None:
         self.console.print(text)

@@ -34,10 +34,13 @@ import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import WasixError
 from .excludes import is_sdist, plugin_file
+
+if TYPE_CHECKING:
+    from .session import Session
 
 __all__ = [
     "build_editable",
@@ -104,14 +107,27 @@ def _plugin_payload(source_dir: Path, editable: bool = False) -> tuple[dict[str,
     return files, dict(entry_points)
 
 
-def _load(source_dir: Path):  # -> (LoadedPlugins, Recipe)
-    """The plugins, with the folder's recipe winning over an installed copy of it."""
-    from .plugins import load_plugins
+def _session(source_dir: Path, settings: dict[str, str] | None = None) -> Session:
+    """The session of one hook: the folder's plugins, and the store, provider and jobs of
+    ``config_settings`` (checked by :func:`_settings`). No binary caches: a front end such as
+    pip builds what it is given."""
+    from rich.console import Console
 
+    from .session import Session, SessionOptions
+
+    settings = settings or {}
+    options = SessionOptions(
+        plugin_dirs=(source_dir,), store=Path(settings["store"]).absolute() if "store" in settings else None,
+        provider=settings.get("provider"), jobs=int(settings["jobs"]) if "jobs" in settings else None,
+    )  # fmt: skip
+    return Session(options, console=Console(stderr=True, highlight=False),
+                   warn=lambda problem: print(f"wasix-backend: warning: {problem}"))
+
+
+def _load(session: Session, source_dir: Path):  # -> (LoadedPlugins, Recipe)
+    """The plugins, with the folder's recipe winning over an installed copy of it."""
     name = _config(source_dir).get("recipe") or source_dir.name
-    loaded = load_plugins([source_dir])
-    for problem in loaded.errors:
-        print(f"wasix-backend: warning: {problem}")
+    loaded = session.plugins
     recipe = loaded.get(str(name))
     if recipe.plugin_dir is not None and recipe.plugin_dir.resolve() != source_dir.resolve():
         raise WasixError(f"recipe {recipe.name!r} of {source_dir} was not loaded from it but from "
@@ -173,24 +189,12 @@ def _settings(config_settings: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _build_recipe(source_dir: Path, config_settings: dict[str, Any] | None = None):
-    from rich.console import Console
-
-    from .engine import Engine
-    from .paths import store_dir
-    from .store import Store
-    from .toolchain import get_toolchain
-
     settings = _settings(config_settings)
     _with_mirror(source_dir)
-    loaded, recipe = _load(source_dir)
-    store = Store(Path(settings["store"]).absolute() if "store" in settings else store_dir())
-    console = Console(stderr=True, highlight=False)
-    store.check()
-    with store.in_use(console.print):  # the sysroot chosen below stays while this builds
-        toolchain = get_toolchain(settings.get("provider"), store=store, console=console)
-        jobs = int(settings["jobs"]) if "jobs" in settings else None
-        engine = Engine(loaded, store, toolchain, jobs=jobs, console=console)
-        results, failures = engine.build([recipe.name])
+    with _session(source_dir, settings) as session:
+        _, recipe = _load(session, source_dir)
+        session.hold_store()  # the sysroot chosen below stays while this builds
+        results, failures = session.engine().build([recipe.name])
     if failures:
         raise WasixError("\n".join(str(f.error) for f in failures))
     return recipe, results[recipe.name].path
@@ -212,7 +216,7 @@ def get_requires_for_build_editable(config_settings: dict[str, Any] | None = Non
 def _write_metadata(metadata_directory: str) -> str:
     from .outputs.wheel import metadata_files
 
-    _, recipe = _load(Path.cwd())
+    _, recipe = _load(_session(Path.cwd()), Path.cwd())
     files = metadata_files(recipe, plugins=_plugin_payload(Path.cwd())[1])
     dist_info = next(iter(files)).split("/", 1)[0]
     for name, data in files.items():
@@ -266,5 +270,5 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = N
 
     _settings(config_settings)
     source_dir = Path.cwd()
-    loaded, recipe = _load(source_dir)
+    loaded, recipe = _load(_session(source_dir), source_dir)
     return write_sdist(loaded, recipe, source_dir, Path(sdist_directory), engine=_PKG).name

@@ -6,12 +6,16 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import WasixError
-from .common import build_options, build_targets, err, finish, plugins_of, targets_of
+from .common import build_options, build_targets, err, finish, targets_of
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
-def cmd_new(args: argparse.Namespace) -> int:
+def cmd_new(args: argparse.Namespace, session: Session) -> int:
     from ..scaffold import new_plugin
 
     folder = new_plugin(
@@ -27,10 +31,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_update(args: argparse.Namespace) -> int:
+def cmd_update(args: argparse.Namespace, session: Session) -> int:
     from ..update import updatable, update_recipe
 
-    loaded = plugins_of(args)
+    loaded = session.plugins
     recipes = updatable(loaded.recipes, args.names or None)
     if not recipes:
         err.print("no recipe has an [update] table: nothing to check")
@@ -47,7 +51,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_self_wheel(args: argparse.Namespace) -> int:
+def cmd_self_wheel(args: argparse.Namespace, session: Session) -> int:
     from ..selfwheel import write_self_wheel
 
     wheel = write_self_wheel(Path(args.dir))
@@ -56,7 +60,7 @@ def cmd_self_wheel(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_test(args: argparse.Namespace) -> int:
+def cmd_test(args: argparse.Namespace, session: Session) -> int:
     """Build the named programs and run their plugins' cases.toml: each case natively and
     under Wasmer, compared (the collection's differential runner, for any plugin)."""
     from ..difftest import CasesError, judge, load_cases, native_builds
@@ -64,7 +68,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from ..nativebuild import native_build
     from ..rundeps import sandbox_of
 
-    loaded = plugins_of(args)
+    loaded = session.plugins
     names = targets_of(args, loaded, programs_only=True)
     suites = {}
     for name in names:
@@ -77,7 +81,7 @@ def cmd_test(args: argparse.Namespace) -> int:
             suites[name] = load_cases(path, plugin=name)
         except CasesError as exc:
             raise WasixError(str(exc)) from None
-    _, results, summary = build_targets(args, names, loaded)
+    _, results, summary = build_targets(args, session, names)
     status = finish(args, summary, {})
     counts: dict[str, int] = {}
     scratch = tempfile.TemporaryDirectory(prefix="wasix-test-native-")

@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import GraphError, WasixError, os_error
 from .common import (
@@ -14,17 +15,17 @@ from .common import (
     err,
     finish,
     json_options,
-    plugins_of,
     print_json,
-    store_of,
     store_options,
     targets_of,
-    toolchain_of,
 )
 
+if TYPE_CHECKING:
+    from ..session import Session
 
-def cmd_list(args: argparse.Namespace) -> int:
-    loaded = plugins_of(args)
+
+def cmd_list(args: argparse.Namespace, session: Session) -> int:
+    loaded = session.plugins
     rows = [
         {
             "name": r.name,
@@ -46,11 +47,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    loaded = plugins_of(args)
+def cmd_show(args: argparse.Namespace, session: Session) -> int:
+    loaded = session.plugins
     r = loaded.get(args.name)
     if args.key:
-        return _show_key(args, loaded, r.name)
+        return _show_key(args, session, r.name)
     data = {
         **r.canonical(),
         "sources": [s.describe() for s in r.sources],
@@ -72,13 +73,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_key(args: argparse.Namespace, loaded, name: str) -> int:
+def _show_key(args: argparse.Namespace, session: Session, name: str) -> int:
     """``show --key``: what the package's store key is made of, and what changed."""
-    from ..engine import Engine
     from ..keydiff import explain, format_report
 
-    store = store_of(args)
-    engine = Engine(loaded, store, toolchain_of(args), console=err)
+    store = session.store
+    engine = session.engine(substitute=False)
     _, keys, problems = engine.plan([name])
     if name in problems:
         raise problems[name]
@@ -92,10 +92,10 @@ def _show_key(args: argparse.Namespace, loaded, name: str) -> int:
     return 0
 
 
-def cmd_graph(args: argparse.Namespace) -> int:
+def cmd_graph(args: argparse.Namespace, session: Session) -> int:
     from ..graph import closure, closure_each, to_dot
 
-    loaded = plugins_of(args)
+    loaded = session.plugins
     if args.names:
         order, problems = closure(loaded.recipes, [loaded.resolve(n) for n in args.names]), list[GraphError]()
     else:  # the whole graph: one broken corner must not hide the rest
@@ -116,17 +116,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    loaded = plugins_of(args)
+def cmd_build(args: argparse.Namespace, session: Session) -> int:
+    loaded = session.plugins
     targets = targets_of(args, loaded)
-    engine, results, summary = build_targets(args, targets, loaded)
+    engine, results, summary = build_targets(args, session, targets)
     if args.check:
         status = finish(args, summary, {})
         return _check(engine, targets, results) or status
     from ..fsutil import atomic_copy
 
     out = Path(args.out) / "bin"
-    store = store_of(args)
+    store = session.store
     written = {}
     for name in (t for t in targets if t in results):
         recipe, result = loaded.recipes[name], results[name]
@@ -152,7 +152,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         # A no-op: the next identical invocation may replay this answer (wasix_backend.fastpath).
         fastpath.offer(fastpath.build_inputs(
             [f for files in loaded.files.values() for f in files],
-            [*args.plugin_dir, builtin_plugins_dir()], [r.path for r in results.values()], []),
+            [*session.options.plugin_dirs, builtin_plugins_dir()], [r.path for r in results.values()], []),
             produced=[Path(d) for d in written.values()])  # fmt: skip
     return finish(args, summary, written)
 
@@ -176,13 +176,13 @@ def _check(engine, targets: list[str], results) -> int:
     return status
 
 
-def cmd_clean(args: argparse.Namespace) -> int:
+def cmd_clean(args: argparse.Namespace, session: Session) -> int:
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
         err.print(f"removed {out}")
     if args.store_too:
-        store = store_of(args)
+        store = session.store
         n = store.remove_entries()
         err.print(f"removed {n} store entries from {store.root}")
     return 0

@@ -1,9 +1,8 @@
-"""``wasix-build push`` and ``wasix-build cache keygen``, and the ``--substituter`` option."""
+"""``wasix-build push`` and ``wasix-build cache keygen``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,43 +10,28 @@ from typing import TYPE_CHECKING
 from ..errors import WasixError
 
 if TYPE_CHECKING:
-    from ..substitute import BinaryCaches
+    from ..session import Session
 
 
-def substituter_urls(args: argparse.Namespace) -> list[str]:
-    """``--substituter`` URLs first, then ``$WASIX_SUBSTITUTERS`` (space-separated)."""
-    urls = [*(getattr(args, "substituter", None) or []), *os.environ.get("WASIX_SUBSTITUTERS", "").split()]
-    return list(dict.fromkeys(u for u in urls if u))
-
-
-def make_substituter(args: argparse.Namespace) -> BinaryCaches | None:
-    urls = substituter_urls(args)
-    if not urls:
-        return None
-    from ..substitute import BinaryCaches, trusted_keys
-
-    return BinaryCaches(urls, trusted_keys(), progress=not getattr(args, "json", False))
-
-
-def cmd_push(args: argparse.Namespace) -> int:
+def cmd_push(args: argparse.Namespace, session: Session) -> int:
     from ..substitute import load_secret_key
-    from .common import err, plugins_of, store_of, targets_of
+    from .common import err, targets_of
 
     key = load_secret_key(Path(args.key) if args.key else None)
-    loaded = plugins_of(args)
+    loaded = session.plugins
     targets = targets_of(args, loaded)
-    store = store_of(args)
+    store = session.store
     with store.in_use(err.print):  # `gc` removes nothing this push reads or writes
-        return _push(args, key, loaded, targets, store)
+        return _push(args, session, key, targets)
 
 
-def _push(args: argparse.Namespace, key, loaded, targets: list[str], store) -> int:  # type: ignore[no-untyped-def]
-    from ..engine import Engine
+def _push(args: argparse.Namespace, session: Session, key, targets: list[str]) -> int:  # type: ignore[no-untyped-def]
     from ..substitute import push_entries
     from ..substitute.backends import redact
-    from .common import err, toolchain_of
+    from .common import err
 
-    engine = Engine(loaded, store, toolchain_of(args), console=err)
+    loaded, store = session.plugins, session.store
+    engine = session.engine(substitute=False)
     order, keys, problems = engine.plan(targets)
     if problems and not args.all:
         raise WasixError("; ".join(str(p) for p in problems.values()))
@@ -71,7 +55,7 @@ def _push(args: argparse.Namespace, key, loaded, targets: list[str], store) -> i
     return 0
 
 
-def cmd_cache(args: argparse.Namespace) -> int:
+def cmd_cache(args: argparse.Namespace, session: Session) -> int:
     from ..substitute import generate_key
     from ..substitute.keys import trusted_keys_file
     from .common import err

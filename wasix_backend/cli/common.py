@@ -1,5 +1,6 @@
-"""What every sub-command shares: the plugins, store and toolchain of a command, building,
-the summary, and the options (argparse ``parents=``) several sub-commands take."""
+"""What every sub-command shares: the command's session (its plugins, store, toolchain, caches
+and engine), building, the summary, and the options (argparse ``parents=``) several
+sub-commands take."""
 
 from __future__ import annotations
 
@@ -7,56 +8,43 @@ import argparse
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from ..errors import WasixError
 
+if TYPE_CHECKING:
+    from ..plugins import LoadedPlugins
+    from ..session import Session, SessionOptions
+
 err = Console(stderr=True, highlight=False)
 
 
-def plugins_of(args: argparse.Namespace):
-    """The plugins, loaded once per command (main() may have loaded them for the parser)."""
-    from ..plugins import load_plugins
+def session_options(args: argparse.Namespace) -> SessionOptions:
+    """The session a command's options ask for; options a sub-command lacks keep their
+    defaults (``push`` has no ``--jobs``, ``list`` no ``--store``)."""
+    # Here, not at the top: the engine and plugin machinery would triple the start-up time of
+    # commands that never build (``--version``, ``inspect``, ``cache keygen``).
+    from ..session import SessionOptions, substituters_from_env
 
-    loaded = getattr(args, "loaded_plugins", None)
-    if loaded is None:
-        loaded = load_plugins(args.plugin_dir)
-        args.loaded_plugins = loaded
-    if not getattr(args, "plugins_reported", False):
-        args.plugins_reported = True
-        for problem in loaded.errors:
-            err.print(f"[yellow]warning:[/] {problem}")
-    return loaded
-
-
-def toolchain_of(args: argparse.Namespace):
-    from ..toolchain import get_toolchain
-
-    return get_toolchain(getattr(args, "provider", None), store=store_of(args), console=err)
+    store = getattr(args, "store", None)
+    return SessionOptions(
+        # --plugin-dir is accepted before and after the sub-command: the two lists, in order.
+        plugin_dirs=(*args.plugin_dir, *getattr(args, "plugin_dir_after", [])), store=Path(store) if store else None,
+        provider=getattr(args, "provider", None), jobs=getattr(args, "jobs", None),
+        keep_going=getattr(args, "keep_going", False), strict=getattr(args, "strict", False),
+        substituters=substituters_from_env(getattr(args, "substituter", None) or []),
+        progress=not getattr(args, "json", False),
+    )  # fmt: skip
 
 
-def store_of(args: argparse.Namespace):
-    """The command's store; a directory that is not one (``--store /``) is refused here,
-    before anything is written into it or deleted from it."""
-    from ..paths import store_dir
-    from ..store import Store
+def open_session(args: argparse.Namespace, plugins: LoadedPlugins | None = None) -> Session:
+    """The command's session (``plugins``: those ``main`` loaded to make the parser)."""
+    from ..session import Session  # start-up time, as above
 
-    store = Store(Path(args.store) if getattr(args, "store", None) else store_dir())
-    store.check()
-    return store
-
-
-#: Descriptors holding stores' shared locks until the command ends (see :func:`build_targets`).
-_held: list[int] = []
-
-
-def release_stores() -> None:
-    """Let go of the stores the command held (``cli.main`` calls it when a command ends)."""
-    import os
-
-    while _held:
-        os.close(_held.pop())
+    return Session(session_options(args), console=err, plugins=plugins,
+                   warn=lambda problem: err.print(f"[yellow]warning:[/] {problem}"))
 
 
 def targets_of(args: argparse.Namespace, loaded, *, programs_only: bool = False) -> list[str]:
@@ -75,42 +63,31 @@ def print_json(data: object) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def build_targets(args: argparse.Namespace, targets: list[str], loaded=None):
+def build_targets(args: argparse.Namespace, session: Session, targets: list[str]):
     """Build ``targets`` (and dependencies). Returns (engine, results, summary).
 
     A package that cannot be built here is skipped (or, with ``--strict``, failed), one that
     fails stops the scheduling of new builds unless ``--keep-going``; either way the caller
     makes the outputs of what did build and ends with :func:`finish`.
     """
-    from ..engine import Engine
+    from ..executors.dask import build_on_dask, scheduler_address  # start-up time, as above
     from ..summary import Summary
 
-    loaded = loaded or plugins_of(args)
     for t in targets:
-        loaded.get(t)
-    from .cache import make_substituter
-
+        session.plugins.get(t)
     executor = getattr(args, "executor", None) or "local"
     if executor.startswith("dask://"):
-        from ..executors.dask import scheduler_address
-
         scheduler_address(executor)  # a malformed address is one error before anything runs
     elif executor != "local":
         raise WasixError(f"--executor {executor!r}: use `local` or `dask://HOST:PORT`")
-    store = store_of(args)
     # Held until the command ends: `gc` removes nothing this command uses (the sysroot chosen
     # below, the entries built, the ones its outputs are copied from).
-    fd = store.hold(err.print)
-    if fd is not None:
-        _held.append(fd)
-    engine = Engine(loaded, store, toolchain_of(args), jobs=args.jobs, console=err,
-                    keep_going=args.keep_going, strict=args.strict, substituter=make_substituter(args))
+    session.hold_store()
+    engine = session.engine()
     if executor == "local":
         results, failures = engine.build(targets)
     else:
-        from ..executors.dask import build_on_dask
-
-        results, failures = build_on_dask(engine, targets, executor, args)
+        results, failures = build_on_dask(session, targets, executor)
     return engine, results, Summary(results, failures)
 
 
@@ -136,7 +113,7 @@ def jobs_count(text: str) -> int:
 
 
 def plugin_dir_options(dest: str = "plugin_dir") -> argparse.ArgumentParser:
-    """``--plugin-dir``, accepted before and after the sub-command (main() joins the two)."""
+    """``--plugin-dir``, accepted before and after the sub-command (:func:`session_options` joins the two)."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--plugin-dir", action="append", type=Path, default=[], metavar="DIR", dest=dest,
                    help="load plugins from DIR (a plugin folder or a folder of them); repeatable")

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import WasixError
-from .common import plugin_dir_options
+from .common import open_session, plugin_dir_options
 
 if TYPE_CHECKING:
     from ..registry import Registry
+    from ..session import Session
 
-Handler = Callable[[argparse.Namespace], int]
+#: A sub-command: its parsed options and the command's session; the exit status.
+Handler = Callable[[argparse.Namespace, "Session"], int]
 
 
 #: Sub-commands that exist whatever plugins are installed (outputs come from the registry).
@@ -93,14 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_plugins([d.absolute() for d in plugin_dirs])
     parser = make_parser(loaded.registry if loaded else None)
     args = parser.parse_args(argv)
-    args.plugin_dir = [*args.plugin_dir, *getattr(args, "plugin_dir_after", [])]
-    args.loaded_plugins = loaded
     from ..interrupt import Interrupted, handle_signals, reset
 
     reset()  # a new command (in-process callers may run several)
+    session = open_session(args, loaded)
     try:
         with handle_signals():  # SIGTERM stops a build like Ctrl-C: children, staging, status
-            return args.handler(args)
+            return args.handler(args, session)
     except WasixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -115,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.filename or type(exc).__name__}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     finally:
-        from .common import release_stores
-
-        release_stores()  # the command is over: `gc` may collect again
+        session.close()  # the command is over: `gc` may collect again
 
 
 if __name__ == "__main__":

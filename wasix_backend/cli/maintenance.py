@@ -5,22 +5,26 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import WasixError
-from .common import store_of, store_options
+from .common import store_options
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr)  # plain: paths must not be wrapped or marked up
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def cmd_verify(args: argparse.Namespace, session: Session) -> int:
     """Re-check every store entry against its record and every cached source against its
     pin (the name starts with its sha256), as ``nix store verify`` does."""
     from .. import paths
     from ..fsutil import file_sha256
 
-    store = store_of(args)
+    store = session.store
     damaged = unverifiable = 0
     for entry in store.entries():
         problems = store.verify_entry(entry)
@@ -52,13 +56,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gc(args: argparse.Namespace) -> int:
+def cmd_gc(args: argparse.Namespace, session: Session) -> int:
     from .. import paths
     from ..gc import find_garbage, remove
 
     if args.keep < 0:
         raise WasixError(f"gc: --keep must be 0 or more, got {args.keep}")
-    store = store_of(args)
+    store = session.store
     store.check()  # `gc --store /` removes nothing
     sources = paths.sources_dir()
     removed = 0

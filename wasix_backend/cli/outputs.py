@@ -9,20 +9,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import WasixError, os_error
-from .common import build_options, build_targets, err, finish, plugins_of, store_of, targets_of
+from .common import build_options, build_targets, err, finish, targets_of
 
 if TYPE_CHECKING:
     from ..registry import OutputFormat, Registry
+    from ..session import Session
 
 
-def run_output(args: argparse.Namespace) -> int:
+def run_output(args: argparse.Namespace, session: Session) -> int:
     """Build the named programs (a library is an error naming the format), write the format
     for each one that built (one that cannot be written fails that package only), then print
     the summary; the exit status. A format that is not per package is written once."""
     from ..registry import OutputJob
     from ..rundeps import runtime_closure
 
-    loaded = plugins_of(args)
+    loaded = session.plugins
     fmt: OutputFormat = loaded.registry.outputs[args.output_format]
     out = Path(args.out)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  plain: commands must paste as printed
@@ -40,8 +41,8 @@ def run_output(args: argparse.Namespace) -> int:
     # The packages whose commands they run are written too: they install and run together.
     for name in list(names):
         names += [d for d in runtime_closure(loaded.recipes, name, loaded.registry) if d not in names]
-    _, results, summary = build_targets(args, names, loaded)
-    entries = store_of(args)
+    _, results, summary = build_targets(args, session, names)
+    entries = session.store
     written: dict[str, list[str]] = {}
     for name in (t for t in names if t in results):
         entry = results[name].path

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WasixError
-from .common import err, json_options, print_json, store_of, toolchain_of
+from .common import err, json_options, print_json
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
-def cmd_shell(args: argparse.Namespace) -> int:
+def cmd_shell(args: argparse.Namespace, session: Session) -> int:
     from ..toolchain.shell import shell_env
 
-    tc = toolchain_of(args)
+    tc = session.toolchain
     env = {**os.environ, **shell_env(tc)}
     command = args.command or [os.environ.get("SHELL", "/bin/sh")]
     if command and command[0] == "--":
@@ -25,7 +28,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+def cmd_inspect(args: argparse.Namespace, session: Session) -> int:
     from ..inspect import format_module_info, inspect_module
 
     info = inspect_module(Path(args.file))
@@ -36,7 +39,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_toolchain(args: argparse.Namespace) -> int:
+def cmd_toolchain(args: argparse.Namespace, session: Session) -> int:
     from ..toolchain import install as tc_install
     from ..toolchain import toolchain_status
 
@@ -46,13 +49,13 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
         err.print("[green]✓[/] toolchain installed")
         return 0
     if args.action == "build":  # what a first build would do: the sysroot, once
-        tc = toolchain_of(args)
+        tc = session.toolchain
         err.print(f"[green]✓[/] the {tc.provider} toolchain is ready: {tc.description}")
         return 0
     # status: a report only, never a build (a sysroot not built yet is said so)
     report: dict[str, Any] = {"components": tc_install.status(pins=pins)}
     try:
-        report["active"] = toolchain_status(getattr(args, "provider", None), store=store_of(args))
+        report["active"] = toolchain_status(session.options.provider, store=session.store)
     except WasixError as exc:
         report["active"] = {"error": str(exc)}
     try:
@@ -78,7 +81,7 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, session: Session) -> int:
     from ..outputs.serve import make_server
 
     site = Path(args.directory)

@@ -10,7 +10,6 @@ runs the task again on another worker.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from .dask_task import TaskSpec, build_task
 
 if TYPE_CHECKING:
     from ..engine import BuildFailure, BuildResult, Engine
+    from ..session import Session
 
 
 def scheduler_address(executor: str) -> str:
@@ -59,25 +59,27 @@ def _client(address: str):  # type: ignore[no-untyped-def]
                          "(start one with `dask scheduler` and workers with `dask worker HOST:8786`)") from None
 
 
-def build_on_dask(engine: Engine, targets: list[str], address: str,
-                  args: argparse.Namespace) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
-    from ..cli.cache import substituter_urls
+def build_on_dask(session: Session, targets: list[str],
+                  address: str) -> tuple[dict[str, BuildResult], list[BuildFailure]]:
+    """Build ``targets`` on the cluster at ``address`` with the session's plugins, provider
+    and caches; each worker assembles the same session from a :class:`TaskSpec`."""
     from ..substitute import load_secret_key
 
-    caches = substituter_urls(args)
-    if not caches or engine.substituter is None:
+    options = session.options
+    engine = session.engine()
+    if not options.substituters or engine.substituter is None:
         raise WasixError("--executor dask needs a binary cache every worker can reach: pass --substituter URL "
                          "(file:// on a shared file system, http(s):// accepting PUT, or s3://)")
     secret = os.environ.get("WASIX_SIGNING_KEY")
     load_secret_key(None)  # fail here, not on every worker, when there is none
     order, keys, problems = engine.plan(targets)
-    failures = [engine._failure(n, exc) for n, exc in problems.items()]
+    failures = [engine.failure(n, exc) for n, exc in problems.items()]
     recipes = engine.plugins.recipes
     public = _public_keys()
     spec_args = {
-        "plugin_dirs": tuple(str(Path(p).absolute()) for p in args.plugin_dir),
-        "provider": getattr(args, "provider", None), "caches": tuple(caches), "trusted": public,
-        "signing_key": str(Path(secret).absolute()) if secret else None, "strict": args.strict,
+        "plugin_dirs": tuple(str(Path(p).absolute()) for p in options.plugin_dirs),
+        "provider": options.provider, "caches": options.substituters, "trusted": public,
+        "signing_key": str(Path(secret).absolute()) if secret else None, "strict": options.strict,
     }
     client = _client(address)
     try:
@@ -134,7 +136,7 @@ def _collect(engine: Engine, order: list[str], keys: dict[str, str], outcomes: d
     for name in order:
         if name not in keys:
             if not any(f.name == name for f in failures):
-                failures.append(engine._failure(name, WasixError(f"{name}: not built because a dependency cannot be planned")))
+                failures.append(engine.failure(name, WasixError(f"{name}: not built because a dependency cannot be planned")))
             continue
         outcome, recipe = outcomes.get(name, {}), recipes[name]
         if outcome.get("ok"):
@@ -142,7 +144,7 @@ def _collect(engine: Engine, order: list[str], keys: dict[str, str], outcomes: d
             with engine.store.locked(key):
                 path = engine.store.lookup(recipe, key) or engine.substituter.pull(recipe, key, engine.store, engine.console.print)
             if path is None:
-                failures.append(engine._failure(name, WasixError(
+                failures.append(engine.failure(name, WasixError(
                     f"{name}: built on {outcome['worker']}, but its entry cannot be pulled from {outcome.get('cache', 'the cache')} (see above)")))
                 continue
             from ..engine import BuildResult
@@ -152,10 +154,10 @@ def _collect(engine: Engine, order: list[str], keys: dict[str, str], outcomes: d
                                         0.0, outcome.get("sizes", {}), pulled=status == "pulled",
                                         notes=[str(n) for n in engine.store.record(path).get("notes", [])])
         elif "blocked_by" in outcome:
-            failures.append(engine._failure(name, WasixError(
+            failures.append(engine.failure(name, WasixError(
                 f"{name}: not built because its dependency {outcome['blocked_by']!r} failed")))
         else:
-            failures.append(engine._failure(name, _error(engine, name, keys[name], outcome)))
+            failures.append(engine.failure(name, _error(engine, name, keys[name], outcome)))
     return results, failures
 
 

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from ..errors import BuildError, MissingRequirement
+from ..session import Session, SessionOptions
+from ..substitute import load_secret_key, push_entries
+
 #: The most of a failing phase's log that travels back to the client.
 LOG_LIMIT = 256 * 1024
 
@@ -68,21 +74,13 @@ def build_task(spec: TaskSpec, *deps: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build(spec: TaskSpec, out: io.StringIO) -> dict[str, Any]:
-    from rich.console import Console
-
-    from ..engine import Engine
-    from ..errors import BuildError, MissingRequirement
-    from ..plugins import load_plugins
-    from ..store import Store
-    from ..substitute import BinaryCaches, load_secret_key, push_entries, trusted_keys
-    from ..toolchain import get_toolchain
-
     console = Console(file=out, highlight=False, width=120)
-    store = Store(worker_store())
-    loaded = load_plugins([Path(p) for p in spec.plugin_dirs])
-    toolchain = get_toolchain(spec.provider, store=store, console=console)
-    caches = BinaryCaches(list(spec.caches), trusted_keys(list(spec.trusted)), progress=False)
-    engine = Engine(loaded, store, toolchain, jobs=spec.jobs, console=console, strict=spec.strict, substituter=caches)
+    options = SessionOptions(
+        plugin_dirs=tuple(Path(p) for p in spec.plugin_dirs), store=worker_store(), provider=spec.provider,
+        jobs=spec.jobs, strict=spec.strict, substituters=spec.caches, trusted_keys=spec.trusted, progress=False,
+    )  # fmt: skip
+    session = Session(options, console=console)
+    engine, store, loaded = session.engine(), session.store, session.plugins
     results, failures = engine.build([spec.name])
     failure = next((f for f in failures if f.name == spec.name), None)
     if failure is not None:
