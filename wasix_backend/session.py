@@ -88,7 +88,7 @@ class Session:
         self._plugins = plugins
         self._warn = warn
         self._reported = False
-        self._held: list[int] = []
+        self._held: int | None = None  # the store lock's descriptor while held
         self._engines: dict[bool, Engine] = {}
 
     # the parts ------------------------------------------------------------------------------
@@ -148,16 +148,14 @@ class Session:
     def hold_store(self) -> None:
         """Hold the store's shared lock until the session is closed: ``gc`` removes nothing
         this session uses (the sysroot it chooses, the entries it builds or copies from)."""
-        if self._held:
-            return
-        fd = self.store.hold(self.console.print)
-        if fd is not None:
-            self._held.append(fd)
+        if self._held is None:
+            self._held = self.store.hold(self.console.print)
 
     def close(self) -> None:
         """Let go of the store (``gc`` may collect again)."""
-        while self._held:
-            os.close(self._held.pop())
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
     def __enter__(self) -> Session:
         return self
