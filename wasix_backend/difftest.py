@@ -143,21 +143,21 @@ class CaseTable:
     """One ``[[case]]``."""
 
     name: str = setting("letters, digits, `.`, `-`, `_`; the test id is `PLUGIN::NAME`")
-    command: str | None = setting("the command it runs", default=None, shown="`[defaults]`'")
-    native: str | None = setting("the native program", default=None, shown="`[defaults]`' for its command")
+    command: str | None = setting("the command it runs", default=None, shown="from `[defaults]`")
+    native: str | None = setting("the native program", default=None, shown="`natives` for its command, else `[defaults]`")
     args: list[str] = setting("its arguments", default=[])
     files: dict[str, str] = setting("relative path → text: files in the working directory", default={})
     files_base64: dict[str, str] = setting("relative path → base64: binary files", default={})
     stdin: str | None = setting("the standard input", default=None)
     stdin_base64: str | None = setting("the standard input, base64", default=None)
-    env: dict[str, str] = setting("environment variables, added to `[defaults]`'", default={})
+    env: dict[str, str] = setting("environment variables, added to `[defaults]`' own", default={})
     status: int | None = setting("both sides must exit with it (else the statuses are only compared)", default=None)
-    compare: list[str] | None = setting("what must be equal", default=None, shown="`[defaults]`'")
+    compare: list[str] | None = setting("what must be equal", default=None, shown="from `[defaults]`")
     xfail: str | None = setting("why WASIX cannot match: the case must differ (a pass fails the test)", default=None)
-    timeout: float | None = setting("seconds each side may run", default=None, shown="`[defaults]`'")
-    normalize: list[NormalizeTable] = setting("normalisers, after `[defaults]`'", default=[])
+    timeout: float | None = setting("seconds each side may run", default=None, shown="from `[defaults]`")
+    normalize: list[NormalizeTable] = setting("normalisers, after `[defaults]`' own", default=[])
     network: bool | None = setting("the WASIX side may open sockets to the host's network", default=None,
-                                   shown="`[defaults]`'")
+                                   shown="from `[defaults]`")
     step: list[StepTable] = setting("commands run in order in one sandbox (instead of `args` and `stdin`)", default=[])
 
 
