@@ -7,13 +7,15 @@ from __future__ import annotations
 import ast
 import json
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import pytest
 
 from wasix_backend import difftest, schema
+from wasix_backend.api import BuildSystem, Registry, read_settings, section_of, setting
 from wasix_backend.errors import RecipeError
 from wasix_backend.plugins import generic_registry
 from wasix_backend.recipe import recipe_from_dict
@@ -23,6 +25,7 @@ from wasix_backend.schema_docs import (
     cases_json_schema,
     main,
     recipe_json_schema,
+    render,
 )
 
 ROOT = Path(__file__).parents[1]
@@ -135,3 +138,32 @@ def test_defaults_restated_by_build_code_are_the_declared_ones() -> None:
         assert declared, (module, key)
         defaults = {repr(f.default_value()) for f in declared} - {repr(schema.COMPUTED)}
         assert defaults <= {repr(value)}, (module, key, value, defaults)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SconsSettings:
+    """A third-party build system's ``[build]`` keys, declared as the built-in tables are."""
+
+    targets: list[str] = setting("targets to build", default=["all"])
+    jobs: int = setting("parallel jobs", default=1)
+    variant: Literal["debug", "release"] = setting("which build", default="release")
+
+
+def test_a_plugin_build_system_declares_and_reads_typed_settings(tmp_path: Path) -> None:
+    registry = Registry()
+    registry.build_system(BuildSystem("scons", settings=section_of(SconsSettings, "build (scons)")))
+    data = {**BASE, "build": {"system": "scons", "jobs": 4, "env": {"A": "1"}}}
+    recipe = recipe_from_dict(data, plugin="p", plugin_dir=tmp_path, registry=registry)
+    assert read_settings(SconsSettings, recipe.build) == SconsSettings(jobs=4)
+    assert read_settings(SconsSettings, recipe.build).targets == ["all"]
+    for build, field, problem in [({"jbos": 4}, "build.jbos", "did you mean 'jobs'?"),
+                                  ({"variant": "fast"}, "build.variant", "not one of debug, release"),
+                                  ({"targets": "all"}, "build.targets", "expected list of strings")]:
+        with pytest.raises(RecipeError) as info:
+            recipe_from_dict({**BASE, "build": {"system": "scons", **build}}, plugin="p", plugin_dir=tmp_path,
+                             registry=registry)
+        assert info.value.field == field and problem in str(info.value), str(info.value)
+    props = recipe_json_schema(registry)["properties"]["build"]["properties"]
+    assert props["variant"] == {"type": "string", "enum": ["debug", "release"], "description": "which build",
+                                "default": "release"}
+    assert "| `jobs` | integer | `1` | parallel jobs |" in render("build-scons", list(section_of(SconsSettings).fields))

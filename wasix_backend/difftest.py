@@ -212,7 +212,7 @@ def _files(plugin: str, where: str, case: CaseTable) -> dict[str, bytes]:
 def _case_table(plugin: str, index: int, raw: object, seen: set[str]) -> CaseTable:
     """``case[index]``, checked: its keys, a new valid name, then its values (named by it)."""
     where = f"case[{index}]"
-    fields = schema.table(CaseTable)
+    fields = schema.section_of(CaseTable)
     if not isinstance(raw, dict):
         raise CasesError(plugin, where, f"expected table, got {type(raw).__name__} {raw!r}")
     schema.check_keys(plugin, where, raw, fields, error=CasesError)
@@ -234,7 +234,7 @@ def load_cases(path: Path, plugin: str | None = None) -> list[Case]:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CasesError(plugin, "(file)", f"{path}: {exc}") from None
-    top = schema.table(CasesFile)
+    top = schema.section_of(CasesFile)
     schema.check_keys(plugin, "", data, top, error=CasesError)
     defaults = schema.load(DefaultsTable, plugin, "defaults", data.get("defaults", {}), error=CasesError)
     raw_cases = data.get("case", [])

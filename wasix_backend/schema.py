@@ -226,7 +226,7 @@ def _shown(value: Any) -> str:
 
 
 @functools.cache
-def table(cls: type, name: str = "") -> Section:
+def section_of(cls: type, name: str = "") -> Section:
     """The :class:`Section` of a dataclass declared with :func:`setting`."""
     hints = get_type_hints(cls)
     fields: list[Field] = []
@@ -236,7 +236,7 @@ def table(cls: type, name: str = "") -> Section:
         value = meta["value"]
         key = meta["key"] or f.name.replace("_", "-")
         shown = meta["shown"] or ("required" if value is REQUIRED else _shown(value))
-        sub = table(entry, f"{name}.{key}" if name else key) if entry is not None else None
+        sub = section_of(entry, f"{name}.{key}" if name else key) if entry is not None else None
         fields.append(Field(key, kind, shown, meta["doc"], choices, sub, value, f.name))
     return Section(name or cls.__name__, tuple(fields), cls)
 
@@ -281,11 +281,20 @@ def check_table(plugin: str, where: str, table: Any, *sections: Section, hint: s
 def load(cls: type[T], plugin: str, where: str, data: Any, *, error: ErrorType = RecipeError) -> T:
     """Check ``data`` against the dataclass ``cls`` (:func:`check_table`) and return it as one:
     absent keys get their declared defaults, nested tables their dataclasses."""
-    section = table(cast(type, cls))
+    section = section_of(cast(type, cls))
     check_table(plugin, where, data, section, error=error)
     values = {f.attr: f.convert(plugin, f"{where}.{f.name}" if where else f.name, data[f.name], error)
               for f in section.fields if f.name in data}  # fmt: skip
     return cls(**values)
+
+
+def read_settings(cls: type[T], build: Mapping[str, Any]) -> T:
+    """A build system's own ``[build]`` settings as ``cls`` (declared with :func:`setting` and
+    registered as ``BuildSystem(settings=section_of(cls))``): its keys taken from ``build``
+    (a recipe's ``[build]``, checked when the recipe loaded; the shared keys are left out),
+    its declared defaults for the others."""
+    section = section_of(cast(type, cls))
+    return load(cls, "", "build", {k: v for k, v in build.items() if section.get(k) is not None})
 
 
 # ---------------------------------------------------------------------------- recipe.toml ---
@@ -408,14 +417,14 @@ class RecipeFile:
     wasmer: WasmerTable | None = setting("[`[wasmer]`](#wasmer)", default=None)
 
 
-PACKAGE = table(PackageTable, "package")
-SOURCE = table(SourceTable, "source")
-DEPENDENCIES = table(DependenciesTable, "dependencies")
-OUTPUTS = table(OutputsTable, "outputs")
+PACKAGE = section_of(PackageTable, "package")
+SOURCE = section_of(SourceTable, "source")
+DEPENDENCIES = section_of(DependenciesTable, "dependencies")
+OUTPUTS = section_of(OutputsTable, "outputs")
 #: ``[build]`` keys every build system shares.
-BUILD_COMMON = table(BuildCommonTable, "build")
+BUILD_COMMON = section_of(BuildCommonTable, "build")
 #: Tables that tools of this project read; any other table must be claimed by a plugin.
-EXTRA_TABLES: dict[str, Section] = {"test": table(TestTable, "test"), "update": table(UpdateTable, "update"),
-                                    "wasmer": table(WasmerTable, "wasmer")}
+EXTRA_TABLES: dict[str, Section] = {"test": section_of(TestTable, "test"), "update": section_of(UpdateTable, "update"),
+                                    "wasmer": section_of(WasmerTable, "wasmer")}
 #: The top level: tables and the ``patches`` list.
-TOP = table(RecipeFile, "top level")
+TOP = section_of(RecipeFile, "top level")

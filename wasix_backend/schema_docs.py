@@ -53,7 +53,7 @@ def sections() -> dict[str, list[schema.Field]]:
     cases = {"defaults": difftest.DefaultsTable, "case": difftest.CaseTable, "step": difftest.StepTable,
              "normalize": difftest.NormalizeTable}
     for name, cls in cases.items():
-        out[f"cases-{name}"] = list(schema.table(cls).fields)
+        out[f"cases-{name}"] = list(schema.section_of(cls).fields)
     out["placeholders"] = [schema.Field(f"{{{k}}}", "", "", v) for k, v in PLACEHOLDERS.items()]
     return out
 
@@ -214,7 +214,7 @@ def recipe_json_schema(registry: Registry | None = None) -> dict[str, Any]:
 
 def cases_json_schema() -> dict[str, Any]:
     """The JSON schema of a plugin's ``cases.toml``."""
-    out = _json_table(schema.table(difftest.CasesFile))
+    out = _json_table(schema.section_of(difftest.CasesFile))
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "wasix-backend cases.toml", **out}
 
 
