@@ -43,63 +43,6 @@ class CasesError(WasixError):
         super().__init__(f"plugin {plugin!r}: cases.toml key {key!r}: {problem}")
 
 
-@dataclass(frozen=True)
-class Normalizer:
-    regex: re.Pattern[bytes]
-    replace: bytes
-    on: tuple[str, ...] = ("stdout", "stderr")
-
-    def apply(self, stream: str, data: bytes) -> bytes:
-        return self.regex.sub(self.replace, data) if stream in self.on else data
-
-
-@dataclass(frozen=True)
-class Step:
-    command: str
-    native: str
-    args: tuple[str, ...] = ()
-    stdin: bytes | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Case:
-    plugin: str
-    name: str
-    steps: tuple[Step, ...]
-    files: Mapping[str, bytes] = field(default_factory=dict)
-    status: int | None = None
-    compare: tuple[str, ...] = _STREAMS
-    xfail: str | None = None
-    timeout: float = 60.0
-    normalize: tuple[Normalizer, ...] = ()
-    #: The WASIX side may open sockets to the host (wasmer-sdk's network="host"); the native
-    #: side always can.
-    network: bool = False
-
-    @property
-    def id(self) -> str:
-        return f"{self.plugin}::{self.name}"
-
-    @property
-    def commands(self) -> set[str]:
-        return {step.command for step in self.steps}
-
-    @property
-    def compared_files(self) -> list[str]:
-        return [item.removeprefix("files:") for item in self.compare if item.startswith("files:")]
-
-
-@dataclass
-class Outcome:
-    """What one side did: per-step stdout, stderr and status, and the compared files."""
-
-    stdout: list[bytes] = field(default_factory=list)
-    stderr: list[bytes] = field(default_factory=list)
-    status: list[int] = field(default_factory=list)
-    files: dict[str, bytes | None] = field(default_factory=dict)
-
-
 # ------------------------------------------------------------------------------- the file ---
 @dataclass(frozen=True, kw_only=True)
 class NormalizeTable:
@@ -167,6 +110,63 @@ class CasesFile:
 
     defaults: DefaultsTable = setting("[`[defaults]`](#differential-tests-casestoml)", default=DefaultsTable())
     case: list[CaseTable] = setting("the cases, at least one", default=[])
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    regex: re.Pattern[bytes]
+    replace: bytes
+    on: tuple[str, ...] = ("stdout", "stderr")
+
+    def apply(self, stream: str, data: bytes) -> bytes:
+        return self.regex.sub(self.replace, data) if stream in self.on else data
+
+
+@dataclass(frozen=True)
+class Step:
+    command: str
+    native: str
+    args: tuple[str, ...] = ()
+    stdin: bytes | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Case:
+    plugin: str
+    name: str
+    steps: tuple[Step, ...]
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    status: int | None = None
+    compare: tuple[str, ...] = _STREAMS
+    xfail: str | None = None
+    timeout: float = DefaultsTable.timeout
+    normalize: tuple[Normalizer, ...] = ()
+    #: The WASIX side may open sockets to the host (wasmer-sdk's network="host"); the native
+    #: side always can.
+    network: bool = DefaultsTable.network
+
+    @property
+    def id(self) -> str:
+        return f"{self.plugin}::{self.name}"
+
+    @property
+    def commands(self) -> set[str]:
+        return {step.command for step in self.steps}
+
+    @property
+    def compared_files(self) -> list[str]:
+        return [item.removeprefix("files:") for item in self.compare if item.startswith("files:")]
+
+
+@dataclass
+class Outcome:
+    """What one side did: per-step stdout, stderr and status, and the compared files."""
+
+    stdout: list[bytes] = field(default_factory=list)
+    stderr: list[bytes] = field(default_factory=list)
+    status: list[int] = field(default_factory=list)
+    files: dict[str, bytes | None] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------- loading ---

@@ -56,7 +56,7 @@ class Source:
     file: str = ""
     debian: str = ""
     subdir: str = ""
-    strip: int = 1
+    strip: int = schema.SourceTable.strip
     git: str = ""
     rev: str = ""
 
@@ -128,7 +128,7 @@ class Recipe:
 
     name: str
     version: str
-    kind: Kind = "program"
+    kind: Kind = schema.PackageTable.kind
     description: str = ""
     license: str = ""
     homepage: str = ""
@@ -148,7 +148,7 @@ class Recipe:
     #: Guest path -> path inside the install prefix, shipped as data (Wasmer ``[fs]``).
     data: dict[str, str] = field(default_factory=dict, hash=False)
     #: ``[outputs] network``: its commands get the host's network when run from a wheel.
-    network: bool = False
+    network: bool = schema.OutputsTable.network
     #: Command name -> binary: run by other packages' programs inside the sandbox only (``sh``).
     sandbox_commands: dict[str, str] = field(default_factory=dict, hash=False)
     #: Command name -> ``/bin/sh`` script body, shown as ``/usr/bin/NAME`` inside the sandbox.
