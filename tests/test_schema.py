@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,3 +169,14 @@ def test_a_plugin_build_system_declares_and_reads_typed_settings(tmp_path: Path)
     assert props["variant"] == {"type": "string", "enum": ["debug", "release"], "description": "which build",
                                 "default": "release"}
     assert "| `jobs` | integer | `1` | parallel jobs |" in render("build-scons", list(section_of(SconsSettings).fields))
+
+
+def test_the_schema_command_prints_and_writes_the_json_schemas(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "cases.json"
+    out.parent.mkdir()
+    run = subprocess.run([sys.executable, "-m", "wasix_backend", "schema", "cases", "-o", str(out)],
+                         capture_output=True, text=True, check=True)
+    assert out.read_text() == (SCHEMA_DIR / JSON_FILES["cases"]).read_text() and str(out) in run.stderr
+    printed = subprocess.run([sys.executable, "-m", "wasix_backend", "schema"], capture_output=True, text=True, check=True)
+    build = json.loads(printed.stdout)["properties"]["build"]
+    assert {"configure-args", "cmake-args", "crates-git", "bin-dir"} <= set(build["properties"])
