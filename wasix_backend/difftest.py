@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import schema
 from .errors import WasixError
@@ -209,17 +209,16 @@ def _files(plugin: str, where: str, case: CaseTable) -> dict[str, bytes]:
     return files
 
 
-def _case_table(plugin: str, index: int, raw: object, seen: set[str]) -> CaseTable:
+def _case_table(plugin: str, index: int, raw: dict[str, Any], seen: set[str]) -> CaseTable:
     """``case[index]``, checked: its keys, a new valid name, then its values (named by it)."""
     where = f"case[{index}]"
     fields = schema.section_of(CaseTable)
-    if not isinstance(raw, dict):
-        raise CasesError(plugin, where, f"expected table, got {type(raw).__name__} {raw!r}")
     schema.check_keys(plugin, where, raw, fields, error=CasesError)
     if "name" not in raw:
         raise CasesError(plugin, f"{where}.name", "required (expected string)")
     name = raw["name"]
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    fields.get("name").check_type(plugin, f"{where}.name", name, CasesError)  # type: ignore[union-attr]
+    if not _NAME_RE.match(name):
         raise CasesError(plugin, f"{where}.name", f"{name!r}: letters, digits, '.', '-', '_' only")
     if name in seen:
         raise CasesError(plugin, f"{where}.name", f"{name!r} is used twice")
@@ -238,8 +237,7 @@ def load_cases(path: Path, plugin: str | None = None) -> list[Case]:
     schema.check_keys(plugin, "", data, top, error=CasesError)
     defaults = schema.load(DefaultsTable, plugin, "defaults", data.get("defaults", {}), error=CasesError)
     raw_cases = data.get("case", [])
-    if not isinstance(raw_cases, list):
-        raise CasesError(plugin, "case", f"expected list of tables, got {type(raw_cases).__name__} {raw_cases!r}")
+    top.get("case").check_type(plugin, "case", raw_cases, CasesError)  # type: ignore[union-attr]  # each: below
     if not raw_cases:
         raise CasesError(plugin, "case", "no [[case]] tables")
     natives = defaults.natives
@@ -260,7 +258,7 @@ def load_cases(path: Path, plugin: str | None = None) -> list[Case]:
         steps: list[Step] = []
         if case.step:
             for key in ("args", "stdin", "stdin-base64"):
-                if key in raw:  # type: ignore[operator]  # a dict: _case_table checked it
+                if key in raw:
                     raise CasesError(plugin, f"{where}{key}", "a case with [[case.step]] gives it in each step")
             for i, st in enumerate(case.step):
                 scmd = st.command if st.command is not None else command

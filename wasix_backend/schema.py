@@ -122,11 +122,15 @@ class Field:
         }[self.type]
         return None if ok else f"expected {self.type}, got {type(value).__name__} {value!r}"
 
-    def check(self, plugin: str, where: str, value: Any, error: ErrorType = RecipeError) -> None:
-        """``value`` has this key's type, its entries their keys, and is one of the choices."""
+    def check_type(self, plugin: str, where: str, value: Any, error: ErrorType = RecipeError) -> None:
+        """``value`` has this key's type (its entries not looked into)."""
         problem = self._problem(value)
         if problem:
             raise error(plugin, where, problem)
+
+    def check(self, plugin: str, where: str, value: Any, error: ErrorType = RecipeError) -> None:
+        """``value`` has this key's type, its entries their keys, and is one of the choices."""
+        self.check_type(plugin, where, value, error)
         if self.entry is not None:
             entries: Iterable[tuple[str, Any]] = (
                 [(where, value)] if self.type == "table"
