@@ -125,7 +125,7 @@ def cmd_schema(args: argparse.Namespace, session: Session) -> int:
     text = json_schema(args.file, registry)
     if args.output:
         atomic_write_bytes(Path(args.output), text.encode())
-        err.print(f"wrote {args.output}")
+        err.print(f"wrote {args.output}", soft_wrap=True)  # a path, whole
     else:
         sys.stdout.write(text)
     return 0
