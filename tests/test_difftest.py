@@ -63,14 +63,14 @@ def test_cases_load_with_defaults_steps_and_binary_data(tmp_path: Path) -> None:
     ("body", "key", "problem"),
     [
         ('[[case]]\nname = "a"\nargz = []\n', "case[0].argz", "did you mean 'args'"),
-        ('[[case]]\nname = "a"\nargs = "x"\n', "case.a.args", "must be list"),
+        ('[[case]]\nname = "a"\nargs = "x"\n', "case.a.args", "expected list of strings"),
         ('[[case]]\nname = "a"\n[[case]]\nname = "a"\n', "case[1].name", "used twice"),
         ('[[case]]\nname = "a"\ncompare = ["stdot"]\n', "case.a.compare", "files:NAME"),
         ('[[case]]\nname = "a"\nfiles = { "../x" = "" }\n', "case.a.files.../x", "relative path"),
         ('[[case]]\nname = "a"\nnormalize = [{ regex = "(" }]\n', "case.a.normalize[0].regex", "regular expression"),
         ('[[case]]\nname = "a"\nargs = ["x"]\n[[case.step]]\nargs = []\n', "case.a.args", "in each step"),
-        ('[[case]]\nname = "a"\nstatus = true\n', "case.a.status", "must be int"),
-        ('[[case]]\nname = "a"\nnetwork = "yes"\n', "case.a.network", "must be bool"),
+        ('[[case]]\nname = "a"\nstatus = true\n', "case.a.status", "expected integer"),
+        ('[[case]]\nname = "a"\nnetwork = "yes"\n', "case.a.network", "expected bool"),
     ],
 )
 def test_bad_cases_name_plugin_and_key(tmp_path: Path, body: str, key: str, problem: str) -> None:

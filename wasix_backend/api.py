@@ -20,7 +20,7 @@ from .errors import BuildError, MissingRequirement, WasixError
 from .recipe import Dependency, Recipe, Source, load_recipe
 from .registry import BuildSystem, OutputFormat, OutputJob, Registry
 from .runtime import RunResult, SandboxError, run
-from .schema import Field, Section
+from .schema import Field, Section, read_settings, section_of, setting
 from .toolchain import Toolchain
 from .toolchain.sysroot import host_llvm_tools
 
@@ -30,7 +30,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Recipes": ("load_recipe", "Recipe", "Source", "Dependency"),
     "Errors a hook raises": ("WasixError", "BuildError", "MissingRequirement"),
     "Build systems and output formats (`wasix_register`)": (
-        "Registry", "BuildSystem", "Section", "Field", "OutputFormat", "OutputJob",
+        "Registry", "BuildSystem", "setting", "section_of", "read_settings", "Section", "Field", "OutputFormat",
+        "OutputJob",
     ),
     "Helpers": ("host_llvm_tools",),
     "Running programs in tests": ("run", "RunResult", "SandboxError"),
@@ -87,5 +88,8 @@ __all__ = [
     "hookimpl",
     "host_llvm_tools",
     "load_recipe",
+    "read_settings",
     "run",
+    "section_of",
+    "setting",
 ]  # fmt: skip

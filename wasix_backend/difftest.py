@@ -18,9 +18,11 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from . import schema
 from .errors import WasixError
+from .schema import setting
 
 __all__ = ["NATIVE_BUILD", "Case", "CasesError", "Normalizer", "Outcome", "Step", "Verdict", "compare", "judge",
            "load_cases", "native_builds", "run_native", "run_wasix", "with_native_builds"]
@@ -29,12 +31,6 @@ __all__ = ["NATIVE_BUILD", "Case", "CasesError", "Normalizer", "Outcome", "Step"
 #: (:mod:`wasix_backend.nativebuild`), for programs Debian does not ship.
 NATIVE_BUILD = "build:"
 
-_DEFAULT_KEYS = {"command", "native", "timeout", "normalize", "env", "compare", "natives", "network"}
-_CASE_KEYS = {
-    "name", "args", "files", "files-base64", "stdin", "stdin-base64", "env", "status", "compare",
-    "xfail", "step", "command", "native", "timeout", "normalize", "network",
-}  # fmt: skip
-_STEP_KEYS = {"command", "native", "args", "stdin", "stdin-base64", "env"}
 _STREAMS = ("stdout", "stderr", "status")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -45,6 +41,75 @@ class CasesError(WasixError):
     def __init__(self, plugin: str, key: str, problem: str) -> None:
         self.plugin, self.key, self.problem = plugin, key, problem
         super().__init__(f"plugin {plugin!r}: cases.toml key {key!r}: {problem}")
+
+
+# ------------------------------------------------------------------------------- the file ---
+@dataclass(frozen=True, kw_only=True)
+class NormalizeTable:
+    """One normaliser of ``normalize = [...]``."""
+
+    regex: str = setting("a regular expression over bytes (multi-line) whose matches are replaced")
+    replace: str = setting("what replaces each match (`\\1` for groups)", default="")
+    on: list[Literal["stdout", "stderr"]] = setting("the streams it applies to", default=["stdout", "stderr"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepTable:
+    """One ``[[case.step]]``: a command run in the case's sandbox, after the steps before it."""
+
+    command: str | None = setting("another command of the same package", default=None, shown="the case's")
+    native: str | None = setting("its native program", default=None,
+                                 shown="the case's for its command, else `natives`, else `/usr/bin/NAME`")
+    args: list[str] = setting("its arguments", default=[])
+    stdin: str | None = setting("its standard input", default=None)
+    stdin_base64: str | None = setting("its standard input, base64 (binary data)", default=None)
+    env: dict[str, str] = setting("environment variables, added to the case's", default={})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefaultsTable:
+    """``[defaults]``: what every case has unless it says otherwise."""
+
+    command: str | None = setting("the package's command (`[outputs] commands`, else the binary)", default=None)
+    native: str | None = setting("the program to compare with: a Debian binary (`/usr/bin/grep`), any absolute path, "
+                                 "or `build:BIN` (a cargo recipe's own sources built for this machine)", default=None)
+    natives: dict[str, str] = setting("other commands' native programs", default={}, shown="`/usr/bin/NAME` each")
+    timeout: float = setting("seconds each side may run", default=60)
+    env: dict[str, str] = setting("environment variables of every case (natively: with `PATH` alone besides)", default={})
+    normalize: list[NormalizeTable] = setting("normalisers of every case: `{ regex, replace, on }`", default=[])
+    compare: list[str] = setting("what must be equal: `stdout`, `stderr`, `status`, `files:NAME`", default=list(_STREAMS))
+    network: bool = setting("the WASIX side may open sockets to the host's network", default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseTable:
+    """One ``[[case]]``."""
+
+    name: str = setting("letters, digits, `.`, `-`, `_`; the test id is `PLUGIN::NAME`")
+    command: str | None = setting("the command it runs", default=None, shown="from `[defaults]`")
+    native: str | None = setting("the native program", default=None, shown="`natives` for its command, else `[defaults]`")
+    args: list[str] = setting("its arguments", default=[])
+    files: dict[str, str] = setting("relative path → text: files in the working directory", default={})
+    files_base64: dict[str, str] = setting("relative path → base64: binary files", default={})
+    stdin: str | None = setting("the standard input", default=None)
+    stdin_base64: str | None = setting("the standard input, base64", default=None)
+    env: dict[str, str] = setting("environment variables, added to `[defaults]`' own", default={})
+    status: int | None = setting("both sides must exit with it (else the statuses are only compared)", default=None)
+    compare: list[str] | None = setting("what must be equal", default=None, shown="from `[defaults]`")
+    xfail: str | None = setting("why WASIX cannot match: the case must differ (a pass fails the test)", default=None)
+    timeout: float | None = setting("seconds each side may run", default=None, shown="from `[defaults]`")
+    normalize: list[NormalizeTable] = setting("normalisers, after `[defaults]`' own", default=[])
+    network: bool | None = setting("the WASIX side may open sockets to the host's network", default=None,
+                                   shown="from `[defaults]`")
+    step: list[StepTable] = setting("commands run in order in one sandbox (instead of `args` and `stdin`)", default=[])
+
+
+@dataclass(frozen=True, kw_only=True)
+class CasesFile:
+    """A whole ``cases.toml``."""
+
+    defaults: DefaultsTable = setting("[`[defaults]`](#differential-tests-casestoml)", default=DefaultsTable())
+    case: list[CaseTable] = setting("the cases, at least one", default=[])
 
 
 @dataclass(frozen=True)
@@ -75,11 +140,11 @@ class Case:
     status: int | None = None
     compare: tuple[str, ...] = _STREAMS
     xfail: str | None = None
-    timeout: float = 60.0
+    timeout: float = DefaultsTable.timeout
     normalize: tuple[Normalizer, ...] = ()
     #: The WASIX side may open sockets to the host (wasmer-sdk's network="host"); the native
     #: side always can.
-    network: bool = False
+    network: bool = DefaultsTable.network
 
     @property
     def id(self) -> str:
@@ -105,74 +170,34 @@ class Outcome:
 
 
 # ------------------------------------------------------------------------------- loading ---
-def _expect(plugin: str, key: str, value: object, kind: type | tuple[type, ...]) -> Any:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise CasesError(plugin, key, f"must be {names}, not {type(value).__name__} ({value!r})")
-    return value
-
-
-def _strings(plugin: str, key: str, value: object) -> tuple[str, ...]:
-    items = _expect(plugin, key, value, list)
-    for i, item in enumerate(items):
-        _expect(plugin, f"{key}[{i}]", item, str)
-    return tuple(items)
-
-
-def _string_table(plugin: str, key: str, value: object) -> dict[str, str]:
-    table = _expect(plugin, key, value, dict)
-    for name, item in table.items():
-        _expect(plugin, f"{key}.{name}", item, str)
-    return dict(table)
-
-
-def _unknown(plugin: str, where: str, table: Mapping[str, object], allowed: set[str]) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(allowed))}"
-            raise CasesError(plugin, f"{where}{key}", "unknown key" + hint)
-
-
-def _normalizers(plugin: str, key: str, value: object) -> tuple[Normalizer, ...]:
+def _normalizers(plugin: str, key: str, tables: Sequence[NormalizeTable]) -> tuple[Normalizer, ...]:
     out = []
-    for i, item in enumerate(_expect(plugin, key, value, list)):
-        where = f"{key}[{i}]"
-        _expect(plugin, where, item, dict)
-        _unknown(plugin, f"{where}.", item, {"regex", "replace", "on"})
-        if "regex" not in item:
-            raise CasesError(plugin, f"{where}.regex", "required")
-        pattern = _expect(plugin, f"{where}.regex", item["regex"], str)
+    for i, item in enumerate(tables):
         try:
-            regex = re.compile(pattern.encode(), re.MULTILINE)
+            regex = re.compile(item.regex.encode(), re.MULTILINE)
         except re.error as exc:
-            raise CasesError(plugin, f"{where}.regex", f"not a valid regular expression: {exc}") from None
-        on = _strings(plugin, f"{where}.on", item.get("on", ["stdout", "stderr"]))
-        for stream in on:
-            if stream not in ("stdout", "stderr"):
-                raise CasesError(plugin, f"{where}.on", f"{stream!r}: only 'stdout' and 'stderr' are normalised")
-        out.append(Normalizer(regex, _expect(plugin, f"{where}.replace", item.get("replace", ""), str).encode(), on))
+            raise CasesError(plugin, f"{key}[{i}].regex", f"not a valid regular expression: {exc}") from None
+        out.append(Normalizer(regex, item.replace.encode(), tuple(item.on)))
     return tuple(out)
 
 
-def _data(plugin: str, key: str, table: Mapping[str, Any], text_key: str, b64_key: str) -> bytes | None:
-    if text_key in table and b64_key in table:
-        raise CasesError(plugin, f"{key}{b64_key}", f"give {text_key!r} or {b64_key!r}, not both")
-    if text_key in table:
-        return str(_expect(plugin, key + text_key, table[text_key], str)).encode()
-    if b64_key in table:
+def _data(plugin: str, where: str, text: str | None, b64: str | None) -> bytes | None:
+    """``stdin`` or ``stdin-base64`` of ``where`` (a case or a step), decoded."""
+    if text is not None and b64 is not None:
+        raise CasesError(plugin, f"{where}stdin-base64", "give 'stdin' or 'stdin-base64', not both")
+    if text is not None:
+        return text.encode()
+    if b64 is not None:
         try:
-            return base64.b64decode(_expect(plugin, key + b64_key, table[b64_key], str), validate=True)
+            return base64.b64decode(b64, validate=True)
         except ValueError as exc:
-            raise CasesError(plugin, key + b64_key, f"not base64: {exc}") from None
+            raise CasesError(plugin, f"{where}stdin-base64", f"not base64: {exc}") from None
     return None
 
 
-def _files(plugin: str, where: str, table: Mapping[str, Any]) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for name, text in _string_table(plugin, f"{where}files", table.get("files", {})).items():
-        files[name] = text.encode()
-    for name, b64 in _string_table(plugin, f"{where}files-base64", table.get("files-base64", {})).items():
+def _files(plugin: str, where: str, case: CaseTable) -> dict[str, bytes]:
+    files = {name: text.encode() for name, text in case.files.items()}
+    for name, b64 in case.files_base64.items():
         try:
             files[name] = base64.b64decode(b64, validate=True)
         except ValueError as exc:
@@ -184,6 +209,23 @@ def _files(plugin: str, where: str, table: Mapping[str, Any]) -> dict[str, bytes
     return files
 
 
+def _case_table(plugin: str, index: int, raw: dict[str, Any], seen: set[str]) -> CaseTable:
+    """``case[index]``, checked: its keys, a new valid name, then its values (named by it)."""
+    where = f"case[{index}]"
+    fields = schema.section_of(CaseTable)
+    schema.check_keys(plugin, where, raw, fields, error=CasesError)
+    if "name" not in raw:
+        raise CasesError(plugin, f"{where}.name", "required (expected string)")
+    name = raw["name"]
+    fields.get("name").check_type(plugin, f"{where}.name", name, CasesError)  # type: ignore[union-attr]
+    if not _NAME_RE.match(name):
+        raise CasesError(plugin, f"{where}.name", f"{name!r}: letters, digits, '.', '-', '_' only")
+    if name in seen:
+        raise CasesError(plugin, f"{where}.name", f"{name!r} is used twice")
+    seen.add(name)
+    return schema.load(CaseTable, plugin, f"case.{name}", raw, error=CasesError)
+
+
 def load_cases(path: Path, plugin: str | None = None) -> list[Case]:
     """Read and validate ``path`` (a plugin's cases.toml); ``plugin`` defaults to its folder."""
     plugin = plugin or path.parent.name
@@ -191,66 +233,51 @@ def load_cases(path: Path, plugin: str | None = None) -> list[Case]:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CasesError(plugin, "(file)", f"{path}: {exc}") from None
-    _unknown(plugin, "", data, {"defaults", "case"})
-    defaults = _expect(plugin, "defaults", data.get("defaults", {}), dict)
-    _unknown(plugin, "defaults.", defaults, _DEFAULT_KEYS)
-    natives = _string_table(plugin, "defaults.natives", defaults.get("natives", {}))
-    cases: list[Case] = []
-    seen: set[str] = set()
-    raw_cases = _expect(plugin, "case", data.get("case", []), list)
+    top = schema.section_of(CasesFile)
+    schema.check_keys(plugin, "", data, top, error=CasesError)
+    defaults = schema.load(DefaultsTable, plugin, "defaults", data.get("defaults", {}), error=CasesError)
+    raw_cases = data.get("case", [])
+    top.get("case").check_type(plugin, "case", raw_cases, CasesError)  # type: ignore[union-attr]  # each: below
     if not raw_cases:
         raise CasesError(plugin, "case", "no [[case]] tables")
+    natives = defaults.natives
+    default_normalize = _normalizers(plugin, "defaults.normalize", defaults.normalize)
+    seen: set[str] = set()
+    cases: list[Case] = []
     for index, raw in enumerate(raw_cases):
-        where = f"case[{index}]."
-        _expect(plugin, where.rstrip("."), raw, dict)
-        _unknown(plugin, where, raw, _CASE_KEYS)
-        name = _expect(plugin, f"{where}name", raw.get("name"), str)
-        if not _NAME_RE.match(name):
-            raise CasesError(plugin, f"{where}name", f"{name!r}: letters, digits, '.', '-', '_' only")
-        if name in seen:
-            raise CasesError(plugin, f"{where}name", f"{name!r} is used twice")
-        seen.add(name)
-        where = f"case.{name}."
-        merged = {**defaults, **raw}
-        command = _expect(plugin, f"{where}command", merged.get("command"), str)
-        native = _expect(plugin, f"{where}native", raw.get("native", natives.get(command, defaults.get("native"))), str)
-        env = {**_string_table(plugin, "defaults.env", defaults.get("env", {})),
-               **_string_table(plugin, f"{where}env", raw.get("env", {}))}  # fmt: skip
-        raw_steps = _expect(plugin, f"{where}step", raw.get("step", []), list)
+        case = _case_table(plugin, index, raw, seen)
+        where = f"case.{case.name}."
+        command = case.command if case.command is not None else defaults.command
+        if command is None:
+            raise CasesError(plugin, f"{where}command", "required: give `command` in the case or in [defaults]")
+        native = case.native if case.native is not None else natives.get(command, defaults.native)
+        if native is None:
+            raise CasesError(plugin, f"{where}native", "required: give `native` in the case, or in [defaults] "
+                             "(`native`, `natives`)")
+        env = {**defaults.env, **case.env}
         steps: list[Step] = []
-        if raw_steps:
+        if case.step:
             for key in ("args", "stdin", "stdin-base64"):
                 if key in raw:
                     raise CasesError(plugin, f"{where}{key}", "a case with [[case.step]] gives it in each step")
-            for i, rs in enumerate(raw_steps):
-                sw = f"{where}step[{i}]."
-                _expect(plugin, sw.rstrip("."), rs, dict)
-                _unknown(plugin, sw, rs, _STEP_KEYS)
-                scmd = _expect(plugin, f"{sw}command", rs.get("command", command), str)
-                snative = rs.get("native", native if scmd == command else natives.get(scmd, f"/usr/bin/{scmd}"))
-                steps.append(Step(
-                    scmd, _expect(plugin, f"{sw}native", snative, str), _strings(plugin, f"{sw}args", rs.get("args", [])),
-                    _data(plugin, sw, rs, "stdin", "stdin-base64"),
-                    {**env, **_string_table(plugin, f"{sw}env", rs.get("env", {}))},
-                ))  # fmt: skip
+            for i, st in enumerate(case.step):
+                scmd = st.command if st.command is not None else command
+                snative = st.native if st.native is not None else \
+                    native if scmd == command else natives.get(scmd, f"/usr/bin/{scmd}")  # fmt: skip
+                steps.append(Step(scmd, snative, tuple(st.args), _data(plugin, f"{where}step[{i}].", st.stdin, st.stdin_base64),
+                                  {**env, **st.env}))  # fmt: skip
         else:
-            steps.append(Step(command, native, _strings(plugin, f"{where}args", raw.get("args", [])),
-                              _data(plugin, where, raw, "stdin", "stdin-base64"), env))  # fmt: skip
-        compare_items = _strings(plugin, f"{where}compare", merged.get("compare", list(_STREAMS)))
+            steps.append(Step(command, native, tuple(case.args), _data(plugin, where, case.stdin, case.stdin_base64), env))
+        compare_items = tuple(case.compare if case.compare is not None else defaults.compare)
         for item in compare_items:
             if item not in _STREAMS and not (item.startswith("files:") and len(item) > 6):
                 raise CasesError(plugin, f"{where}compare", f"{item!r}: use stdout, stderr, status or files:NAME")
-        status = raw.get("status")
-        xfail = raw.get("xfail")
         cases.append(Case(
-            plugin=plugin, name=name, steps=tuple(steps), files=_files(plugin, where, raw),
-            status=None if status is None else _expect(plugin, f"{where}status", status, int),
-            compare=compare_items,
-            xfail=None if xfail is None else _expect(plugin, f"{where}xfail", xfail, str),
-            timeout=float(_expect(plugin, f"{where}timeout", merged.get("timeout", 60), (int, float))),
-            normalize=_normalizers(plugin, "defaults.normalize", defaults.get("normalize", []))
-            + _normalizers(plugin, f"{where}normalize", raw.get("normalize", [])),
-            network=_expect(plugin, f"{where}network", merged.get("network", False), bool),
+            plugin=plugin, name=case.name, steps=tuple(steps), files=_files(plugin, where, case),
+            status=case.status, compare=compare_items, xfail=case.xfail,
+            timeout=float(case.timeout if case.timeout is not None else defaults.timeout),
+            normalize=default_normalize + _normalizers(plugin, f"{where}normalize", case.normalize),
+            network=case.network if case.network is not None else defaults.network,
         ))  # fmt: skip
     return cases
 

@@ -56,7 +56,7 @@ class Source:
     file: str = ""
     debian: str = ""
     subdir: str = ""
-    strip: int = 1
+    strip: int = schema.SourceTable.strip
     git: str = ""
     rev: str = ""
 
@@ -128,7 +128,7 @@ class Recipe:
 
     name: str
     version: str
-    kind: Kind = "program"
+    kind: Kind = schema.PackageTable.kind
     description: str = ""
     license: str = ""
     homepage: str = ""
@@ -148,7 +148,7 @@ class Recipe:
     #: Guest path -> path inside the install prefix, shipped as data (Wasmer ``[fs]``).
     data: dict[str, str] = field(default_factory=dict, hash=False)
     #: ``[outputs] network``: its commands get the host's network when run from a wheel.
-    network: bool = False
+    network: bool = schema.OutputsTable.network
     #: Command name -> binary: run by other packages' programs inside the sandbox only (``sh``).
     sandbox_commands: dict[str, str] = field(default_factory=dict, hash=False)
     #: Command name -> ``/bin/sh`` script body, shown as ``/usr/bin/NAME`` inside the sandbox.
@@ -191,30 +191,9 @@ class Recipe:
         }
 
 
-def _expect(plugin: str, fieldname: str, value: Any, typ: type | tuple[type, ...]) -> Any:
-    if not isinstance(value, typ):
-        names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-        raise RecipeError(plugin, fieldname, f"expected {names}, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _str_list(plugin: str, fieldname: str, value: Any) -> tuple[str, ...]:
-    _expect(plugin, fieldname, value, list)
-    for i, item in enumerate(value):
-        _expect(plugin, f"{fieldname}[{i}]", item, str)
-    return tuple(value)
-
-
-def _str_table(plugin: str, fieldname: str, value: Any) -> dict[str, str]:
-    _expect(plugin, fieldname, value, dict)
-    for key, item in value.items():
-        _expect(plugin, f"{fieldname}.{key}", item, str)
-    return dict(value)
-
-
-def _parse_deps(plugin: str, fieldname: str, value: Any) -> tuple[Dependency, ...]:
+def _parse_deps(plugin: str, fieldname: str, value: list[str]) -> tuple[Dependency, ...]:
     deps = []
-    for i, text in enumerate(_str_list(plugin, fieldname, value)):
+    for i, text in enumerate(value):
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
@@ -223,15 +202,15 @@ def _parse_deps(plugin: str, fieldname: str, value: Any) -> tuple[Dependency, ..
     return tuple(deps)
 
 
-def _parse_git_source(plugin: str, where: str, table: dict[str, Any]) -> Source:
-    url = _expect(plugin, f"{where}.git", table.get("git", ""), str).strip()
+def _parse_git_source(plugin: str, where: str, given: Iterable[str], table: schema.SourceTable) -> Source:
+    url = table.git.strip()
     if not _GIT_URL_RE.match(url):
         raise RecipeError(
             plugin, f"{where}.git", f"{url!r} is not a repository URL (https://, http://, ssh://, git://, file:// or user@host:path)"
         )
-    if "rev" not in table:
+    if "rev" not in given:
         raise RecipeError(plugin, f"{where}.rev", "a `git` source needs `rev`, the full commit id it is pinned to")
-    rev = _expect(plugin, f"{where}.rev", table["rev"], str).strip().lower()
+    rev = table.rev.strip().lower()
     if not _COMMIT_RE.match(rev):
         raise RecipeError(
             plugin,
@@ -240,40 +219,31 @@ def _parse_git_source(plugin: str, where: str, table: dict[str, Any]) -> Source:
             "abbreviated id, is not a pin; use `git rev-parse NAME^{commit}` to get the commit id",
         )
     for key in ("url", "urls", "file", "debian", "strip"):
-        if key in table:
+        if key in given:
             raise RecipeError(plugin, f"{where}.{key}", "applies to archives, not to a `git` source (the commit is checked out whole)")
-    return Source(git=url, rev=rev, subdir=_expect(plugin, f"{where}.subdir", table.get("subdir", ""), str))
+    return Source(git=url, rev=rev, subdir=table.subdir)
 
 
-def _parse_source(plugin: str, i: int, table: Any) -> Source:
+def _parse_source(plugin: str, i: int, given: Iterable[str], table: schema.SourceTable) -> Source:
+    """One checked ``[[source]]`` (``given``: the keys written in it) as a :class:`Source`."""
     where = f"source[{i}]"
-    _expect(plugin, where, table, dict)
-    check_table(plugin, where, table, schema.SOURCE)
-    is_git = "git" in table or "rev" in table
-    if is_git and "sha256" in table:
+    given = set(given)
+    is_git = "git" in given or "rev" in given
+    if is_git and "sha256" in given:
         raise RecipeError(plugin, where, "give either `sha256` (an archive) or `git` + `rev` (a commit), not both")
     if is_git:
-        if "git" not in table:
+        if "git" not in given:
             raise RecipeError(plugin, f"{where}.git", "`rev` needs `git`, the repository's URL")
-        src = _parse_git_source(plugin, where, table)
+        src = _parse_git_source(plugin, where, given, table)
     else:
-        sha = _expect(plugin, f"{where}.sha256", table.get("sha256", ""), str).lower()
+        sha = table.sha256.lower()
         if not SHA256_RE.match(sha):
             raise RecipeError(
                 plugin, f"{where}.sha256", f"must be 64 hex digits, got {sha!r} (or pin a git commit: `git` + `rev`)"
             )
-        urls: list[str] = []
-        if "url" in table:
-            urls.append(_expect(plugin, f"{where}.url", table["url"], str))
-        urls += _str_list(plugin, f"{where}.urls", table.get("urls", []))
-        src = Source(
-            sha256=sha,
-            urls=tuple(urls),
-            file=_expect(plugin, f"{where}.file", table.get("file", ""), str),
-            debian=_expect(plugin, f"{where}.debian", table.get("debian", ""), str),
-            subdir=_expect(plugin, f"{where}.subdir", table.get("subdir", ""), str),
-            strip=_expect(plugin, f"{where}.strip", table.get("strip", 1), int),
-        )
+        urls = [table.url] if table.url is not None else []
+        src = Source(sha256=sha, urls=(*urls, *table.urls), file=table.file, debian=table.debian,
+                     subdir=table.subdir, strip=table.strip)
         if not src.urls and not src.file:
             raise RecipeError(plugin, where, "needs `url`/`urls` or `file` (looked up in the mirror)")
         if src.debian and not src.file:
@@ -317,6 +287,17 @@ def _check_build(plugin: str, build: dict[str, Any], system: str, registry: Regi
     check_table(plugin, "build", build, schema.BUILD_COMMON, own)
 
 
+def _check_command_names(plugin: str, outputs: schema.OutputsTable) -> None:
+    """Commands name binaries the recipe builds; sandbox commands are plain file names."""
+    for table, values in (("commands", outputs.commands), ("sandbox-commands", outputs.sandbox_commands)):
+        for cmd, binary in values.items():
+            if binary not in outputs.bin:
+                raise RecipeError(plugin, f"outputs.{table}.{cmd}", f"binary {binary!r} is not in outputs.bin")
+    for cmd in (*outputs.sandbox_commands, *outputs.sandbox_scripts):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cmd):
+            raise RecipeError(plugin, "outputs", f"sandbox command name {cmd!r} must be a plain file name")
+
+
 def recipe_from_dict(
     data: dict[str, Any],
     *,
@@ -338,95 +319,72 @@ def recipe_from_dict(
         if schema.TOP.get(key) is None and key not in claimed:
             raise unknown_key(plugin, "", key, [*schema.TOP.names(), *claimed],
                               "(a plugin's own table must be claimed: load_recipe(path, extra_tables=[NAME]))")
-    check_table(plugin, "", {k: v for k, v in data.items() if k not in claimed}, schema.TOP)
-    for name, section in schema.EXTRA_TABLES.items():
-        if name in data and name not in claimed:
-            check_table(plugin, name, data[name], section)
-    known_top = set(schema.TOP.names()) - set(schema.EXTRA_TABLES)
-    pkg = _expect(plugin, "package", data.get("package"), dict)
-    check_table(plugin, "package", pkg, schema.PACKAGE)
-    name = _expect(plugin, "package.name", pkg.get("name"), str)
-    if not _NAME_RE.match(name):
-        raise RecipeError(plugin, "package.name", f"{name!r} must be lower-case letters, digits, '.', '-' or '_'")
-    version = _expect(plugin, "package.version", pkg.get("version"), str)
+    top = schema.load(schema.RecipeFile, plugin, "", {k: v for k, v in data.items() if k not in claimed})
+    pkg = top.package
+    if not _NAME_RE.match(pkg.name):
+        raise RecipeError(plugin, "package.name", f"{pkg.name!r} must be lower-case letters, digits, '.', '-' or '_'")
     try:
-        Version(version)
+        Version(pkg.version)
     except InvalidVersion:
-        raise RecipeError(plugin, "package.version", f"{version!r} is not a PEP 440 version") from None
-    kind = _expect(plugin, "package.kind", pkg.get("kind", "program"), str)
-    if kind not in KINDS:
-        raise RecipeError(plugin, "package.kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+        raise RecipeError(plugin, "package.version", f"{pkg.version!r} is not a PEP 440 version") from None
 
-    sources = tuple(
-        _parse_source(plugin, i, t) for i, t in enumerate(_expect(plugin, "source", data.get("source", []), list))
-    )
+    sources = tuple(_parse_source(plugin, i, data["source"][i], t) for i, t in enumerate(top.source))
 
-    deps = _expect(plugin, "dependencies", data.get("dependencies", {}), dict)
-    check_table(plugin, "dependencies", deps, schema.DEPENDENCIES)
-    build_deps = _parse_deps(plugin, "dependencies.build", deps.get("build", []))
-    run_deps = _parse_deps(plugin, "dependencies.run", deps.get("run", []))
-    if name in {d.name for d in build_deps + run_deps}:
-        raise RecipeError(plugin, "dependencies", f"{name!r} depends on itself")
+    build_deps = _parse_deps(plugin, "dependencies.build", top.dependencies.build)
+    run_deps = _parse_deps(plugin, "dependencies.run", top.dependencies.run)
+    if pkg.name in {d.name for d in build_deps + run_deps}:
+        raise RecipeError(plugin, "dependencies", f"{pkg.name!r} depends on itself")
 
-    build = dict(_expect(plugin, "build", data.get("build", {}), dict))
-    system = _expect(plugin, "build.system", build.pop("system", DEFAULT_BUILD_SYSTEM), str)
+    # [build] is kept as written (it is part of the store key); only `system` is taken out.
+    build = dict(top.build)
+    system_field = schema.BUILD_COMMON.get("system")
+    assert system_field is not None
+    system_field.check(plugin, "build.system", build.get("system", system_field.value))
+    system = build.pop("system", system_field.value)
     if registry is None:
         from .registry import active
 
         registry = active()
     _check_build(plugin, build, system, registry)
 
-    outputs = _expect(plugin, "outputs", data.get("outputs", {}), dict)
-    check_table(plugin, "outputs", outputs, schema.OUTPUTS)
-    binaries = _str_list(plugin, "outputs.bin", outputs.get("bin", []))
-    if kind == "program" and not binaries:
+    outputs = top.outputs
+    if pkg.kind == "program" and not outputs.bin:
         raise RecipeError(plugin, "outputs.bin", "a program must name at least one binary")
-    commands = dict(_expect(plugin, "outputs.commands", outputs.get("commands", {}), dict))
-    for cmd, binary in commands.items():
-        if binary not in binaries:
-            raise RecipeError(plugin, f"outputs.commands.{cmd}", f"binary {binary!r} is not in outputs.bin")
+    _check_command_names(plugin, outputs)
 
-    sandbox_commands = _str_table(plugin, "outputs.sandbox-commands", outputs.get("sandbox-commands", {}))
-    for cmd, binary in sandbox_commands.items():
-        if binary not in binaries:
-            raise RecipeError(plugin, f"outputs.sandbox-commands.{cmd}", f"binary {binary!r} is not in outputs.bin")
-    sandbox_scripts = _str_table(plugin, "outputs.sandbox-scripts", outputs.get("sandbox-scripts", {}))
-    for cmd in (*sandbox_commands, *sandbox_scripts):
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cmd):
-            raise RecipeError(plugin, "outputs", f"sandbox command name {cmd!r} must be a plain file name")
-
-    patch_names = _str_list(plugin, "patches", data.get("patches", pkg.get("patches", [])))
     patches: list[Path] = []
-    base = plugin_dir or Path.cwd()
-    if "patches" not in data and "patches" not in pkg and plugin_dir is not None:
+    patch_names = top.patches if top.patches is not None else pkg.patches
+    if patch_names is None and plugin_dir is not None:
         patches = sorted((plugin_dir / "patches").glob("*.patch"))  # default: all, in name order
-    for i, rel in enumerate(patch_names):
+    base = plugin_dir or Path.cwd()
+    for i, rel in enumerate(patch_names or ()):
         path = (base / rel).resolve()
         if not path.is_file():
             raise RecipeError(plugin, f"patches[{i}]", f"no such file: {path}")
         patches.append(path)
 
+    known_top = set(schema.TOP.names()) - set(schema.EXTRA_TABLES)
     return Recipe(
-        name=name,
-        version=version,
-        kind=kind,  # type: ignore[arg-type]
-        description=_expect(plugin, "package.description", pkg.get("description", ""), str),
-        license=_expect(plugin, "package.license", pkg.get("license", ""), str),
-        homepage=_expect(plugin, "package.homepage", pkg.get("homepage", ""), str),
+        name=pkg.name,
+        version=pkg.version,
+        kind=pkg.kind,
+        description=pkg.description,
+        license=pkg.license,
+        homepage=pkg.homepage,
         sources=sources,
         patches=tuple(patches),
         build_deps=build_deps,
         run_deps=run_deps,
         build_system=system,
         build=build,
-        binaries=binaries,
-        libraries=_str_list(plugin, "outputs.lib", outputs.get("lib", [])),
-        headers=_str_list(plugin, "outputs.include", outputs.get("include", [])),
-        commands=commands,
-        data=dict(_expect(plugin, "outputs.data", outputs.get("data", {}), dict)),
-        network=_expect(plugin, "outputs.network", outputs.get("network", False), bool),
-        sandbox_commands=sandbox_commands,
-        sandbox_scripts=sandbox_scripts,
+        binaries=tuple(outputs.bin),
+        libraries=tuple(outputs.lib),
+        headers=tuple(outputs.include),
+        commands=dict(outputs.commands),
+        data=dict(outputs.data),
+        network=outputs.network,
+        sandbox_commands=dict(outputs.sandbox_commands),
+        sandbox_scripts=dict(outputs.sandbox_scripts),
         extra={k: v for k, v in data.items() if k not in known_top},
         plugin_dir=plugin_dir,
         plugin=plugin,

@@ -32,7 +32,11 @@ class BuildSystem:
     ``hooks`` carries its ``wasix_configure``/``wasix_compile``/``wasix_package`` (and maybe
     ``wasix_fetch``/``wasix_patch``) hookimpls — a module or any object — and is called only
     for recipes of this system (``None``: the recipe's own plugin does every phase).
-    ``settings`` declares its own ``[build]`` keys (checked at load time, documented from it).
+    ``settings`` declares its own ``[build]`` keys (checked at load time, documented from it,
+    in the JSON schema of ``recipe.toml``): ``section_of(MySettings)`` of a frozen dataclass
+    whose fields are declared with :func:`~wasix_backend.schema.setting` (type, default and
+    meaning in one place; the hooks read them typed with
+    ``read_settings(MySettings, ctx.recipe.build)``), or a :class:`Section` of :class:`Field` s.
     ``identity(recipe, c_toolchain_identity)`` returns what besides the C toolchain shapes its
     builds (cargo adds the Rust compiler); it is part of the store key. ``c_toolchain`` says
     whether its builds use the C toolchain (so an sdist carries the wasix-libc recipe).

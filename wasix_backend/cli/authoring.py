@@ -1,4 +1,4 @@
-"""``wasix-build new | update``: commands for people writing and maintaining recipes."""
+"""``wasix-build new | update | test | schema``: commands for people writing and maintaining recipes."""
 
 from __future__ import annotations
 
@@ -115,6 +115,22 @@ def cmd_test(args: argparse.Namespace, session: Session) -> int:
     return status
 
 
+def cmd_schema(args: argparse.Namespace, session: Session) -> int:
+    """The JSON schema of ``recipe.toml`` (with the loaded plugins' build systems) or of
+    ``cases.toml``, on stdout or written all or nothing to ``--output``."""
+    from ..fsutil import atomic_write_bytes
+    from ..schema_docs import json_schema
+
+    registry = session.plugins.registry if args.file == "recipe" else None
+    text = json_schema(args.file, registry)
+    if args.output:
+        atomic_write_bytes(Path(args.output), text.encode())
+        err.print(f"wrote {args.output}", soft_wrap=True)  # a path, whole
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("new", cmd_new, "write a new plugin folder: recipe.toml, plugin.py, patches/, cases.toml, pyproject.toml")
     p.add_argument("name", metavar="NAME")
@@ -131,5 +147,9 @@ def register(add) -> None:  # `add`: main.make_parser's sub-command helper
     p = add("test", cmd_test, "build programs and run their plugins' cases.toml, natively and under Wasmer, compared",
             parents=[build_options()])
     p.add_argument("-k", default="", metavar="TEXT", help="only the cases whose name contains TEXT")
+    p = add("schema", cmd_schema, "print the JSON schema of recipe.toml (with the loaded plugins' build systems) or "
+            "cases.toml, for editors and other checkers")
+    p.add_argument("file", nargs="?", choices=["recipe", "cases"], default="recipe", help="which file (default: recipe)")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="write it to FILE instead of stdout")
     p = add("self-wheel", cmd_self_wheel, "write wasix-backend's own wheel into DIR (pip wheel --find-links DIR plugins/NAME)")
     p.add_argument("dir", metavar="DIR")
