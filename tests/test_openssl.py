@@ -6,9 +6,14 @@ under wasmer-sdk — in both directions, so the two agree on formats, not only w
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
 import re
 import subprocess
 import tempfile
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +25,7 @@ from test_collection import collection_data, collection_modules  # noqa: F401  (
 from test_curl import BODY, https, pki, www  # noqa: F401  (the HTTPS server and its test CA)
 
 from wasix_backend.runtime import GUEST_CWD, run
+from wasix_backend.toolchain import driver_bin_dir
 
 pytestmark = pytest.mark.collection
 
@@ -193,3 +199,64 @@ def test_the_wheels_openssl_makes_a_certificate_in_the_working_directory(openssl
     digest = subprocess.run(["openssl", "dgst", "-sha256", "c.pem"], cwd=tmp_path, env=env, capture_output=True, timeout=120)
     expected = subprocess.run([str(NATIVE), "dgst", "-sha256", "c.pem"], cwd=tmp_path, capture_output=True, timeout=60)
     assert (digest.returncode, digest.stdout) == (0, expected.stdout)
+
+
+# ------------------------------------------------------------------------------ libraries ---
+CONSUMER = r"""
+    #include <stdio.h>
+    #include <openssl/evp.h>
+    #include <openssl/rand.h>
+    #include <openssl/ssl.h>
+
+    int main(void) {
+        unsigned char md[32], r[300];
+        unsigned int n = 0;
+        EVP_Digest("abc", 3, md, &n, EVP_sha256(), NULL);
+        for (unsigned i = 0; i < n; i++)
+            printf("%02x", md[i]);
+        /* more than getentropy() gives in one call */
+        printf("\nRAND_bytes %d\n", RAND_bytes(r, sizeof r));
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        printf("SSL_CTX %s, %s\n", ctx ? "made" : "failed", OpenSSL_version(OPENSSL_VERSION));
+        SSL_CTX_free(ctx);
+        return 0;
+    }
+"""
+
+
+@pytest.fixture(scope="module")
+def openssl_prefix(openssl: OpenSSL, provider_env, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's install prefix in the test store (the session's build: a store hit)."""
+    from wasix_backend.cli import main
+
+    mp = pytest.MonkeyPatch()
+    for key, value in provider_env("wasix").items():
+        mp.setenv(key, value)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            assert main(["build", "openssl", "--out", str(tmp_path_factory.mktemp("openssl-lib")), "--json"]) == 0
+    finally:
+        mp.undo()
+    return Path(next(p["store"] for p in json.loads(out.getvalue())["packages"] if p["name"] == "openssl"))
+
+
+def test_a_program_links_the_static_libraries(openssl_prefix: Path, provider_env, tmp_path: Path) -> None:
+    """What a dependent recipe gets through [dependencies]: headers, libssl.a and libcrypto.a
+    (with the pkg-config files naming them), linked into a program that hashes, draws random
+    bytes and makes a TLS context under the real runtime."""
+    pc = (openssl_prefix / "lib" / "pkgconfig" / "libssl.pc").read_text()
+    assert "Libs: -L${libdir} -lssl" in pc and "Requires.private: libcrypto" in pc
+    (tmp_path / "use.c").write_text(textwrap.dedent(CONSUMER))
+    proc = subprocess.run([str(driver_bin_dir() / "wasixcc"), "-O2", f"-I{openssl_prefix / 'include'}", "use.c",
+                           f"-L{openssl_prefix / 'lib'}", "-lssl", "-lcrypto", "-o", "use.wasm"],
+                          cwd=tmp_path, env={**os.environ, **provider_env("wasix")}, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = run(tmp_path / "use.wasm", timeout=120)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.decode().splitlines() == [
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",  # SHA-256("abc"), FIPS 180-2
+        "RAND_bytes 1",
+        "SSL_CTX made, OpenSSL 3.0.19 27 Jan 2026",
+    ]
