@@ -89,6 +89,17 @@ def _http(data: bytes) -> bytes:
     return re.sub(rb"(?mi)^(Date|Server): .*\r?$", rb"\1: X", data)
 
 
+def _errors(data: bytes) -> bytes:
+    """OpenSSL's error lines without the thread id and the source line (cases.toml's rule)."""
+    data = re.sub(rb"(?m)^[0-9A-F]+:error:", b"TID:error:", data)
+    return re.sub(rb"(?:\.\./)?([a-z0-9_/]+\.c):[0-9]+:", rb"\1:N:", data)
+
+
+#: Python's ssl server closes the connection without a TLS close_notify, which OpenSSL 3
+#: reports as an error after the page: s_client exits 1, natively as under WASIX.
+UNEXPECTED_EOF = b"SSL routines:ssl3_read_n:unexpected eof while reading"
+
+
 # ------------------------------------------------------------------------------- s_client ---
 def test_s_client_fetches_a_page_over_tls(openssl: OpenSSL, https: Server, pki: dict[str, bytes]) -> None:  # noqa: F811
     """-brief: the handshake's summary on stderr (protocol, cipher suite, peer, verification),
@@ -99,9 +110,10 @@ def test_s_client_fetches_a_page_over_tls(openssl: OpenSSL, https: Server, pki: 
     files = {"ca.pem": pki["ca.pem"]}
     mine = wasix(openssl, args, files, stdin=request, network=True)
     theirs = native(args, files, stdin=request)
-    assert (theirs.status, mine.status) == (0, 0), (theirs, mine)
+    assert (theirs.status, mine.status) == (1, 1), (theirs, mine)
     assert b"Verification: OK" in mine.stderr and b"Protocol version: TLSv1.3" in mine.stderr
-    assert mine.stderr == theirs.stderr
+    assert UNEXPECTED_EOF in mine.stderr
+    assert _errors(mine.stderr) == _errors(theirs.stderr)
     assert _http(mine.stdout) == _http(theirs.stdout)
     assert mine.stdout.startswith(b"HTTP/1.0 200 OK\r\n") and mine.stdout.endswith(b"\r\n\r\n" + BODY)
 
@@ -112,9 +124,9 @@ def test_s_client_with_tls12_and_a_named_cipher(openssl: OpenSSL, https: Server,
     request = b"GET /a.txt HTTP/1.0\r\n\r\n"
     mine = wasix(openssl, args, {"ca.pem": pki["ca.pem"]}, stdin=request, network=True)
     theirs = native(args, {"ca.pem": pki["ca.pem"]}, stdin=request)
-    assert (theirs.status, mine.status) == (0, 0), (theirs, mine)
+    assert (theirs.status, mine.status) == (1, 1), (theirs, mine)  # UNEXPECTED_EOF, after the page
     assert b"Protocol version: TLSv1.2\nCiphersuite: ECDHE-ECDSA-AES128-GCM-SHA256\n" in mine.stderr
-    assert mine.stderr == theirs.stderr
+    assert _errors(mine.stderr) == _errors(theirs.stderr)
     assert mine.stdout.endswith(BODY)
 
 
@@ -124,6 +136,7 @@ def test_s_client_refuses_a_server_of_another_ca(openssl: OpenSSL, https: Server
     theirs = native(args, {"other.pem": pki["other-ca.pem"]})
     assert (theirs.status, mine.status) == (1, 1), (theirs, mine)
     assert b"verify error:num=20:unable to get local issuer certificate" in mine.stderr
+    assert _errors(mine.stderr) == _errors(theirs.stderr)
     assert mine.stdout == theirs.stdout == b""
 
 
