@@ -5,7 +5,10 @@ before it — as the test session's store after a fresh ``.ci/run``): every entr
 keeps its build seconds and the size of each module. Writes ``collection`` into
 benchmarks/results.json and prints a table.
 
-    python benchmarks/collection.py STORE [--results benchmarks/results.json]
+    python benchmarks/collection.py STORE [--results benchmarks/results.json] [--package NAME …]
+
+``--package`` measures only the named packages and replaces their rows, keeping the others'
+(a package added since the last cold build of everything).
 
 The native sizes are those of the Debian binaries the differential tests compare with
 (stripped, built with Debian's usual -O2); the WASIX modules are asyncified and optimised
@@ -39,10 +42,13 @@ def _natives(cases: dict) -> dict[str, str]:
     return {k: v for k, v in out.items() if k and v}
 
 
-def collect(store: Path) -> list[dict]:
+def collect(store: Path, only: frozenset[str] = frozenset()) -> list[dict]:
+    """A row per package with a cases.toml (only the ``only`` ones, when given)."""
     rows = []
     for cases_toml in sorted((ROOT / "plugins").glob("*/cases.toml")):
         folder = cases_toml.parent
+        if only and folder.name not in only:
+            continue
         recipe = tomllib.loads((folder / "recipe.toml").read_text())
         name, version = recipe["package"]["name"], recipe["package"]["version"]
         record = _record(store, name, version)
@@ -69,10 +75,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("store", type=Path)
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
+    ap.add_argument("--package", action="append", default=[], help="only this package (repeatable); the other rows are kept")
     args = ap.parse_args()
-    rows = collect(args.store)
+    rows = collect(args.store, frozenset(args.package))
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
-    results["collection"] = {"store": str(args.store), "note": __doc__.split("\n\n")[-1].strip(), "packages": rows}
+    note = __doc__.split("\n\n")[-1].strip()
+    if args.package:  # merge: the rows of the other packages stay as they were measured
+        old = results.get("collection", {})
+        kept = [r for r in old.get("packages", []) if r.get("package") not in args.package]
+        stores = {**old.get("stores", {}), **{name: str(args.store) for name in args.package}}
+        results["collection"] = {**old, "note": note, "stores": stores,
+                                 "packages": sorted(kept + rows, key=lambda r: r["package"])}  # fmt: skip
+    else:
+        results["collection"] = {"store": str(args.store), "note": note, "packages": rows}
     args.results.write_text(json.dumps(results, indent=1) + "\n")
     print(f"{'package':14} {'version':10} {'cold s':>7}  {'module':10} {'wasm':>9} {'native':>9} {'ratio':>6}  cases (marked)")
     for row in rows:

@@ -181,6 +181,16 @@ def test_a_file_with_a_255_byte_name_is_written_back(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "m" * 255])  # no temp file left
 
 
+def test_an_argument_at_the_top_that_only_looks_like_a_path_keeps_the_links(tmp_path):
+    """`openssl req -subj /CN=x`: "/CN=x" is planned as a path whose directory is "/", which is
+    never linked; it must not hide the working directory's link (the program's writes there
+    were lost: nothing came back)."""
+    plain = mirror.plan_mirror(["-out", "c.pem"], str(tmp_path), "prog").links()
+    named = mirror.plan_mirror(["-subj", "/CN=wasix.test", "-out", "c.pem"], str(tmp_path), "prog").links()
+    assert plain and any(mirror._inside(str(tmp_path), d) for d in plain)
+    assert named == plain
+
+
 # -------------------------------------------------------- 11: kernel file systems ---
 
 

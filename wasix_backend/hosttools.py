@@ -26,6 +26,7 @@ DEBIAN_PACKAGES = {
     "libtoolize": "libtool",
     "pkg-config": "pkgconf",
     "tclsh": "tcl",
+    "perl": "perl",
     "ed": "ed",
     "cmake": "cmake",
     "make": "make",

@@ -182,8 +182,10 @@ class Plan:
 
     def links(self) -> list[str]:
         """The outermost mirrored directories (and scratch ones): what the guest links."""
-        dirs = sorted({r.path if r.is_dir else _parent(r.path) for r in self.roots} | set(SCRATCH))
-        return [d for d in dirs if d != "/" and not any(_inside(d, o) for o in dirs if o != d)]
+        # "/" is never linked, and holds no others: a named path at the top (`-subj /CN=x`,
+        # which only looks like one) must not leave the working directory unlinked.
+        dirs = sorted(({r.path if r.is_dir else _parent(r.path) for r in self.roots} | set(SCRATCH)) - {"/"})
+        return [d for d in dirs if not any(_inside(d, o) for o in dirs if o != d)]
 
     def root_of(self, path: str) -> Root | None:
         """The most specific root holding ``path``."""
