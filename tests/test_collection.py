@@ -50,6 +50,23 @@ def _params() -> list[object]:
 _SANDBOX_DATA: dict[str, dict[str, bytes]] = {}
 
 
+def build_json(name: str, dist: Path, env: dict[str, str]) -> tuple[int, dict[str, dict]]:
+    """``wasix-build build NAME --json`` in this process with ``env`` set: its exit status and
+    its summary, package name -> row (``store`` is the install prefix)."""
+    from wasix_backend.cli import main
+
+    mp = pytest.MonkeyPatch()
+    for key, value in env.items():
+        mp.setenv(key, value)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            status = main(["build", name, "--out", str(dist), "--json"])
+    finally:
+        mp.undo()
+    return status, {p["name"]: p for p in json.loads(out.getvalue())["packages"]}
+
+
 @pytest.fixture(scope="session")
 def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Path]]:
     """``collection_modules(NAME)``: command -> .wasm of the package, then of the packages whose
@@ -57,7 +74,6 @@ def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -
     scripts are in :data:`_SANDBOX_DATA` (the ``collection_data`` fixture)."""
     from conftest import provider_problem
 
-    from wasix_backend.cli import main
     from wasix_backend.plugins import load_plugins
     from wasix_backend.rundeps import sandbox_of
 
@@ -70,16 +86,7 @@ def collection_modules(provider_env, tmp_path_factory: pytest.TempPathFactory) -
                 built[name] = f"wasix provider unavailable: {problem}"
             else:
                 root = tmp_path_factory.mktemp(f"coll-{name}")
-                mp = pytest.MonkeyPatch()
-                for key, value in provider_env("wasix").items():
-                    mp.setenv(key, value)
-                out = io.StringIO()
-                try:
-                    with contextlib.redirect_stdout(out):
-                        status = main(["build", name, "--out", str(root / "dist"), "--json"])
-                finally:
-                    mp.undo()
-                summary = {p["name"]: p for p in json.loads(out.getvalue())["packages"]}
+                status, summary = build_json(name, root / "dist", provider_env("wasix"))
                 assert status == 0, f"{name} did not build: {summary.get(name)}"
                 loaded = load_plugins(entry_points=False)
                 prefixes = {n: Path(p["store"]) for n, p in summary.items() if p.get("store")}

@@ -6,23 +6,20 @@ under wasmer-sdk — in both directions, so the two agree on formats, not only w
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import re
 import subprocess
 import tempfile
 import textwrap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import venv_with_wheels
 from httpserver import Server
-from test_collection import collection_data, collection_modules  # noqa: F401  (the session's builds)
-from test_curl import BODY, https, pki, www  # noqa: F401  (the HTTPS server and its test CA)
+from test_collection import build_json, collection_data, collection_modules  # noqa: F401  (the session's builds)
+from test_curl import BODY, Side, https, pki, www  # noqa: F401  (the HTTPS server and its test CA)
 
 from wasix_backend.runtime import GUEST_CWD, run
 from wasix_backend.toolchain import driver_bin_dir
@@ -31,14 +28,6 @@ pytestmark = pytest.mark.collection
 
 NATIVE = Path("/usr/bin/openssl")
 PLAIN = b"attack at dawn\nline two\n"
-
-
-@dataclass
-class Side:
-    status: int
-    stdout: bytes
-    stderr: bytes
-    files: dict[str, bytes | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -240,18 +229,9 @@ CONSUMER = r"""
 @pytest.fixture(scope="module")
 def openssl_prefix(openssl: OpenSSL, provider_env, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package's install prefix in the test store (the session's build: a store hit)."""
-    from wasix_backend.cli import main
-
-    mp = pytest.MonkeyPatch()
-    for key, value in provider_env("wasix").items():
-        mp.setenv(key, value)
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            assert main(["build", "openssl", "--out", str(tmp_path_factory.mktemp("openssl-lib")), "--json"]) == 0
-    finally:
-        mp.undo()
-    return Path(next(p["store"] for p in json.loads(out.getvalue())["packages"] if p["name"] == "openssl"))
+    status, summary = build_json("openssl", tmp_path_factory.mktemp("openssl-lib"), provider_env("wasix"))
+    assert status == 0, summary.get("openssl")
+    return Path(summary["openssl"]["store"])
 
 
 def test_a_program_links_the_static_libraries(openssl_prefix: Path, provider_env, tmp_path: Path) -> None:
