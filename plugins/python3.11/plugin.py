@@ -27,10 +27,10 @@ def wasix_configure(ctx: BuildContext) -> Generator[None, object, object]:
 
 @hookimpl(wrapper=True)
 def wasix_package(ctx: BuildContext) -> Generator[None, object, object]:
-    result = yield  # make install DESTDIR=…: everything under DESTDIR/usr
+    result = yield  # make libinstall DESTDIR=…: the library under DESTDIR/usr
     usr = ctx.destdir / "usr"
     (ctx.stage / "bin").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(usr / "bin" / "python3.11.wasm", ctx.stage / "bin" / "python3.11.wasm")
+    shutil.copy2(ctx.build_dir / "python.wasm", ctx.stage / "bin" / "python3.11.wasm")
     (ctx.stage / "lib").mkdir(parents=True, exist_ok=True)
     lib = ctx.stage / "lib" / "python3.11"
     shutil.move(str(usr / "lib" / "python3.11"), str(lib))
