@@ -27,6 +27,7 @@ DEBIAN_PACKAGES = {
     "pkg-config": "pkgconf",
     "tclsh": "tcl",
     "perl": "perl",
+    "python3.11": "python3.11",
     "ed": "ed",
     "cmake": "cmake",
     "make": "make",
