@@ -1,0 +1,176 @@
+"""python3.11 under wasmer-sdk against Debian's /usr/bin/python3.11 (the same CPython 3.11.2):
+start-up (first run with an empty module cache, then warm), a few pure-Python workloads, and
+the standard library byte-compiled in folders (as shipped) against the same ``.pyc`` files in
+one ``python311.zip`` (issue #33 item 3).
+
+    WASIX_STORE=… python benchmarks/python311.py [--repeat N]
+
+Builds (or finds) python3.11 in the store, prints a table. Every workload's output must be
+the same on both sides, else it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+NATIVE = "/usr/bin/python3.11"
+
+NBODY = """\
+import math
+def nbody(steps):
+    pi, days = math.pi, 365.24
+    bodies = [([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], 4 * pi * pi),
+              ([4.84, -1.16, -0.10], [0.00166 * days, 0.00770 * days, -0.0000690 * days], 0.000954 * 4 * pi * pi),
+              ([8.34, 4.12, -0.40], [-0.00277 * days, 0.00500 * days, 0.0000230 * days], 0.000286 * 4 * pi * pi),
+              ([12.89, -15.11, -0.22], [0.00296 * days, 0.00237 * days, -0.0000296 * days], 0.0000437 * 4 * pi * pi),
+              ([15.38, -25.92, 0.18], [0.00268 * days, 0.00163 * days, -0.0000952 * days], 0.0000515 * 4 * pi * pi)]
+    pairs = [(bodies[i], bodies[j]) for i in range(5) for j in range(i + 1, 5)]
+    for _ in range(steps):
+        for (p1, v1, m1), (p2, v2, m2) in pairs:
+            dx, dy, dz = p1[0] - p2[0], p1[1] - p2[1], p1[2] - p2[2]
+            mag = 0.01 * (dx * dx + dy * dy + dz * dz) ** -1.5
+            b1, b2 = m1 * mag, m2 * mag
+            v1[0] -= dx * b2; v1[1] -= dy * b2; v1[2] -= dz * b2
+            v2[0] += dx * b1; v2[1] += dy * b1; v2[2] += dz * b1
+        for p, v, _m in bodies:
+            p[0] += 0.01 * v[0]; p[1] += 0.01 * v[1]; p[2] += 0.01 * v[2]
+    return bodies[0][0]
+print(['%.9f' % x for x in nbody(200000)])
+"""
+
+RICHARDS = """\
+class Task:
+    def __init__(self, ident, prio):
+        self.ident, self.prio, self.count, self.queue = ident, prio, 0, []
+    def run(self, packet):
+        self.count += 1
+        if packet is not None:
+            self.queue.append(packet)
+        return self.queue.pop(0) if len(self.queue) > 3 else None
+class Scheduler:
+    def __init__(self, n):
+        self.tasks = sorted((Task(i, (i * 7) % 11) for i in range(n)), key=lambda t: -t.prio)
+    def schedule(self, rounds):
+        packet, done = 0, 0
+        for r in range(rounds):
+            for task in self.tasks:
+                out = task.run(packet if (r + task.ident) % 3 else None)
+                if out is not None:
+                    done += out % 5
+                packet = (packet * 31 + task.ident) % 1009
+        return done, sum(t.count for t in self.tasks)
+print(Scheduler(50).schedule(40000))
+"""
+
+JSON = """\
+import json
+doc = {'items': [{'id': i, 'name': 'item %d' % i, 'tags': ['a', 'b', str(i % 7)], 'price': i * 0.25,
+                  'nested': {'ok': i % 2 == 0, 'none': None}} for i in range(40000)]}
+for _ in range(5):
+    text = json.dumps(doc, sort_keys=True)
+    doc = json.loads(text)
+print(len(text), doc['items'][-1]['name'])
+"""
+
+IMPORTS = "import json, decimal, datetime, collections, re, sqlite3, subprocess, threading, argparse, email.message"
+
+
+def _sandbox() -> tuple[dict[str, Path], dict[str, bytes]]:
+    from wasix_backend.cli import main
+    from wasix_backend.plugins import load_plugins
+    from wasix_backend.rundeps import sandbox_of
+
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as log:
+        status = main(["build", "python3.11", "--out", out, "--json"])
+    if status:
+        sys.exit(f"python3.11 did not build:\n{log.getvalue()}")
+    prefixes = {p["name"]: Path(p["store"]) for p in json.loads(log.getvalue())["packages"] if p.get("store")}
+    loaded = load_plugins(entry_points=False)
+    return sandbox_of(loaded.recipes, "python3.11", prefixes, loaded.registry)
+
+
+def _zipped(data: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The same library as one /usr/lib/python311.zip of its .pyc files (sys.path's first
+    library entry); os.py stays a file, the landmark getpath finds the prefix by."""
+    lib = "/usr/lib/python3.11/"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for path, blob in sorted(data.items()):
+            if not path.startswith(lib) or "/lib-dynload/" in path:
+                continue
+            rel = PurePosixPath(path[len(lib):])
+            if rel.suffix == ".pyc" and rel.parent.name == "__pycache__":  # a/__pycache__/m.cpython-311.pyc -> a/m.pyc
+                zf.writestr(str(rel.parent.parent / (rel.name.split(".")[0] + ".pyc")), blob)
+    kept = {p: b for p, b in data.items() if not p.startswith(lib) or "/lib-dynload/" in p or p == lib + "os.py"}
+    return {**kept, "/usr/lib/python311.zip": buf.getvalue()}
+
+
+def _wasix(modules, data, code: str, cache: str | None = None) -> tuple[float, bytes]:
+    import os
+
+    from wasix_backend.runtime import Invocation, run_steps
+
+    if cache:
+        os.environ["WASIX_WASMER_CACHE"] = cache
+    try:
+        start = time.monotonic()
+        (res,) = run_steps(modules, [Invocation("python3.11", ["-c", code], b"", {"WASIX_HOST_TTYS": "-"})], data=data,
+                           timeout=600)  # fmt: skip
+        took = time.monotonic() - start
+    finally:
+        os.environ.pop("WASIX_WASMER_CACHE", None)
+    if res.exit_code:
+        sys.exit(f"python3.11 under Wasmer failed ({res.exit_code}): {res.stderr.decode()[-2000:]}")
+    return took, res.stdout
+
+
+def _native(code: str) -> tuple[float, bytes]:
+    start = time.monotonic()
+    out = subprocess.run([NATIVE, "-c", code], capture_output=True, check=True).stdout
+    return time.monotonic() - start, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    modules, data = _sandbox()
+    wasm = modules["python3.11"]
+    lib = {p: b for p, b in data.items() if p.startswith("/usr/lib/python3.11/")}
+    print(f"python3.11.wasm {wasm.stat().st_size / 1e6:.1f} MB; standard library {sum(map(len, lib.values())) / 1e6:.1f} MB "
+          f"in {len(lib)} files ({sum(len(b) for p, b in lib.items() if p.endswith('.pyc')) / 1e6:.1f} MB of .pyc)")  # fmt: skip
+    with tempfile.TemporaryDirectory() as cold:
+        first, _ = _wasix(modules, data, "pass", cache=cold)
+    zipped = _zipped(data)
+    print(f"python311.zip {len(zipped['/usr/lib/python311.zip']) / 1e6:.1f} MB")
+    rows = [("-c pass, first run (empty module cache)", first, None)]
+    for label, layout in (("folders of .pyc", data), ("python311.zip", zipped)):
+        for what, code in (("-c pass", "pass"), (f"-c '{IMPORTS[:30]}…'", IMPORTS)):
+            times = [_wasix(modules, layout, code)[0] for _ in range(args.repeat)]
+            native = [_native(code)[0] for _ in range(args.repeat)]
+            rows.append((f"{what}, warm, {label}", statistics.median(times), statistics.median(native)))
+    for name, code in (("nbody", NBODY), ("richards-like", RICHARDS), ("json dumps/loads", JSON)):
+        wasix = [_wasix(modules, data, code) for _ in range(args.repeat)]
+        native = [_native(code) for _ in range(args.repeat)]
+        if wasix[0][1] != native[0][1]:
+            sys.exit(f"{name}: outputs differ: {wasix[0][1]!r} != {native[0][1]!r}")
+        rows.append((name, statistics.median(t for t, _ in wasix), statistics.median(t for t, _ in native)))
+    print("| run | WASIX s | native s | ratio |\n|---|---|---|---|")
+    for name, w, n in rows:
+        print(f"| {name} | {w:.2f} | {'' if n is None else f'{n:.2f}'} | {'' if n is None else f'{w / n:.1f}x'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
