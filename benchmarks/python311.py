@@ -100,9 +100,10 @@ def _sandbox() -> tuple[dict[str, Path], dict[str, bytes]]:
     return sandbox_of(loaded.recipes, "python3.11", prefixes, loaded.registry)
 
 
-def _zipped(data: Mapping[str, bytes]) -> dict[str, bytes]:
+def _zipped(data: Mapping[str, bytes], sources: bool = False) -> dict[str, bytes]:
     """The same library as one /usr/lib/python311.zip of its .pyc files (sys.path's first
-    library entry); os.py stays a file, the landmark getpath finds the prefix by."""
+    library entry), with ``sources`` its .py files too (without them a traceback through the
+    library shows no source lines); os.py stays a file, the landmark getpath finds the prefix by."""
     lib = "/usr/lib/python3.11/"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
@@ -112,6 +113,8 @@ def _zipped(data: Mapping[str, bytes]) -> dict[str, bytes]:
             rel = PurePosixPath(path[len(lib):])
             if rel.suffix == ".pyc" and rel.parent.name == "__pycache__":  # a/__pycache__/m.cpython-311.pyc -> a/m.pyc
                 zf.writestr(str(rel.parent.parent / (rel.name.split(".")[0] + ".pyc")), blob)
+            elif sources and rel.suffix == ".py":
+                zf.writestr(str(rel), blob)
     kept = {p: b for p, b in data.items() if not p.startswith(lib) or "/lib-dynload/" in p or p == lib + "os.py"}
     return {**kept, "/usr/lib/python311.zip": buf.getvalue()}
 
@@ -144,23 +147,30 @@ def _native(code: str) -> tuple[float, bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--startup", action="store_true", help="only the warm start-up rows (folders against zip)")
     args = parser.parse_args()
     modules, data = _sandbox()
     wasm = modules["python3.11"]
     lib = {p: b for p, b in data.items() if p.startswith("/usr/lib/python3.11/")}
     print(f"python3.11.wasm {wasm.stat().st_size / 1e6:.1f} MB; standard library {sum(map(len, lib.values())) / 1e6:.1f} MB "
           f"in {len(lib)} files ({sum(len(b) for p, b in lib.items() if p.endswith('.pyc')) / 1e6:.1f} MB of .pyc)")  # fmt: skip
-    with tempfile.TemporaryDirectory() as cold:
-        first, _ = _wasix(modules, data, "pass", cache=cold)
+    rows: list[tuple[str, float, float | None]] = []
+    if not args.startup:
+        with tempfile.TemporaryDirectory() as cold:
+            rows.append(("-c pass, first run (empty module cache)", _wasix(modules, data, "pass", cache=cold)[0], None))
     zipped = _zipped(data)
     print(f"python311.zip {len(zipped['/usr/lib/python311.zip']) / 1e6:.1f} MB")
-    rows = [("-c pass, first run (empty module cache)", first, None)]
-    for label, layout in (("folders of .pyc", data), ("python311.zip", zipped)):
+    layouts = (("folders of .py and .pyc (shipped)", data), ("python311.zip of .pyc", zipped),
+               ("python311.zip of .py and .pyc", _zipped(data, sources=True)))
+    for label, layout in layouts:
         for what, code in (("-c pass", "pass"), (f"-c '{IMPORTS[:30]}…'", IMPORTS)):
             times = [_wasix(modules, layout, code)[0] for _ in range(args.repeat)]
             native = [_native(code)[0] for _ in range(args.repeat)]
             rows.append((f"{what}, warm, {label}", statistics.median(times), statistics.median(native)))
-    for name, code in (("nbody", NBODY), ("richards-like", RICHARDS), ("json dumps/loads", JSON)):
+            if label.startswith("python311.zip") and code == "pass":  # the zip is what is imported from
+                probe = _wasix(modules, layout, "import json; print(json.__file__)")[1]
+                assert probe.startswith(b"/usr/lib/python311.zip/"), probe
+    for name, code in () if args.startup else (("nbody", NBODY), ("richards-like", RICHARDS), ("json dumps/loads", JSON)):
         wasix = [_wasix(modules, data, code) for _ in range(args.repeat)]
         native = [_native(code) for _ in range(args.repeat)]
         if wasix[0][1] != native[0][1]:

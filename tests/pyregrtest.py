@@ -35,6 +35,8 @@ FULL = (
 #: What the test modules import or read besides the package ``test`` itself: folders (whole)
 #: and data files. Helper modules (``test/*.py`` not named ``test_*``) all come along.
 _SUPPORT = ("libregrtest", "support", "decimaltestdata", "test_json", "test_sqlite3")
+#: Test modules whose cases live in another module.
+_ALIASES = {"datetimetester": "test_datetime"}
 #: Debian's own, the same 3.11.2.
 NATIVE = Path("/usr/bin/python3.11")
 
@@ -81,6 +83,7 @@ def counts(junit_xml: bytes) -> dict[str, Counts]:
         cases = list(suite.iter("testcase"))
         names = [c.get("name", "").split(".") for c in cases]
         module = next((parts[1] for parts in names if parts[0] == "test" and len(parts) > 1), "?")
+        module = _ALIASES.get(module, module)
         slots = tally.setdefault(module, [0, 0, 0])
         for case in cases:
             kinds = {child.tag for child in case}
@@ -89,8 +92,11 @@ def counts(junit_xml: bytes) -> dict[str, Counts]:
 
 
 #: ``python -m test`` for WASIX: regrtest first enables faulthandler and registers it for
-#: SIGUSR1, which WASIX refuses (EEXIST from its signal set-up); a run without it is the same run.
-_WITHOUT_FAULTHANDLER = (
+#: SIGUSR1, which WASIX refuses (EEXIST from its signal set-up): a run without it is the same
+#: run. test.support takes sys.platform "wasi" for wasm32-wasi: no threads, subprocess, fork
+#: or sockets, so those tests are skipped although WASIX has them (with threads forced on,
+#: test_threading's BarrierTests fail and a later test never ends: not yet looked into).
+_WASIX_REGRTEST = (
     "import faulthandler; faulthandler.enable = faulthandler.register = lambda *args, **kwargs: None; "
     "from test.libregrtest import main; main()"
 )
@@ -102,7 +108,7 @@ def regrtest_args(names: Sequence[str], report: str, *, wasix: bool = False) -> 
     # test_4_daemon_threads's child runs with -I (no working directory on sys.path) and imports
     # test.test_threading from Debian's own test package, which lacks it: natively it waits
     # forever for threads that died. Left out on both sides.
-    start = ["-c", _WITHOUT_FAULTHANDLER] if wasix else ["-m", "test"]
+    start = ["-c", _WASIX_REGRTEST] if wasix else ["-m", "test"]
     return [*start, "--junit-xml", report, "--ignore", "test_4_daemon_threads", *names]
 
 
