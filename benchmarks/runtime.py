@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -78,7 +79,9 @@ def make_inputs(root: Path) -> None:
     subprocess.run(["xz", "-6", "-k", "-f", "-T1", str(root / "text4.txt")], check=True)
     subprocess.run(["bzip2", "-9", "-k", "-f", str(root / "text4.txt")], check=True)
     (root / "pi.bc").write_text("scale=1500; 4*a(1)\n")
-    (root / "fib.lua").write_text("local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end\nprint(fib(30))\n")
+    # Sizes: each CPU-bound workload takes at least a few tenths of a second natively, so the
+    # wheel's start-up (about 0.1 s, its own row) does not stand in for the program's speed.
+    (root / "fib.lua").write_text("local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end\nprint(fib(35))\n")
     # Errors caught by pcall (setjmp/longjmp in the interpreter), strings and a sort.
     (root / "pcall.lua").write_text(
         "local ok = 0\n"
@@ -96,7 +99,8 @@ def make_inputs(root: Path) -> None:
         "select b from t order by b limit 3;\n"
         "select c, count(*) from t group by c order by 2 desc, 1 limit 3;\n"
     )
-    (root / "sum.awk").write_text("{ s += $2; n[$3]++ } END { print s; for (k in n) c++; print c }\n")
+    (root / "sum.awk").write_text("{ s += $2; n[$3]++; for (i = 1; i <= NF; i++) t += length($i); u[$1 % 1000] += $4 }\n"
+                                  "END { print s, t; for (k in n) c++; print c, length(u) }\n")
     (root / "loop.sh").write_text("i=0; s=0; while [ $i -lt 200000 ]; do s=$((s + i % 7)); i=$((i + 1)); done; echo $s\n")
     tree = root / "tree"
     for d in range(20):
@@ -111,6 +115,10 @@ def make_inputs(root: Path) -> None:
     shutil.rmtree(big)
 
 
+#: grep's and rg's pattern: a regular expression with work to do on every line (a plain
+#: literal such as "zz" took 0.01 to 0.04 s natively, less than the wheel's start-up).
+REGEX = "[aeiou]{3}|q[a-z]*z"
+
 WORKLOADS = [
     Workload("gzip -9", "gzip", ["-9", "-n", "-c"], stdin="text25.txt"),
     Workload("gzip -d", "gzip", ["-d", "-c"], stdin="text25.txt.gz"),
@@ -118,14 +126,14 @@ WORKLOADS = [
     Workload("xz -6 -T1", "xz", ["-6", "-T1", "-c"], stdin="text4.txt"),
     Workload("xz -d", "xz", ["-d", "-c"], stdin="text4.txt.xz"),
     Workload("bc -l, 1500 digits of pi", "bc", ["-l"], stdin="pi.bc"),
-    Workload("lua fib(30)", "lua", ["-"], stdin="fib.lua", native="lua5.4"),
+    Workload("lua fib(35)", "lua", ["-"], stdin="fib.lua", native="lua5.4"),
     Workload("lua pcall errors, strings, sort", "lua", ["-"], stdin="pcall.lua", native="lua5.4"),
     Workload("sqlite3 300k inserts, aggregates, sort", "sqlite3", [":memory:"], stdin="sql.txt"),
-    Workload("gawk sums and an array, 400k lines", "gawk", ["-f", "/dev/stdin"], stdin=None, files=None),
+    Workload("gawk fields, lengths, 2 arrays, 400k lines", "gawk", ["-f", "/dev/stdin"], stdin=None, files=None),
     Workload("bash arithmetic loop, 200k", "bash", ["-s"], stdin="loop.sh"),
-    Workload("grep -c over 25 MB", "grep", ["-c", "zz"], stdin="text25.txt"),
+    Workload("grep -cE regex over 25 MB", "grep", ["-c", "-E", REGEX], stdin="text25.txt"),
     Workload("sed s/// over 25 MB", "sed", ["s/a/A/g"], stdin="text25.txt"),
-    Workload("rg -c over 25 MB", "rg", ["-c", "zz"], stdin="text25.txt"),
+    Workload("rg -c regex over 25 MB", "rg", ["-c", REGEX], stdin="text25.txt"),
     Workload("sd over 25 MB", "sd", ["a", "A"], stdin="text25.txt"),
     Workload("jq over 20 MB of JSON", "jq", ["-c", "[.[] | select(.score > 500) | .score] | add"], stdin="data.json"),
     Workload("diff of two 4 MB texts", "diff", ["text4.txt", "text4b.txt"], files="difffiles"),
@@ -156,24 +164,43 @@ class Result:
     wheel: list[float] = field(default_factory=list)
     same_output: bool = True
     note: str = ""
+    #: CPU seconds (user + system, all threads) of the same runs: far less disturbed than the
+    #: wall time by other work on a busy machine.
+    native_cpu: list[float] = field(default_factory=list)
+    wheel_cpu: list[float] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
         return [w / n for w, n in zip(self.wheel, self.native, strict=False) if n > 0]
 
+    @property
+    def cpu_ratios(self) -> list[float]:
+        return [w / n for w, n in zip(self.wheel_cpu, self.native_cpu, strict=False) if n > 0]
+
 
 def _run(cmd: list[str], stdin: Path | None, cwd: Path, env: dict[str, str], sort_lines: bool = False) -> tuple[float, int, str]:
+    seconds, _, status, digest = _run_timed(cmd, stdin, cwd, env, sort_lines)
+    return seconds, status, digest
+
+
+def _run_timed(cmd: list[str], stdin: Path | None, cwd: Path, env: dict[str, str],
+               sort_lines: bool = False) -> tuple[float, float, int, str]:  # fmt: skip
+    """Wall seconds, CPU seconds (the process's and its children's, user + system), exit
+    status and the digest of stdout."""
     with (stdin.open("rb") if stdin else open(os.devnull, "rb")) as inp, tempfile.TemporaryFile() as out:
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, stdin=inp, stdout=out, stderr=subprocess.PIPE, cwd=cwd, env=env)
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
         out.seek(0)
         digest = hashlib.sha256()
         if sort_lines:
             digest.update(b"".join(sorted(out.read().splitlines(keepends=True))))
         while chunk := out.read(MB):
             digest.update(chunk)
-    return seconds, proc.returncode, digest.hexdigest()
+    return seconds, cpu, proc.returncode, digest.hexdigest()
 
 
 def _workdir(root: Path, files: str | None, inputs: Path) -> Path:
@@ -206,10 +233,13 @@ def measure(venv: Path, inputs: Path, scratch: Path, repeat: int, only: set[str]
         for cmd in ([native, *w.args], [str(wheel_cmd), *w.args]):
             _run(cmd, stdin, _workdir(scratch, w.files, inputs), env)
         for _ in range(repeat):
-            n, ns, nd = _run([native, *w.args], stdin, _workdir(scratch, w.files, inputs), env, w.sort_lines)
-            t, ws, wd = _run([str(wheel_cmd), *w.args], stdin, _workdir(scratch, w.files, inputs), env, w.sort_lines)
+            n, nc, ns, nd = _run_timed([native, *w.args], stdin, _workdir(scratch, w.files, inputs), env, w.sort_lines)
+            t, tc, ws, wd = _run_timed([str(wheel_cmd), *w.args], stdin, _workdir(scratch, w.files, inputs), env,
+                                       w.sort_lines)  # fmt: skip
             res.native.append(n)
             res.wheel.append(t)
+            res.native_cpu.append(nc)
+            res.wheel_cpu.append(tc)
             if ns != ws or (nd != wd and not w.status_only):
                 res.same_output = False
                 res.note = f"outputs differ (status {ns} vs {ws})"
@@ -244,19 +274,25 @@ def pipe_throughput(venv: Path, inputs: Path, scratch: Path, repeat: int) -> dic
 def startup(venv: Path, scratch: Path, repeat: int) -> dict[str, object]:
     """``gzip --version``: warm, and first run with an empty compile cache."""
     gzip = str(venv / "bin" / "gzip")
-    warm, first = [], []
+    warm, first, warm_cpu, native_cpu = [], [], [], []
     cache = scratch / "warm-cache"
     env = {**os.environ, "WASIX_RUNTIME": "sdk", "WASIX_WHEELS_CACHE": str(cache)}
     work = scratch / "empty"
     work.mkdir(exist_ok=True)
     _run([gzip, "--version"], None, work, env)
     for i in range(repeat):
-        warm.append(_run([gzip, "--version"], None, work, env)[0])
+        seconds, cpu, _, _ = _run_timed([gzip, "--version"], None, work, env)
+        warm.append(seconds)
+        warm_cpu.append(cpu)
         cold = scratch / f"cold-{i}"
         first.append(_run([gzip, "--version"], None, work, {**env, "WASIX_WHEELS_CACHE": str(cold)})[0])
         shutil.rmtree(cold, ignore_errors=True)
-    native = [_run(["gzip", "--version"], None, work, env)[0] for _ in range(repeat)]
-    return {"native": native, "warm": warm, "first_run": first}
+    native = []
+    for _ in range(repeat):
+        seconds, cpu, _, _ = _run_timed(["gzip", "--version"], None, work, env)
+        native.append(seconds)
+        native_cpu.append(cpu)
+    return {"native": native, "warm": warm, "first_run": first, "native_cpu": native_cpu, "warm_cpu": warm_cpu}
 
 
 def sizes(venv: Path) -> list[dict[str, object]]:
@@ -294,8 +330,8 @@ def _fmt(results: list[Result], pipe: dict[str, object] | None, start: dict[str,
     # native time: the program's own speed, without what every run of the launcher costs.
     # Without the gzip wheel there is no start-up figure: that column is left out ("—").
     warm = statistics.median(start["warm"]) if start else None  # type: ignore[arg-type]
-    lines = [f"{'workload':44} {'native':>8} {'wheel':>8} {'ratio':>7} {'less start-up':>14}"]
-    ratios, own = [], []
+    lines = [f"{'workload':44} {'native':>8} {'wheel':>8} {'ratio':>7} {'less start-up':>14} {'CPU ratio':>10}"]
+    ratios, own, cpus = [], [], []
     for r in results:
         if not r.native:
             lines.append(f"{r.name:44} {'—':>8} {'—':>8} {'—':>7}  {r.note}")
@@ -308,17 +344,23 @@ def _fmt(results: list[Result], pipe: dict[str, object] | None, start: dict[str,
             if net is not None:
                 own.append(net)
         shown = f"{net:13.2f}x" if net is not None else f"{'—':>14}"
-        lines.append(f"{r.name:44} {native:7.2f}s {wheel:7.2f}s {ratio:6.2f}x {shown}  {r.note}".rstrip())
+        cpu = f"{statistics.median(r.cpu_ratios):9.2f}x" if r.cpu_ratios else f"{'—':>10}"
+        if r.same_output and r.cpu_ratios:
+            cpus.append(statistics.median(r.cpu_ratios))
+        lines.append(f"{r.name:44} {native:7.2f}s {wheel:7.2f}s {ratio:6.2f}x {shown} {cpu}  {r.note}".rstrip())
     if ratios:
         net_mean = f"{_gmean(own):13.2f}x" if own else f"{'—':>14}"
         net_worst = f" / {max(own):.2f}x" if own else ""
+        cpu_mean = f"{_gmean(cpus):9.2f}x" if cpus else f"{'—':>10}"
         lines.append(f"{'geometric mean (' + str(len(ratios)) + ' workloads)':44} {'':8} {'':8} {_gmean(ratios):6.2f}x "
-                     f"{net_mean}  worst {max(ratios):.2f}x{net_worst}")  # fmt: skip
+                     f"{net_mean} {cpu_mean}  worst {max(ratios):.2f}x{net_worst}")  # fmt: skip
     if pipe:
         lines.append(f"pipe throughput (tar -xOf -, 64 MB): wheel {pipe['wheel_mb_per_s']:.0f} MB/s, native {pipe['native_mb_per_s']:.0f} MB/s")
     if start:
         lines.append(f"start-up (gzip --version): native {statistics.median(start['native']):.3f}s, wheel warm "  # type: ignore[arg-type]
-                     f"{statistics.median(start['warm']):.3f}s, first run {statistics.median(start['first_run']):.3f}s")  # type: ignore[arg-type]
+                     f"{statistics.median(start['warm']):.3f}s, first run {statistics.median(start['first_run']):.3f}s; "  # type: ignore[arg-type]
+                     f"CPU native {statistics.median(start['native_cpu']):.3f}s, wheel warm "  # type: ignore[arg-type]
+                     f"{statistics.median(start['warm_cpu']):.3f}s")  # type: ignore[arg-type]
     lines.append("sizes: " + ", ".join(f"{s['program']} {int(s['wasm']) / 1024:.0f}K/{int(s['native']) / 1024:.0f}K" for s in size_rows)
                  + " (module / native binary)")  # fmt: skip
     return "\n".join(lines)
@@ -356,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "cores": os.cpu_count(),
             "load_average": [load_before, os.getloadavg()[0]],
-            "workloads": [r.__dict__ | {"ratios": r.ratios} for r in results],
+            "command": " ".join([Path(sys.executable).name, "benchmarks/runtime.py", *(argv if argv is not None else sys.argv[1:])]),
+            "workloads": [r.__dict__ | {"ratios": r.ratios, "cpu_ratios": r.cpu_ratios} for r in results],
             "pipe": pipe,
             "startup": start,
             "sizes": size_rows,

@@ -237,6 +237,25 @@ def test_a_trap_is_one_line_and_saved_files_still_come_back(files_prog, work):
 
 
 @pytest.mark.build
+def test_the_trace_names_each_phase_after_the_run_and_changes_nothing_else(files_prog, work):
+    plain = run_prog(files_prog, work, "put", "t.txt", "x", "cat", "t.txt")
+    (work / "t.txt").unlink()
+    traced = run_prog(files_prog, work, "put", "t.txt", "x", "cat", "t.txt", WASIX_LAUNCHER_TRACE="1")
+    assert traced.returncode == plain.returncode == 0, traced.stderr
+    assert traced.stdout == plain.stdout
+    lines = [line for line in traced.stderr.splitlines() if line.startswith("wasix-launcher:")]
+    phases = [line.split("CPU", 1)[1].strip() for line in lines]
+    assert [p.split(" (")[0] for p in phases] == [
+        "python started, launcher imported", "wasmer_sdk imported", "mirror planned", "module read, exports, environment",
+        "runtime started", "package loaded", "sandbox made, directories linked", "program spawned", "program ran",
+        "written back", "runtime closed", "in all"]  # fmt: skip
+    assert "written back (1 files)" in phases
+    words = lines[-1].split()  # wasix-launcher: W s wall C s CPU in all …
+    assert float(words[1]) > 0 and float(words[4]) > 0
+    assert "wasix-launcher:" not in plain.stderr
+
+
+@pytest.mark.build
 def test_sigterm_stops_the_program_and_still_writes_back(files_prog, work):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WASIX_"))}
     env.update(PYTHONPATH=str(files_prog), WASIX_RUNTIME="sdk", WASIX_WHEELS_CACHE=str(work.parent / "cache"))

@@ -24,16 +24,16 @@ modules are cached per user, so only the first run pays for compilation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
+import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,42 @@ except ImportError:  # wasix_backend.outputs, in this project
     from . import mirror, sandboxdeps, terminal
 
 HERE = Path(__file__).resolve().parent
+#: ``WASIX_LAUNCHER_TRACE=1``: each phase of a run, its wall and CPU seconds (all threads),
+#: on stderr at the end. The first phase counts from the process's start: Python's own
+#: start-up and the launcher's imports.
+TRACE: list[tuple[str, float, float]] | None = (
+    [("python started, launcher imported", time.perf_counter(), time.process_time())]
+    if os.environ.get("WASIX_LAUNCHER_TRACE") else None
+)  # fmt: skip
+
+
+def _trace(phase: str) -> None:
+    if TRACE is not None:
+        TRACE.append((phase, time.perf_counter(), time.process_time()))
+
+
+def _print_trace() -> None:
+    if TRACE is None:
+        return
+    start = wall = _process_start()
+    cpu = 0.0
+    for phase, at, used in TRACE:
+        print(f"wasix-launcher: {at - wall:7.4f} s wall {used - cpu:7.4f} s CPU  {phase}", file=sys.stderr)
+        wall, cpu = at, used
+    print(f"wasix-launcher: {wall - start:7.4f} s wall {cpu:7.4f} s CPU  in all (the first wall figure is "
+          "good to the kernel's clock tick, 10 ms)", file=sys.stderr)  # fmt: skip
+
+
+def _process_start() -> float:
+    """When this process started, on the ``perf_counter`` clock (Linux; else when the trace began)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rpartition(")")[2].split()[19])
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return time.perf_counter() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return TRACE[0][1] if TRACE else time.perf_counter()
 #: Exported by the toolchain's mirror step (toolchain/compat/src/mirror.c).
 MIRROR_EXPORT = b"__wasix_mirror_v1"
 CRASH_STATUS = 134  # what a shell reports for an aborted process
@@ -131,6 +167,8 @@ def guest_env(interactive: bool) -> dict[str, str]:
     env["HOME"] = GUEST_HOME
     env["PATH"] = GUEST_PATH
     if interactive:
+        import shutil  # only here and in _which: a plain run needs none of it
+
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
     return env
@@ -296,6 +334,17 @@ def _first_line(exc: BaseException) -> str:
     return text
 
 
+def _scratch_file() -> io.BufferedRandom:
+    """An anonymous file that lives until the process exits: in memory on Linux. tempfile is
+    imported only elsewhere, as it brings shutil, bz2, lzma and random with it."""
+    if hasattr(os, "memfd_create"):
+        with contextlib.suppress(OSError):
+            return os.fdopen(os.memfd_create("wasix-runtime-noise"), "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 class RuntimeNoise:
     """Keeps what the native runtime itself prints on descriptor 2 (a trap's WebAssembly
     backtrace, written at a moment of its choosing, even after the program ended) off the
@@ -305,7 +354,7 @@ class RuntimeNoise:
 
     def start(self) -> None:
         sys.stderr.flush()
-        self.capture = tempfile.TemporaryFile()  # noqa: SIM115 - lives until the process exits
+        self.capture = _scratch_file()
         saved = os.dup(2)
         os.dup2(self.capture.fileno(), 2)
         sys.stderr = io.TextIOWrapper(os.fdopen(saved, "wb", buffering=0), errors="backslashreplace", write_through=True)
@@ -369,6 +418,7 @@ async def load_package(wasmer, meta: dict, command: str, wasm: bytes):
 async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     from wasmer_sdk import Wasmer, WasmerError
 
+    _trace("wasmer_sdk imported")
     module = HERE / meta["commands"][command]
     wasm = module.read_bytes()
     names = exports(wasm)
@@ -378,9 +428,13 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     plan = mirror.plan_mirror([a for a in args if not in_data(a, data)], cwd, command)
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
+    _trace(f"mirror planned ({len(plan.originals)} files, {len(plan.dirs)} directories)")
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    marker = cache / f"prepared-{hashlib.sha256(wasm).hexdigest()[:24]}"
+    # Says whether this module was run here before (only for the "first run" notice; the
+    # runtime's own cache is keyed by its content). A checksum, not hashlib: importing
+    # hashlib loads OpenSSL, a tenth of a trivial run's start-up.
+    marker = cache / f"prepared-{len(wasm):x}-{zlib.crc32(wasm):08x}"
     preparing = not marker.exists()
     erase = preparing and sys.stderr.isatty()
     if preparing:  # on a terminal, erased again once the module is ready
@@ -399,8 +453,11 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
         env["WASIX_HOST_TTYS"] = host_ttys()
         env.update(session.env())
     crash = None
+    _trace("module read, exports, environment")
     async with Wasmer(cache_root=cache / "wasmer") as wasmer:
+        _trace("runtime started")
         pkg, entry = await load_package(wasmer, meta, command, wasm)
+        _trace("package loaded (compile cache)")
         marker.touch()
         if erase:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
@@ -412,8 +469,10 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             for path in sorted(plan.dirs | set(plan.links())):
                 await sb.fs.mkdir(mirror.GUEST_ROOT + path, recursive=True)
             await sb.fs.mkdir(GUEST_TMP, recursive=True)
+            _trace("sandbox made, directories linked")
             cmd = sb.command(entry, guest_arguments(args, cwd, real_paths, data), cwd=mirror.GUEST_ROOT + cwd, env=env)
             proc = await cmd.spawn(stdin="pipe")
+            _trace("program spawned")
             # SIGTERM/SIGHUP, and ^C or ^\ on a terminal in its normal modes (SIGINT/SIGQUIT), stop
             # the program, not the launcher: what it saved is still written back. wasmer-sdk
             # 0.5 delivers no signal into the sandbox, so the program cannot catch them.
@@ -433,6 +492,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             finally:
                 for signum in handled:
                     loop.remove_signal_handler(signum)
+            _trace("program ran")
             if crash is not None and interactive:  # leave the program's alternate screen first
                 sys.stdout.write("\x1b[?1049l\r\n")
                 sys.stdout.flush()
@@ -447,6 +507,7 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
             except Exception:
                 record = b""
             mirror.apply_modes(plan, mirror.parse_modes(record), files, dirs, written)
+            _trace(f"written back ({len(written)} files)")
     if stopped:
         return 128 + stopped[0]
     if crash is not None:
@@ -457,6 +518,12 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     return 124 if result.reason.value == "timeout" else 1
 
 
+def _which(name: str) -> str | None:
+    import shutil  # not at the top: with WASIX_RUNTIME=sdk a run needs none of it
+
+    return shutil.which(name)
+
+
 def main() -> None:
     """Entry point of every console script of the wheel: run the command named by argv[0]."""
     meta = _metadata()
@@ -465,7 +532,7 @@ def main() -> None:
     choice = os.environ.get("WASIX_RUNTIME", "").strip().lower()
     if choice not in ("", "wasmer", "sdk"):
         raise SystemExit(f"WASIX_RUNTIME={choice!r}: expected 'wasmer' or 'sdk'")
-    wasmer = shutil.which("wasmer") if choice in ("", "wasmer") else None
+    wasmer = _which("wasmer") if choice in ("", "wasmer") else None
     if choice == "wasmer" and not wasmer:
         raise SystemExit("WASIX_RUNTIME=wasmer but no `wasmer` executable is on PATH")
     if wasmer:
@@ -492,7 +559,9 @@ def main() -> None:
         code = 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+    _trace("runtime closed")
     noise.finish(crashed=code == CRASH_STATUS)
+    _print_trace()
     sys.stdout.flush()
     sys.stderr.flush()
     # Exit at once: the stdin reader may still be blocked in read(), and unwinding such a

@@ -11,7 +11,6 @@ Their modules and data join the program's in one in-memory Wasmer package, so ``
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -35,6 +34,8 @@ class Member:
 
 def installed(import_name: str) -> Path | None:
     """The folder of an installed wheel's package (``wasix_gzip``), without importing it."""
+    import importlib.util  # only for a wheel with run dependencies
+
     try:
         spec = importlib.util.find_spec(import_name)
     except (ImportError, ValueError):
