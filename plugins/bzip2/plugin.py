@@ -5,8 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Generator
 
-from wasix_backend import hookimpl
-from wasix_backend.context import BuildContext
+from wasix_backend.api import BuildContext, hookimpl
 
 
 @hookimpl(wrapper=True)

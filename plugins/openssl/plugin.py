@@ -5,8 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Generator
 
-from wasix_backend import hookimpl
-from wasix_backend.context import BuildContext
+from wasix_backend.api import BuildContext, hookimpl
 
 #: A generic 32-bit Unix in plain C (wasm32 is ILP32; pthreads are WASIX's).
 TARGET = "linux-generic32"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Generator
 
-from wasix_backend import hookimpl
-from wasix_backend.context import BuildContext
+from wasix_backend.api import BuildContext, hookimpl
 
 #: Parts of the installed library nothing here can use: the static libpython and its Makefile
 #: (no compiler in the sandbox), Tk's GUI (no _tkinter) and pip's bundled wheels (no ensurepip).
