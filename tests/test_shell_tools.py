@@ -81,7 +81,8 @@ def test_without_sh_in_the_package_they_fail_cleanly(shell_user: Path) -> None:
 
 def test_the_bundles_wheel_runs_programs_of_each_other(bash_wasm: Path, tmp_path: Path) -> None:
     """The wheel's launcher loads every module of a bundle as one package: its bash runs grep
-    and make, make runs sh, and what they write lands in the host directory."""
+    and make, make runs sh, find and xargs run coreutils' cat and echo (sandbox commands, not
+    console scripts), and what they write lands in the host directory."""
     import sys
 
     from wasix_backend.cli import main
@@ -97,8 +98,11 @@ def test_the_bundles_wheel_runs_programs_of_each_other(bash_wasm: Path, tmp_path
     (work / "in.txt").write_text("apple\nbanana\n")
     (work / "Makefile").write_text("out.txt: in.txt\n\tgrep an in.txt > out.txt\n")
     script = "import sys; sys.argv[0] = 'bash'; from wasix_shell_tools._launcher import main; main()"
-    proc = subprocess.run([sys.executable, "-c", script, "-c", "grep -c a in.txt; make -s && grep . out.txt"], cwd=work,
+    proc = subprocess.run([sys.executable, "-c", script, "-c", "grep -c a in.txt; make -s && grep . out.txt; "
+                           "find . -name in.txt -exec cat {} +; echo a b | xargs -n1 echo"], cwd=work,
                           env={**os.environ, "PYTHONPATH": str(target), "WASIX_RUNTIME": "sdk"},
                           capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert (proc.returncode, proc.stdout) == (0, "2\nbanana\n"), proc.stderr
+    assert (proc.returncode, proc.stdout) == (0, "2\nbanana\napple\nbanana\na\nb\n"), proc.stderr
     assert (work / "out.txt").read_text() == "banana\n"
+    scripts = {p.name for p in (target / "bin").iterdir()}
+    assert {"bash", "find", "xargs"} <= scripts and not scripts & {"cat", "ls", "echo"}  # coreutils' are sandbox-only

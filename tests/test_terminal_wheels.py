@@ -3,7 +3,7 @@ line-based programs get the terminal's normal line discipline (echo, Enter, ^D a
 line), readline and nano switch it as they ask, and after each run the terminal's ``stty -a``
 is what it was before.
 
-bc, lua, sqlite3 and bash come from the session's collection builds (wasix provider) installed
+bc, lua, sqlite3, bash and vim come from the session's collection builds (wasix provider) installed
 into a fresh venv by pip; nano is test_nano_wheel's (from a built index).
 """
 
@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is needed to drive programs in a terminal"),
 ]
 
-PACKAGES = ("bc", "lua5.4", "sqlite3", "bash")
+PACKAGES = ("bc", "lua5.4", "sqlite3", "bash", "vim")
 #: The first run of a module compiles it (a "preparing" line, then the program).
 FIRST_RUN = 600
 
@@ -209,3 +209,21 @@ def test_nano_still_edits_and_saves_and_leaves_the_terminal_as_it_was(nano_venv,
     tmux.keys("C-x")
     run.ended(0)
     assert (work / "notes.txt").read_text() == "typed in nano\n"
+
+
+def test_vim_inserts_text_writes_with_wq_and_leaves_the_terminal_as_it_was(start, tmux):
+    run = start("vim notes.txt")
+    tmux.wait_for('"notes.txt"', timeout=FIRST_RUN)  # the message line names the new file
+    tmux.keys("i")
+    run.type("typed in vim")
+    tmux.keys("Enter")
+    run.type("second line")
+    screen = tmux.wait_for("second line")
+    assert screen.splitlines()[:2] == ["typed in vim", "second line"]  # drawn at column 0
+    tmux.keys("Escape")
+    run.type(":wq")
+    tmux.wait_for(":wq")
+    tmux.keys("Enter")
+    run.ended(0)
+    assert (run.dir / "work" / "notes.txt").read_text() == "typed in vim\nsecond line\n"
+    assert not (run.dir / "work" / ".notes.txt.swp").exists()  # the swap file is gone with vim
