@@ -1,9 +1,9 @@
 """python3.11 under wasmer-sdk against Debian's /usr/bin/python3.11 (the same CPython 3.11.2):
 start-up (first run with an empty module cache, then warm), a few pure-Python workloads, and
-the standard library byte-compiled in folders (as shipped) against the same ``.pyc`` files in
-one ``python311.zip`` (issue #33 item 3).
+the standard library byte-compiled in folders (as shipped) against other layouts (one
+``python311.zip`` with or without the sources, issue #33 item 3), run interleaved.
 
-    WASIX_STORE=… python benchmarks/python311.py [--repeat N]
+    WASIX_STORE=… python benchmarks/python311.py [--repeat N] [--startup]
 
 Builds (or finds) python3.11 in the store, prints a table. Every workload's output must be
 the same on both sides, else it stops.
@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -119,9 +120,13 @@ def _zipped(data: Mapping[str, bytes], sources: bool = False) -> dict[str, bytes
     return {**kept, "/usr/lib/python311.zip": buf.getvalue()}
 
 
-def _wasix(modules, data, code: str, cache: str | None = None) -> tuple[float, bytes]:
-    import os
+def _unchecked(data: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The folders as shipped, each ``.pyc`` flagged unchecked-hash (PEP 552): the build writes
+    checked-hash ones (flags 3, as compileall under SOURCE_DATE_EPOCH), for which every import also reads and hashes the .py."""
+    return {p: (b[:4] + bytes([b[4] & ~2]) + b[5:] if p.endswith(".pyc") else b) for p, b in data.items()}
 
+
+def _wasix(modules, data, code: str, cache: str | None = None) -> tuple[float, bytes]:
     from wasix_backend.runtime import Invocation, run_steps
 
     if cache:
@@ -158,18 +163,36 @@ def main() -> int:
     if not args.startup:
         with tempfile.TemporaryDirectory() as cold:
             rows.append(("-c pass, first run (empty module cache)", _wasix(modules, data, "pass", cache=cold)[0], None))
-    zipped = _zipped(data)
-    print(f"python311.zip {len(zipped['/usr/lib/python311.zip']) / 1e6:.1f} MB")
+    zipped, with_sources = _zipped(data), _zipped(data, sources=True)
+    print(f"python311.zip {len(zipped['/usr/lib/python311.zip']) / 1e6:.1f} MB of .pyc, "
+          f"{len(with_sources['/usr/lib/python311.zip']) / 1e6:.1f} MB of .py and .pyc")  # fmt: skip
     layouts = (("folders of .py and .pyc (shipped)", data), ("python311.zip of .pyc", zipped),
-               ("python311.zip of .py and .pyc", _zipped(data, sources=True)))
-    for label, layout in layouts:
-        for what, code in (("-c pass", "pass"), (f"-c '{IMPORTS[:30]}…'", IMPORTS)):
-            times = [_wasix(modules, layout, code)[0] for _ in range(args.repeat)]
-            native = [_native(code)[0] for _ in range(args.repeat)]
-            rows.append((f"{what}, warm, {label}", statistics.median(times), statistics.median(native)))
-            if label.startswith("python311.zip") and code == "pass":  # the zip is what is imported from
-                probe = _wasix(modules, layout, "import json; print(json.__file__)")[1]
-                assert probe.startswith(b"/usr/lib/python311.zip/"), probe
+               ("python311.zip of .py and .pyc", with_sources),
+               ("folders, unchecked-hash .pyc", _unchecked(data)),
+               # Tracebacks find the .py files by the code's file name, which is the folders' path.
+               ("python311.zip of .pyc, .py in folders", {**zipped, **{p: b for p, b in data.items() if p.endswith(".py")}}))  # fmt: skip
+    for _label, layout in (*layouts[1:3], layouts[4]):  # the zip is what is imported from
+        probe = _wasix(modules, layout, "import json; print(json.__file__)")[1]
+        assert probe.startswith(b"/usr/lib/python311.zip/"), probe
+    codes = (("-c pass", "pass"), (f"-c '{IMPORTS[:30]}…'", IMPORTS))
+    _wasix(modules, data, "pass")  # the module cache warm before the first timed run
+    # Interleaved (ABC BCA CAB …): a change of load on the shared machine falls on every layout alike.
+    times: dict[tuple[str, str], list[float]] = {}
+    print(f"load average before: {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    for i in range(args.repeat):
+        for what, code in codes:
+            for label, layout in layouts[i % len(layouts) :] + layouts[: i % len(layouts)]:  # each layout first in turn
+                times.setdefault((what, label), []).append(_wasix(modules, layout, code)[0])
+    print(f"load average after: {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    for what, code in codes:
+        native = statistics.median(_native(code)[0] for _ in range(args.repeat))
+        for label, _layout in layouts:
+            each = times[what, label]
+            # Each round's time over the same round's folders time: the load of that moment cancels.
+            paired = statistics.median(t / f for t, f in zip(each, times[what, layouts[0][0]], strict=True))
+            print(f"{what}, {label}: " + " ".join(f"{t:.2f}" for t in each) + f"; median of per-round "
+                  f"ratios to folders {paired:.2f}", file=sys.stderr)  # fmt: skip
+            rows.append((f"{what}, warm, {label} (x{paired:.2f} folders)", statistics.median(each), native))
     for name, code in () if args.startup else (("nbody", NBODY), ("richards-like", RICHARDS), ("json dumps/loads", JSON)):
         wasix = [_wasix(modules, data, code) for _ in range(args.repeat)]
         native = [_native(code) for _ in range(args.repeat)]
