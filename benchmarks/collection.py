@@ -42,6 +42,12 @@ def _natives(cases: dict) -> dict[str, str]:
     return {k: v for k, v in out.items() if k and v}
 
 
+def _native_of(command: str, natives: dict[str, str]) -> str | None:
+    """As the runner: a command without a named native is Debian's /usr/bin/NAME."""
+    candidates = [natives[command]] if natives.get(command) else [f"/usr/bin/{command}", f"/bin/{command}"]
+    return next((p for p in candidates if os.path.isfile(p)), None)
+
+
 def collect(store: Path, only: frozenset[str] = frozenset()) -> list[dict]:
     """A row per package with a cases.toml (only the ``only`` ones, when given)."""
     rows = []
@@ -61,10 +67,17 @@ def collect(store: Path, only: frozenset[str] = frozenset()) -> list[dict]:
             continue
         row.update(provider=record.get("toolchain"), cold_build_seconds=record.get("seconds"), modules={})
         natives = _natives(cases)
+        commands = recipe.get("outputs", {}).get("commands", {})
         for module, size in sorted(record.get("sizes", {}).items()):
-            # As the runner: a command without a named native is Debian's /usr/bin/NAME.
-            native = natives.get(module) or next((p for p in (f"/usr/bin/{module}", f"/bin/{module}") if os.path.isfile(p)), None)
-            native_size = os.stat(native).st_size if native and os.path.isfile(native) else None
+            native = _native_of(module, natives)
+            native_size = os.stat(native).st_size if native else None
+            serves = [c for c, m in commands.items() if m == module and c != module]
+            if native is None and serves:
+                # One module acting as many commands (coreutils' single binary): against the
+                # Debian programs of those commands, together.
+                found = [n for n in (_native_of(c, natives) for c in serves) if n]
+                native = f"the {len(found)} Debian programs of its commands (/usr/bin/NAME), together"
+                native_size = sum(os.stat(n).st_size for n in found) or None
             row["modules"][module] = {"wasm_bytes": size, "native": native, "native_bytes": native_size,
                                       "ratio": round(size / native_size, 2) if native_size else None}  # fmt: skip
         rows.append(row)
@@ -95,8 +108,9 @@ def main() -> None:
         for i, (module, m) in enumerate(mods.items()):
             head = f"{row['package']:14} {row['version']:10} {row.get('cold_build_seconds') or 0:7.1f}" if i == 0 else " " * 33
             tail = f"  {row['cases']} ({row['marked']})" if i == 0 else ""
-            print(f"{head}  {module:10} {m.get('wasm_bytes') or 0:9,} {m.get('native_bytes') or 0:9,} "
-                  f"{m.get('ratio') or 0:6.2f}{tail}")  # fmt: skip
+            native, ratio = m.get("native_bytes"), m.get("ratio")
+            print(f"{head}  {module:10} {m.get('wasm_bytes') or 0:9,} {f'{native:,}' if native else '-':>9} "
+                  f"{f'{ratio:.2f}' if ratio else '-':>6}{tail}")  # fmt: skip
 
 
 if __name__ == "__main__":
