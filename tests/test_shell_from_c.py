@@ -8,17 +8,14 @@ exit statuses a parent sees through wasmer-sdk.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
+from test_collection import build_json
 
-from wasix_backend.cli import main
 from wasix_backend.runtime import Invocation, run_steps
 from wasix_backend.toolchain import driver_bin_dir
 
@@ -74,16 +71,9 @@ def sandbox(provider_env, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         cwd=root, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            assert main(["build", "bash", "--out", str(root / "dist"), "--json"]) == 0
-    finally:
-        mp.undo()
-    bash = next(Path(p["store"]) for p in json.loads(out.getvalue())["packages"] if p["name"] == "bash")
+    status, summary = build_json("bash", root / "dist", env)
+    assert status == 0, summary.get("bash")
+    bash = Path(summary["bash"]["store"])
     return {"prog": root / "prog.wasm", "sh": bash / "bin" / "bash.wasm"}
 
 
