@@ -38,9 +38,18 @@ from .errors import RecipeError
 ErrorType = Callable[[str, str, str], Exception]
 T = TypeVar("T")
 
-#: Type names used in the docs; each has a check below.
-_TYPES = ("string", "list of strings", "bool", "integer", "number", "table of strings", "table", "list of tables",
-          "table of tables")
+#: The type names used in the docs, each with its check (only the one asked for runs).
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "list of strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "bool": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "table of strings": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+    "table": lambda v: isinstance(v, dict),
+    "list of tables": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+    "table of tables": lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+}
 
 
 class _Sentinel:
@@ -108,19 +117,7 @@ class Field:
 
     def _problem(self, value: Any) -> str | None:
         """What is wrong with the shape of ``value``, or ``None``."""
-        is_str_list = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ok = {
-            "string": isinstance(value, str),
-            "list of strings": is_str_list,
-            "bool": isinstance(value, bool),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, int | float) and not isinstance(value, bool),
-            "table of strings": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
-            "table": isinstance(value, dict),
-            "list of tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
-            "table of tables": isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()),
-        }[self.type]
-        return None if ok else f"expected {self.type}, got {type(value).__name__} {value!r}"
+        return None if _TYPE_CHECKS[self.type](value) else f"expected {self.type}, got {type(value).__name__} {value!r}"
 
     def check_type(self, plugin: str, where: str, value: Any, error: ErrorType = RecipeError) -> None:
         """``value`` has this key's type (its entries not looked into)."""
