@@ -167,7 +167,7 @@ def guest_env(interactive: bool) -> dict[str, str]:
     env["HOME"] = GUEST_HOME
     env["PATH"] = GUEST_PATH
     if interactive:
-        import shutil  # only here and in _which: a plain run needs none of it
+        import shutil  # only here and in main: a run with WASIX_RUNTIME=sdk needs none of it
 
         size = shutil.get_terminal_size()
         env["COLUMNS"], env["LINES"] = str(size.columns), str(size.lines)
@@ -518,12 +518,6 @@ async def run_with_sdk(meta: dict, command: str, args: list[str]) -> int:
     return 124 if result.reason.value == "timeout" else 1
 
 
-def _which(name: str) -> str | None:
-    import shutil  # not at the top: with WASIX_RUNTIME=sdk a run needs none of it
-
-    return shutil.which(name)
-
-
 def main() -> None:
     """Entry point of every console script of the wheel: run the command named by argv[0]."""
     meta = _metadata()
@@ -532,7 +526,12 @@ def main() -> None:
     choice = os.environ.get("WASIX_RUNTIME", "").strip().lower()
     if choice not in ("", "wasmer", "sdk"):
         raise SystemExit(f"WASIX_RUNTIME={choice!r}: expected 'wasmer' or 'sdk'")
-    wasmer = _which("wasmer") if choice in ("", "wasmer") else None
+    if choice in ("", "wasmer"):
+        import shutil  # not at the top: with WASIX_RUNTIME=sdk a run needs none of it
+
+        wasmer = shutil.which("wasmer")
+    else:
+        wasmer = None
     if choice == "wasmer" and not wasmer:
         raise SystemExit("WASIX_RUNTIME=wasmer but no `wasmer` executable is on PATH")
     if wasmer:
